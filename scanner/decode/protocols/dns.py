@@ -1,0 +1,251 @@
+"""DNS over UDP and TCP (RFC 1035, RFC 3596 AAAA, RFC 9460 SVCB/HTTPS, RFC 7766 over TCP).
+
+The wire parser here is shared with mDNS (mdns.py) and LLMNR (llmnr.py), whose
+messages are DNS messages.  Names may be compressed (RFC 1035 s4.1.4); pointer
+loops and overruns are anomalies, never exceptions.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scanner.decode.protocols.base import (
+    Anomalies,
+    DatagramDecoder,
+    PacketContext,
+    StreamContext,
+    StreamDecoder,
+)
+from scanner.model import DnsMessage, Event
+
+QTYPE_NAMES = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
+    33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
+    64: "SVCB", 65: "HTTPS", 255: "ANY", 257: "CAA",
+}
+
+RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV = 1, 2, 5, 12, 16, 28, 33
+_NAME_RRS = frozenset({RR_NS, RR_CNAME, RR_PTR})
+_MAX_NAME_JUMPS = 32  # more compression pointers than any sane name needs: a loop
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR_FIXED = struct.Struct("!HHIH")
+_QFIXED = struct.Struct("!HH")
+
+
+class DnsFormatError(Exception):
+    """Raised inside the wire parser only; callers turn it into an anomaly."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    name: str
+    rtype: int
+    ttl: int
+    value: str  # address, target name, or text; "" when not decoded
+    section: int  # 1 answer, 2 authority, 3 additional
+    rclass: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DnsWire:
+    ident: int
+    flags: int
+    questions: tuple[tuple[str, int, int], ...]  # (name, qtype, qclass)
+    records: tuple[ResourceRecord, ...]
+    truncated: bool  # the packet ended before every record was read
+
+    @property
+    def response(self) -> bool:
+        return bool(self.flags & 0x8000)
+
+    @property
+    def opcode(self) -> int:
+        return (self.flags >> 11) & 0xF
+
+    @property
+    def rcode(self) -> int:
+        return self.flags & 0xF
+
+
+def qtype_name(qtype: int) -> str:
+    return QTYPE_NAMES.get(qtype, f"TYPE{qtype}")
+
+
+def read_name(buf: bytes, offset: int) -> tuple[str, int]:
+    """Read a possibly compressed name at ``offset``; return it and the offset after it."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    n = len(buf)
+    while True:
+        if offset >= n:
+            raise DnsFormatError("name runs past the end")
+        length = buf[offset]
+        if length == 0:
+            offset += 1
+            break
+        kind = length & 0xC0
+        if kind == 0xC0:
+            if offset + 1 >= n:
+                raise DnsFormatError("pointer runs past the end")
+            if end < 0:
+                end = offset + 2
+            jumps += 1
+            if jumps > _MAX_NAME_JUMPS:
+                raise DnsFormatError("compression loop")
+            offset = ((length & 0x3F) << 8) | buf[offset + 1]
+            continue
+        if kind:
+            raise DnsFormatError("unknown label type")
+        offset += 1
+        if offset + length > n:
+            raise DnsFormatError("label runs past the end")
+        labels.append(buf[offset : offset + length].decode("utf-8", "replace"))
+        offset += length
+    return ".".join(labels), (end if end >= 0 else offset)
+
+
+def parse_dns(buf: bytes) -> DnsWire:
+    """Parse a DNS message.  Raises DnsFormatError when not even the question can be read."""
+    if len(buf) < 12:
+        raise DnsFormatError("shorter than a DNS header")
+    ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(buf, 0)
+    offset = 12
+    questions: list[tuple[str, int, int]] = []
+    for _ in range(qdcount):
+        name, offset = read_name(buf, offset)
+        if offset + 4 > len(buf):
+            raise DnsFormatError("question runs past the end")
+        qtype, qclass = _QFIXED.unpack_from(buf, offset)
+        offset += 4
+        questions.append((name, qtype, qclass))
+    records: list[ResourceRecord] = []
+    truncated = False
+    try:
+        for section, count in ((1, ancount), (2, nscount), (3, arcount)):
+            for _ in range(count):
+                rr, offset = _read_rr(buf, offset, section)
+                records.append(rr)
+    except DnsFormatError:
+        truncated = True
+    return DnsWire(ident, flags, tuple(questions), tuple(records), truncated)
+
+
+def _read_rr(buf: bytes, offset: int, section: int) -> tuple[ResourceRecord, int]:
+    name, offset = read_name(buf, offset)
+    if offset + 10 > len(buf):
+        raise DnsFormatError("record header runs past the end")
+    rtype, rclass, ttl, rdlength = _RR_FIXED.unpack_from(buf, offset)
+    offset += 10
+    end = offset + rdlength
+    if end > len(buf):
+        raise DnsFormatError("record data runs past the end")
+    value = ""
+    if rtype == RR_A and rdlength == 4:
+        value = socket.inet_ntop(socket.AF_INET, buf[offset:end])
+    elif rtype == RR_AAAA and rdlength == 16:
+        value = socket.inet_ntop(socket.AF_INET6, buf[offset:end])
+    elif rtype in _NAME_RRS:
+        value, _ = read_name(buf, offset)
+    elif rtype == RR_SRV and rdlength > 6:
+        value, _ = read_name(buf, offset + 6)
+    elif rtype == RR_TXT:
+        value = _read_txt(buf[offset:end])
+    return ResourceRecord(name, rtype, ttl, value, section, rclass & 0x7FFF), end
+
+
+def _read_txt(rdata: bytes) -> str:
+    parts: list[str] = []
+    i = 0
+    while i < len(rdata):
+        n = rdata[i]
+        parts.append(rdata[i + 1 : i + 1 + n].decode("utf-8", "replace"))
+        i += 1 + n
+    return " ".join(parts)
+
+
+def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
+    """The ``dns`` event for a parsed message (None when it has no question)."""
+    if not wire.questions:
+        return None
+    qname, qtype, _ = wire.questions[0]
+    answers: list[str] = []
+    addresses: list[tuple[str, str]] = []
+    ttl: int | None = None
+    for rr in wire.records:
+        if rr.section != 1 or not rr.value:
+            continue
+        answers.append(rr.value)
+        if rr.rtype in (RR_A, RR_AAAA):
+            # Bind the address to the name the client asked for: that is the
+            # service it meant to reach, whatever CDN alias answered.
+            addresses.append((rr.value, qname))
+            ttl = rr.ttl if ttl is None else min(ttl, rr.ttl)
+    response = wire.response
+    return DnsMessage(
+        ts=ctx.ts,
+        capture=ctx.capture,
+        frame=ctx.frame,
+        # the client's view: a response travels server -> client
+        flow=ctx.flow.reversed() if response else ctx.flow,
+        tunnel=ctx.tunnel,
+        query=qname,
+        qtype=qtype_name(qtype),
+        answers=tuple(answers),
+        rcode=wire.rcode if response else None,
+        response=response,
+        ttl=ttl,
+        addresses=tuple(addresses),
+    )
+
+
+class DnsDecoder(DatagramDecoder):
+    name = "dns"
+    udp_ports = frozenset({53})
+
+    def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
+        try:
+            wire = parse_dns(payload)
+        except DnsFormatError:
+            self.anomalies.add("dns_malformed")
+            return ()
+        if wire.truncated:
+            self.anomalies.add("dns_truncated")
+        event = dns_event(wire, ctx)
+        return (event,) if event is not None else ()
+
+
+class DnsTcpDecoder(StreamDecoder):
+    """DNS over TCP: each message has a two-byte length prefix (RFC 1035 s4.2.2)."""
+
+    name = "dns-tcp"
+    tcp_ports = frozenset({53})
+    _MAX_BUFFER = 65535 + 2
+
+    def __init__(self, ctx: StreamContext, anomalies: Anomalies) -> None:
+        super().__init__(ctx, anomalies)
+        self._buffer = b""
+
+    def feed(self, data: bytes, ts: float, frame: int) -> Sequence[Event]:
+        buf = self._buffer + data if self._buffer else data
+        events: list[Event] = []
+        while len(buf) >= 2:
+            length = (buf[0] << 8) | buf[1]
+            if len(buf) < 2 + length:
+                break
+            message, buf = buf[2 : 2 + length], buf[2 + length :]
+            try:
+                wire = parse_dns(message)
+            except DnsFormatError:
+                self.anomalies.add("dns_malformed")
+                continue
+            ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
+            event = dns_event(wire, ctx)
+            if event is not None:
+                events.append(event)
+        self._buffer = buf[: self._MAX_BUFFER]
+        return events

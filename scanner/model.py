@@ -1,0 +1,610 @@
+"""The types that flow between privscan's stages.
+
+    captures --ingest--> Frame --decode--> Event --detect--> Observation
+        --attribute--> Leak / Contact --graph + policy--> Finding --report--> outputs
+
+Every type here is a frozen, slotted dataclass so that a stage cannot change
+what an earlier stage produced, and so that the per-packet objects stay small.
+Event types register themselves by being declared (``type = "dns"``): the
+``privscan events`` output, the tshark engine and the tests find them in
+``EVENT_TYPES`` instead of in a hand-kept list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# --------------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTuple:
+    """A unidirectional 5-tuple, oriented client -> server for application events."""
+
+    proto: str  # "tcp" | "udp" | "sctp"
+    src: str
+    sport: int
+    dst: str
+    dport: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {"proto": self.proto, "src": self.src, "sport": self.sport, "dst": self.dst, "dport": self.dport}
+
+    def reversed(self) -> FlowTuple:
+        return FlowTuple(self.proto, self.dst, self.dport, self.src, self.sport)
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The outer tunnel a user flow was carried in (GTP-U, GRE, VXLAN, IP-in-IP).
+
+    ``teid`` holds the GTP-U TEID, the VXLAN VNI or the GRE key, whichever the
+    tunnel type has; the report names it after the tunnel type.
+    """
+
+    type: str  # "gtpu" | "gre" | "vxlan" | "ipip"
+    src: str
+    dst: str
+    teid: int | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        key = {"gtpu": "teid", "vxlan": "vni", "gre": "key"}.get(self.type, "id")
+        record: dict[str, Any] = {"type": self.type, "src": self.src, "dst": self.dst}
+        if self.teid is not None:
+            record[key] = self.teid
+        return record
+
+
+# --------------------------------------------------------------------------- events
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One application-level fact seen in traffic, like a line of a Zeek log.
+
+    ``frame`` is the 1-based frame number in its capture (what Wireshark shows);
+    for a message reassembled from several segments it is the frame that
+    completed it, as in Wireshark.  ``flow`` is the inner (user) flow for
+    tunnelled traffic, oriented from the client.
+    """
+
+    type: ClassVar[str] = ""
+    ts: float
+    capture: str
+    frame: int
+    flow: FlowTuple
+    tunnel: Tunnel | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # No zero-argument super() here: dataclass(slots=True) re-creates the class,
+        # which breaks its __class__ cell.  The base is object, which takes nothing.
+        # The re-created (slotted) class is declared last, so it is the one registered.
+        if "type" in cls.__dict__ and cls.type:
+            EVENT_TYPES[cls.type] = cls
+
+    def fields_record(self) -> dict[str, Any]:
+        """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name in _BASE_EVENT_FIELDS or not f.metadata.get("record", True):
+                continue
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "ts": round(self.ts, 6),
+            "capture": self.capture,
+            "frame": self.frame,
+            "flow": self.flow.to_record(),
+            "type": self.type,
+        }
+        record.update(self.fields_record())
+        if self.tunnel is not None:
+            record["tunnel"] = self.tunnel.to_record()
+        return record
+
+
+_BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return len(value)
+    return value
+
+
+def not_in_record() -> Any:
+    """Field metadata for event fields that are kept for detection but not printed
+    by ``privscan events`` (header values and bodies carry personal data)."""
+    return {"record": False}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsMessage(Event):
+    """A DNS query or response (RFC 1035).  Responses feed name <-> address bindings."""
+
+    type: ClassVar[str] = "dns"
+    query: str
+    qtype: str
+    answers: tuple[str, ...] = ()
+    rcode: int | None = None  # None for a query
+    response: bool = False
+    ttl: int | None = None  # smallest TTL among the address answers
+    # (address, name) pairs from A/AAAA records, for destination attribution
+    addresses: tuple[tuple[str, str], ...] = field(default=(), metadata=not_in_record())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRequest(Event):
+    """An HTTP/1.x request (RFC 9112) or an HTTP/2 request from h2c (RFC 9113)."""
+
+    type: ClassVar[str] = "http"
+    method: str
+    host: str | None
+    uri: str
+    user_agent: str | None = None
+    version: str = "HTTP/1.1"
+    content_type: str | None = None
+    body_len: int = 0
+    body_truncated: bool = False
+    content_encoding: str | None = None
+    chunked: bool = False
+    first_frame: int | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), metadata=not_in_record())
+    body: bytes = field(default=b"", metadata=not_in_record())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsClientHello(Event):
+    """A TLS ClientHello (RFC 8446 s4.1.2) with its JA4 and JA3 fingerprints."""
+
+    type: ClassVar[str] = "tls"
+    sni: str | None
+    alpn: tuple[str, ...] = ()
+    ja4: str | None = None
+    ja3: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuicInitial(Event):
+    """The ClientHello of a QUIC Initial packet (RFC 9000/9001, RFC 9369 for v2)."""
+
+    type: ClassVar[str] = "quic"
+    version: str  # "0x00000001"
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    ja4: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DhcpMessage(Event):
+    """A DHCPv4 (RFC 2131/2132) or DHCPv6 (RFC 8415) message."""
+
+    type: ClassVar[str] = "dhcp"
+    message: str  # DISCOVER, REQUEST, ACK, SOLICIT, REPLY, ...
+    mac: str | None = None
+    hostname: str | None = None
+    ip: str | None = None  # the address leased (yiaddr / IA address) or requested
+    vendor_class: str | None = None
+    client_fqdn: str | None = None
+    lease_time: int | None = None
+    version: int = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameAnnouncement(Event):
+    """A device or service name a host announces or asks for on the local network."""
+
+    name: str
+    names: tuple[str, ...] = ()  # every name in the message, ``name`` being the most telling
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MdnsMessage(NameAnnouncement):
+    """Multicast DNS / DNS-SD (RFC 6762, RFC 6763)."""
+
+    type: ClassVar[str] = "mdns"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SsdpMessage(NameAnnouncement):
+    """SSDP (UPnP Device Architecture 2.0 s1): NOTIFY / M-SEARCH / responses."""
+
+    type: ClassVar[str] = "ssdp"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NbnsMessage(NameAnnouncement):
+    """NetBIOS Name Service (RFC 1002)."""
+
+    type: ClassVar[str] = "nbns"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LlmnrMessage(NameAnnouncement):
+    """Link-Local Multicast Name Resolution (RFC 4795)."""
+
+    type: ClassVar[str] = "llmnr"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GtpcMessage(Event):
+    """A GTPv1-C (3GPP TS 29.060) or GTPv2-C (3GPP TS 29.274) control message.
+
+    Messages are reported as seen: a response carries the UE address but not the
+    IMSI of its request.  Matching request to response (by sequence number and
+    TEID) is the binding learner's job, so that both engines share it.
+    """
+
+    type: ClassVar[str] = "gtpc"
+    message: str  # e.g. "create_session_request"
+    version: int = 2
+    imsi: str | None = None
+    msisdn: str | None = None
+    mei: str | None = None
+    ue_ip: str | None = None
+    ue_ipv6: str | None = None
+    apn: str | None = None
+    rat: str | None = None
+    uli: str | None = None
+    teid: int | None = None  # header TEID (who the message is addressed to)
+    seq: int | None = None
+    cause: int | None = None
+    sender_teid: int | None = None  # control-plane F-TEID / TEID-C the sender allocated
+    response: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RadiusMessage(Event):
+    """A RADIUS message (RFC 2865, accounting RFC 2866, 3GPP TS 29.061 VSAs)."""
+
+    type: ClassVar[str] = "radius"
+    code: str  # "Accounting-Request", "Access-Request", ...
+    acct_status: str | None = None  # Start / Stop / Interim-Update
+    user_name: str | None = None
+    calling_station_id: str | None = None
+    called_station_id: str | None = None
+    framed_ip: str | None = None
+    framed_ipv6_prefix: str | None = None
+    imsi: str | None = None
+    imeisv: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiameterMessage(Event):
+    """A Diameter message (RFC 6733; Gx TS 29.212, Gy RFC 4006, S6a TS 29.272)."""
+
+    type: ClassVar[str] = "diameter"
+    command: str  # "Credit-Control-Request", ...
+    application_id: int | None = None
+    request: bool = True
+    imsi: str | None = None
+    msisdn: str | None = None
+    framed_ip: str | None = None
+    imei: str | None = None
+    session_id: str | None = None
+    cc_request_type: str | None = None  # INITIAL / UPDATE / TERMINATION / EVENT
+
+
+# --------------------------------------------------------------------------- detection
+
+# Where in a message an identifier was found.  Fixed names: they are in the report contract.
+LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent", "header_enrichment", "name")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """One identifier value found in one event.
+
+    ``value`` is the normalised identifier (the IMEI digits, the lower-case
+    GAID, "lat,lon"); it stays in memory for hashing and for ``--show-values``
+    and is never written out unless asked for.
+    """
+
+    id_type: str
+    value: str
+    encoding: str  # plain | url | url2 | base64 | hex | md5 | sha1 | sha256 | upper | nodash | ...
+    key: str | None
+    location: str
+    confidence: float
+    source: str  # "known" (an inventory value) or "pattern" (shape + key name)
+    owner: str | None = None  # inventory device whose value this is
+    operator_injected: bool = False  # an enrichment header the network added
+    note: str | None = None  # e.g. "randomised MAC"
+    event: Event
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who sent it: an inventory device, a subscriber learned from the control plane, or an address."""
+
+    id: str
+    minor: bool | None
+    source: str  # inventory | gtp | radius | dhcp | address
+    attributes: tuple[tuple[str, str], ...] = ()  # e.g. (("imsi", "..."), ("msisdn", "..."))
+
+    def to_record(self) -> dict[str, Any]:
+        return {"id": self.id, "minor": self.minor, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Who received it."""
+
+    host: str
+    ip: str | None
+    port: int | None
+    domain: str | None  # registrable domain (Public Suffix List)
+    org: str | None
+    category: str | None
+    tracker: bool
+    party: str  # "first" | "third" | "operator"
+    host_source: str = "ip"  # http_host | sni | dns | ip | local
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "ip": self.ip,
+            "port": self.port,
+            "domain": self.domain,
+            "org": self.org,
+            "category": self.category,
+            "tracker": self.tracker,
+            "party": self.party,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    protocol: str  # http | dns | tls | quic | dhcp | mdns | ...
+    encrypted: bool
+    location: str
+
+    def to_record(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "encrypted": self.encrypted, "location": self.location}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    capture: str
+    frame: int
+    ts: float
+    flow: FlowTuple
+
+    def to_record(self) -> dict[str, Any]:
+        return {"capture": self.capture, "frame": self.frame, "ts": round(self.ts, 6), "flow": self.flow.to_record()}
+
+    @classmethod
+    def of(cls, event: Event) -> Evidence:
+        return cls(event.capture, event.frame, event.ts, event.flow)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributedObservation:
+    observation: Observation
+    subject: Subject
+    destination: Destination
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A subject reaching a destination, identifiers or not (DNS, SNI, Host)."""
+
+    subject: Subject
+    destination: Destination
+    channel: Channel
+    event: Event
+
+
+# --------------------------------------------------------------------------- findings
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierRef:
+    type: str
+    encoding: str
+    key: str | None
+    value: str  # redacted preview, or the value itself with --show-values
+    value_hmac: str
+    encodings: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    note: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"type": self.type, "encoding": self.encoding, "key": self.key, "value": self.value}
+        record["value_hmac"] = self.value_hmac
+        if len(self.encodings) > 1:
+            record["encodings"] = list(self.encodings)
+        if len(self.keys) > 1:
+            record["keys"] = list(self.keys)
+        if self.note:
+            record["note"] = self.note
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A policy rule that applies to a finding."""
+
+    rule: str
+    title: str
+    severity: str
+    regulations: tuple[str, ...]
+    remediation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    id: str  # fingerprint: stable across runs of the same leak
+    rule: str  # the most severe rule that applies
+    title: str
+    severity: str
+    subject: Subject
+    identifier: IdentifierRef | None
+    destination: Destination
+    channel: Channel
+    evidence: tuple[Evidence, ...]
+    count: int
+    first_seen: float
+    last_seen: float
+    regulations: tuple[str, ...]
+    remediation: str
+    rules: tuple[RuleMatch, ...]  # every rule that applies, most severe first
+    allowlisted: str | None = None  # the reason, when a user accepted it
+    channels: tuple[str, ...] = ()  # every protocol the leak was seen on
+
+    @property
+    def minor(self) -> bool | None:
+        return self.subject.minor
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "title": self.title,
+            "severity": self.severity,
+            "subject": self.subject.id,
+            "minor": self.subject.minor,
+            "identifier": self.identifier.to_record() if self.identifier else None,
+            "destination": self.destination.to_record(),
+            "channel": self.channel.to_record(),
+            "evidence": [e.to_record() for e in self.evidence],
+            "count": self.count,
+            "first_seen": round(self.first_seen, 6),
+            "last_seen": round(self.last_seen, 6),
+            "regulations": list(self.regulations),
+            "remediation": self.remediation,
+            "rules": [
+                {"rule": m.rule, "title": m.title, "severity": m.severity} for m in self.rules
+            ],
+            "allowlisted": self.allowlisted,
+        }
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(slots=True)
+class CaptureInfo:
+    """What was read from one capture file (filled in while it streams)."""
+
+    path: str
+    sha256: str = ""
+    packets: int = 0
+    bytes: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    format: str = ""
+    linktypes: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "first_ts": None if self.first_ts is None else round(self.first_ts, 6),
+            "last_ts": None if self.last_ts is None else round(self.last_ts, 6),
+            "format": self.format,
+            "linktypes": list(self.linktypes),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A policy rule as the reports describe it (SARIF rules, HTML help)."""
+
+    id: str
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
+    regulations: tuple[str, ...]
+    source: str  # the signature file or module that declares it
+
+
+@dataclass(frozen=True, slots=True)
+class LinkableIdentifier:
+    """One identifier value that reached two or more organisations."""
+
+    subject: str
+    minor: bool | None
+    id_type: str
+    value_hmac: str
+    orgs: tuple[str, ...]
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgExposure:
+    org: str
+    category: str | None
+    tracker: bool
+    subjects: tuple[str, ...]
+    minor_subjects: tuple[str, ...]
+    id_types: tuple[str, ...]
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectExposure:
+    subject: str
+    minor: bool | None
+    orgs: tuple[str, ...]
+    id_types: tuple[str, ...]
+    hosts: tuple[str, ...]
+    worst_severity: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphAnalyses:
+    linkable: tuple[LinkableIdentifier, ...] = ()
+    organisations: tuple[OrgExposure, ...] = ()
+    subjects: tuple[SubjectExposure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureFile:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a report format needs, and nothing about how it was computed."""
+
+    tool_version: str
+    engine: str
+    captures: tuple[CaptureInfo, ...]
+    stats: dict[str, Any]
+    subjects: tuple[Subject, ...]
+    findings: tuple[Finding, ...]  # most severe first, then by subject, type, host
+    graph: Any  # networkx.MultiDiGraph; Any keeps networkx out of the model's import
+    analyses: GraphAnalyses
+    rules: tuple[RuleInfo, ...]
+    signatures: tuple[SignatureFile, ...]
+    show_values: bool = False
+    hmac_key_id: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def findings_at_or_above(self, severity: str) -> list[Finding]:
+        bar = SEVERITY_RANK[severity]
+        return [f for f in self.findings if f.allowlisted is None and SEVERITY_RANK[f.severity] >= bar]
