@@ -260,6 +260,9 @@ class GtpcMessage(Event):
     cause: int | None = None
     sender_teid: int | None = None  # control-plane F-TEID / TEID-C the sender allocated
     response: bool = False
+    # user-plane TEIDs the sender allocated (GTPv2 bearer-context F-TEIDs, GTPv1 TEID Data I/II):
+    # the GTP-U TEIDs that the subscriber's tunnelled traffic will carry towards the sender
+    user_teids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
