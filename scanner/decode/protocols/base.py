@@ -79,6 +79,11 @@ class DatagramDecoder:
         """Whether a datagram on an unclaimed port looks like this protocol.  Must be cheap."""
         return False
 
+    def wants(self, payload: bytes) -> bool:
+        """A cheap look before the engine builds the packet's context: False skips the
+        datagram.  QUIC uses it to drop short-header (encrypted) packets at once."""
+        return True
+
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         raise NotImplementedError
 

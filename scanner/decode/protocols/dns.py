@@ -7,6 +7,7 @@ loops and overruns are anomalies, never exceptions.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from collections.abc import Sequence
@@ -30,6 +31,9 @@ QTYPE_NAMES = {
 RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV = 1, 2, 5, 12, 16, 28, 33
 _NAME_RRS = frozenset({RR_NS, RR_CNAME, RR_PTR})
 _MAX_NAME_JUMPS = 32  # more compression pointers than any sane name needs: a loop
+
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
+ROOT_NAME = "<Root>"  # how Wireshark shows the empty name, so names compare with tshark's
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")
@@ -104,9 +108,23 @@ def read_name(buf: bytes, offset: int) -> tuple[str, int]:
         offset += 1
         if offset + length > n:
             raise DnsFormatError("label runs past the end")
-        labels.append(buf[offset : offset + length].decode("utf-8", "replace"))
+        label = buf[offset : offset + length]
+        if _CONTROL_BYTES.search(label):
+            # Control characters are escaped as Wireshark does (\ooo): a name must stay one line.
+            label = _CONTROL_BYTES.sub(_escape_control, label)
+        labels.append(label.decode("utf-8", "replace"))
         offset += length
+    if not labels:
+        return ROOT_NAME, (end if end >= 0 else offset)
     return ".".join(labels), (end if end >= 0 else offset)
+
+
+_C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f", 13: b"\\r"}
+
+
+def _escape_control(match: re.Match[bytes]) -> bytes:
+    byte = match.group()[0]
+    return _C_ESCAPES.get(byte) or b"\\%03o" % byte
 
 
 def parse_dns(buf: bytes) -> DnsWire:

@@ -1,0 +1,51 @@
+"""What every dissection engine gives the pipeline: events, and what it read.
+
+An engine turns capture sources into ``Event`` objects, in capture order, and
+fills ``EngineStats`` (one ``CaptureInfo`` per capture, packet and flow counts,
+anomalies).  Nothing after the engine knows which one ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scanner.ingest import CaptureSource
+from scanner.model import CaptureInfo, Event
+
+# Called with (capture path, bytes read so far of it) as a scan goes; for progress bars.
+ProgressCallback = Callable[[str, int], None]
+
+
+@dataclass
+class EngineStats:
+    captures: list[CaptureInfo] = field(default_factory=list)
+    packets: int = 0
+    flows: int = 0
+    events: int = 0
+    anomalies: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def decode_errors(self) -> int:
+        return sum(self.anomalies.values())
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "packets": self.packets,
+            "flows": self.flows,
+            "events": self.events,
+            "decode_errors": self.decode_errors,
+            "anomalies": dict(sorted(self.anomalies.items())),
+            **dict(sorted(self.counters.items())),
+        }
+
+
+class Engine(Protocol):
+    name: str
+    stats: EngineStats
+
+    def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        """Yield the events of every source, in order; fill ``stats`` as they stream."""
+        ...
