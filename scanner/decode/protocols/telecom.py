@@ -8,8 +8,9 @@ writing an identifier that several protocols reuse:
   filler after an odd number of digits.
 - PLMN identities (TS 24.008 s10.5.1.3, TS 29.274 s8.21): MCC and MNC packed
   into three octets, MNC digit 3 being ``F`` for a two-digit MNC.
-- NAI permanent identities (TS 23.003 s19.3.2) that carry an IMSI in EAP-AKA,
-  EAP-AKA' and EAP-SIM user names (``0<IMSI>@nai.epc.mnc001.mcc001...``).
+- NAIs that carry an IMSI (TS 23.003 s13.3, s14.3, s19.3.2): EAP-AKA, EAP-AKA'
+  and EAP-SIM permanent identities (``0<IMSI>@nai.epc.mnc001.mcc001...``) and
+  IMS private identities (``<IMSI>@ims.mnc001.mcc001.3gppnetwork.org``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ import socket
 # TBCD nibbles above 9 (TS 29.002 s17.7.8): '*', '#', 'a', 'b', 'c'; 0xF is the filler.
 _TBCD_SYMBOLS = "0123456789*#abc"
 TBCD_FILLER = 0xF
+_IMEI_DIGITS_MIN, _IMEI_DIGITS_MAX = 14, 16  # IMEI without / with check digit, IMEISV (TS 23.003 s6.2)
 
-# TS 23.003 s19.3.2: "0" EAP-AKA, "1" EAP-SIM, "6" EAP-AKA' permanent identities;
-# pseudonyms and re-authentication ids (2, 3, 4, 5, 7, 8) carry no IMSI.  An IMSI
-# is 6 to 15 digits (MCC 3 + MNC 2..3 + MSIN).
-_NAI_PERMANENT = re.compile(r"^[016](\d{6,15})@", re.ASCII)
+# TS 23.003 s19.3.2 (EPC, "nai.epc" realm) and s14.3 (WLAN, "wlan" realm): "0" EAP-AKA,
+# "1" EAP-SIM, "6" EAP-AKA' permanent identities; pseudonyms and re-authentication
+# ids (2, 3, 4, 5, 7, 8) carry no IMSI.  s13.3: the IMS private identity derived
+# from the IMSI has no prefix digit.  An IMSI is 6 to 15 digits and starts with the
+# MCC that the realm names, which tells a prefix digit from the IMSI's first digit.
+_NAI_PERMANENT = re.compile(
+    r"^[016](\d{6,15})@(?:nai\.epc|wlan)\.mnc(\d{3})\.mcc(\d{3})\.3gppnetwork\.org$", re.ASCII | re.IGNORECASE
+)
+_IMS_PRIVATE = re.compile(r"^(\d{6,15})@ims\.mnc(\d{3})\.mcc(\d{3})\.3gppnetwork\.org$", re.ASCII | re.IGNORECASE)
 
 
 def tbcd(data: bytes) -> str:
@@ -65,9 +72,12 @@ def plmn(data: bytes) -> str | None:
 
 
 def imsi_from_nai(user_name: str) -> str | None:
-    """The IMSI in an EAP-AKA/AKA'/SIM permanent-identity NAI, or None."""
-    match = _NAI_PERMANENT.match(user_name)
-    return match.group(1) if match else None
+    """The IMSI in a 3GPP NAI: an EAP-AKA/AKA'/SIM permanent identity or an IMS private identity."""
+    match = _NAI_PERMANENT.match(user_name) or _IMS_PRIVATE.match(user_name)
+    if match is None:
+        return None
+    imsi, mcc = match.group(1), match.group(3)
+    return imsi if imsi.startswith(mcc) else None
 
 
 def ipv4(data: bytes) -> str:
@@ -81,14 +91,18 @@ def ipv6(data: bytes) -> str:
 
 
 def digits_or_tbcd(data: bytes) -> str:
-    """An identifier that specifications write as UTF-8 digits but some nodes send as TBCD.
+    """An IMEI(SV) that specifications write as UTF-8 digits but some nodes send otherwise.
 
     RADIUS 3GPP-IMEISV (TS 29.061 s16.4.7) and Diameter User-Equipment-Info-Value
-    (RFC 4006 s8.50, TS 29.212) are meant to be ASCII digits; binary TBCD shows
-    up in the field too, so anything that is not printable digits is read as TBCD.
+    (RFC 4006 s8.50, TS 29.212) are meant to be ASCII digits.  Two other forms
+    are seen in real traffic: TBCD (eight octets for sixteen digits), and one
+    digit value per octet (0x04 0x00 0x09 ..., as Magma's PCEF sends it: an
+    IMEI(SV) has 14 to 16 digits, so 14 to 16 octets each below 10 cannot be TBCD).
     """
     if data and all(0x30 <= b <= 0x39 for b in data):
         return data.decode("ascii")
+    if _IMEI_DIGITS_MIN <= len(data) <= _IMEI_DIGITS_MAX and all(b <= 9 for b in data):
+        return "".join(_TBCD_SYMBOLS[b] for b in data)
     return tbcd(data)
 
 

@@ -7,6 +7,7 @@ values read from the public captures are compared, never printed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from scanner.decode.protocols.gtpc import (
     decode_apn,
     decode_v2_uli,
 )
-from scanner.model import FlowTuple, GtpcMessage
+from scanner.model import Event, FlowTuple, GtpcMessage
 
 FLOW = FlowTuple("udp", "192.0.2.1", 2123, "192.0.2.2", 2123)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
@@ -439,10 +440,10 @@ def _tcp_decoder() -> tuple[GtpcTcpDecoder, Anomalies]:
 def test_tcp_several_messages_and_split_segments() -> None:
     stream = V2_CREATE_SESSION_REQUEST + V2_DELETE_SESSION_RESPONSE + V2_ECHO_REQUEST
     decoder, anomalies = _tcp_decoder()
-    events = []
-    for i, cut in enumerate((5, 60, len(V2_CREATE_SESSION_REQUEST) + 3, len(stream))):
-        start = (0, 5, 60, len(V2_CREATE_SESSION_REQUEST) + 3)[i]
-        events += decoder.feed(stream[start:cut], ts=float(i), frame=i + 1)
+    events: list[Event] = []
+    cuts = (0, 5, 60, len(V2_CREATE_SESSION_REQUEST) + 3, len(stream))
+    for frame, (start, end) in enumerate(itertools.pairwise(cuts), start=1):
+        events += decoder.feed(stream[start:end], ts=float(frame), frame=frame)
     assert [(e.message, e.frame) for e in events if isinstance(e, GtpcMessage)] == [
         ("create_session_request", 3),
         ("delete_session_response", 4),
