@@ -1,0 +1,134 @@
+"""LLMNR names: byte fixtures, robustness, and the public captures compared with tshark."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from scanner.decode.protocols.base import Anomalies, PacketContext
+from scanner.decode.protocols.llmnr import LlmnrDecoder
+from scanner.model import Event, FlowTuple, LlmnrMessage
+
+FLOW = FlowTuple("udp", "192.168.1.5", 61234, "224.0.0.252", 5355)
+
+# Byte fixtures: one line per protocol field group, as the comments describe them.
+# fmt: off
+QUERY = bytes.fromhex(
+    "1234"  # transaction id
+    "0000"  # query; C, TC, T clear (RFC 4795 s2.1.1)
+    "0001" "0000" "0000" "0000"  # 1 question
+    "0b656d6d612d6c6170746f70" "00"  # "emma-laptop" (a single label, as Windows asks)
+    "0001" "0001"  # A, IN
+)
+RESPONSE = bytes.fromhex(
+    "1234" "8000"  # response
+    "0001" "0001" "0000" "0000"  # the question is echoed, 1 answer
+    "0b656d6d612d6c6170746f70" "00" "0001" "0001"  # the question again: "emma-laptop", A, IN
+    "0b656d6d612d6c6170746f70" "00"  # the answer's owner: the responder's own name
+    "0001" "0001" "0000001e" "0004" "c0a80105"  # A, IN, TTL 30, 192.168.1.5
+)
+REVERSE_RESPONSE = bytes.fromhex(
+    "0001" "8000" "0001" "0001" "0000" "0000"  # id 1, response, 1 question, 1 answer
+    "01350131033136380331393207696e2d61646472046172706100" "000c" "0001"  # 5.1.168.192.in-addr.arpa PTR
+    "c00c" "000c" "0001" "0000001e" "000d"  # pointer to the question, PTR, IN, TTL 30, rdlength 13
+    "0b656d6d612d6c6170746f70" "00"  # "emma-laptop"
+)
+
+# fmt: on
+
+
+def ctx() -> PacketContext:
+    return PacketContext(ts=1.0, capture="test", frame=1, flow=FLOW)
+
+
+def llmnr_events(events: Sequence[Event]) -> list[LlmnrMessage]:
+    assert all(isinstance(e, LlmnrMessage) for e in events)
+    return [e for e in events if isinstance(e, LlmnrMessage)]
+
+
+CASES = [
+    (QUERY, "emma-laptop", ("emma-laptop",), "query: the name asked for"),
+    (RESPONSE, "emma-laptop", ("emma-laptop",), "response: the responder's name, once"),
+    (REVERSE_RESPONSE, "emma-laptop", ("emma-laptop",), "reverse lookup: the host name, not the arpa name"),
+]
+
+
+@pytest.mark.parametrize(("payload", "name", "names", "why"), CASES, ids=[c[3] for c in CASES])
+def test_names(payload: bytes, name: str, names: tuple[str, ...], why: str) -> None:
+    anomalies = Anomalies()
+    (event,) = llmnr_events(LlmnrDecoder(anomalies).decode(payload, ctx()))
+    assert (event.name, event.names) == (name, names), why
+    assert event.flow == FLOW
+    assert event.to_record()["type"] == "llmnr"
+    assert anomalies.counts == {}
+
+
+def test_malformed_is_counted() -> None:
+    anomalies = Anomalies()
+    assert not LlmnrDecoder(anomalies).decode(QUERY[:20], ctx())
+    assert anomalies.counts == {"llmnr_malformed": 1}
+
+
+def test_truncation_and_flipped_bytes_never_raise() -> None:
+    rng = random.Random(4795)
+    decoder = LlmnrDecoder(Anomalies())
+    for fixture in (QUERY, RESPONSE, REVERSE_RESPONSE):
+        for cut in range(len(fixture) + 1):
+            decoder.decode(fixture[:cut], ctx())
+        for _ in range(300):
+            mutated = bytearray(fixture)
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            decoder.decode(bytes(mutated), ctx())
+
+
+# --------------------------------------------------------------------------- public captures
+
+CAPTURES = ["sv__smb2-ntlmssp-negotiateflags__input.pcap", "ppp__Pcap++Test_DnsPackets.pcap", "ndpi__1kxun.pcap"]
+_AGGREGATOR = "\x1e"
+
+
+def udp_datagrams(path: Path, port: int) -> Iterator[tuple[PacketContext, bytes]]:
+    """The UDP payloads to or from ``port``, with 1-based frame numbers (as Wireshark counts)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.utils import PcapReader
+
+    with PcapReader(str(path)) as reader:
+        for number, packet in enumerate(reader, 1):
+            if UDP not in packet or port not in (packet[UDP].sport, packet[UDP].dport):
+                continue
+            ip = packet[IP] if IP in packet else packet[IPv6]
+            udp = packet[UDP]
+            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
+            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
+
+
+@pytest.mark.shared
+@pytest.mark.tshark
+@pytest.mark.parametrize("name", CAPTURES)
+def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str) -> None:
+    path = real_captures / name
+    anomalies = Anomalies()
+    decoder = LlmnrDecoder(anomalies)
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, 5355) for e in llmnr_events(decoder.decode(p, c))}
+    args = [tshark, "-r", str(path), "-Y", "llmnr", "-T", "fields", "-E", f"aggregator={_AGGREGATOR}"]
+    for field in ("frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name"):
+        args += ["-e", field]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    expected: dict[int, set[str]] = {}
+    for line in out.split("\n"):
+        if not line:
+            continue
+        frame, *columns = line.split("\t")
+        names = {n for c in columns for n in c.split(_AGGREGATOR) if n}
+        names = {n for n in names if not n.endswith((".in-addr.arpa", ".ip6.arpa")) and n != "<Root>"}
+        if names:
+            expected[int(frame)] = names
+    same = got == expected  # compared without printing: these are other people's host names
+    assert same, f"{name}: {len(got)} messages with names, tshark {len(expected)}"
+    assert len(got) > 0
+    assert anomalies.counts == {}
