@@ -336,8 +336,8 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
     keys = ("message", "mac", "hostname", "vendor_class", "client_fqdn", "lease_time", "ip")
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
     for row in _tshark(tshark, path, "dhcp", fields):
-        frame, op, msg_type, mac, hostname, vendor, fqdn, lease, yiaddr, ciaddr, requested = row[:11]
-        frame_no = int(frame)
+        frame_cell, op, msg_type, mac, hostname, vendor, fqdn, lease, yiaddr, ciaddr, requested = row[:11]
+        frame_no = int(frame_cell)
         bootp = "BOOTREQUEST" if op == "1" else "BOOTREPLY"  # no option 53: plain BOOTP
         message = MESSAGE_TYPES[int(msg_type)] if msg_type else bootp
         want["message"].add((frame_no, message))

@@ -285,8 +285,8 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
     keys = ("message", "mac", "client_fqdn", "hostname", "vendor_class", "ip")
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
     for row in _tshark(tshark, path, "dhcpv6", fields):
-        frame, msg_type, llt_hw, llt_mac, ll_hw, ll_mac, fqdn, vendor, address = row[:9]
-        frame_no = int(frame)
+        frame_cell, msg_type, llt_hw, llt_mac, ll_hw, ll_mac, fqdn, vendor, address = row[:9]
+        frame_no = int(frame_cell)
         want["message"].add((frame_no, MESSAGE_TYPES[int(msg_type)]))
         if llt_hw == "1" and llt_mac:
             want["mac"].add((frame_no, llt_mac))
