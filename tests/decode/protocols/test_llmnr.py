@@ -91,15 +91,15 @@ CAPTURES = ["sv__smb2-ntlmssp-negotiateflags__input.pcap", "ppp__Pcap++Test_DnsP
 _AGGREGATOR = "\x1e"
 
 
-def udp_datagrams(path: Path, port: int) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port``, with 1-based frame numbers (as Wireshark counts)."""
+def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
+    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
 
     with PcapReader(str(path)) as reader:
         for number, packet in enumerate(reader, 1):
-            if UDP not in packet or port not in (packet[UDP].sport, packet[UDP].dport):
+            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
                 continue
             ip = packet[IP] if IP in packet else packet[IPv6]
             udp = packet[UDP]
@@ -132,3 +132,12 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     assert same, f"{name}: {len(got)} messages with names, tshark {len(expected)}"
     assert len(got) > 0
     assert anomalies.counts == {}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ndpi__fuzz-2006-06-26-2594.pcap", "ndpi__badpackets.pcap"])
+def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
+    """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
+    decoder = LlmnrDecoder(Anomalies())
+    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+        decoder.decode(payload, packet_ctx)

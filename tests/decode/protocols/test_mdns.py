@@ -167,15 +167,15 @@ CAPTURES = [
 _AGGREGATOR = "\x1e"  # a byte no name contains, to split tshark's multi-valued fields
 
 
-def udp_datagrams(path: Path, port: int) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port``, with 1-based frame numbers (as Wireshark counts)."""
+def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
+    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
 
     with PcapReader(str(path)) as reader:
         for number, packet in enumerate(reader, 1):
-            if UDP not in packet or port not in (packet[UDP].sport, packet[UDP].dport):
+            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
                 continue
             ip = packet[IP] if IP in packet else packet[IPv6]
             udp = packet[UDP]
@@ -224,3 +224,12 @@ def test_iphone_capture_names_the_computer_by_its_instance(real_captures: Path) 
     for event in announcing:
         assert classify(f"{event.name}._smb._tcp.local") == (1, event.name)
         assert event.name != event.names[-1]  # an instance name, ranked above the host name
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ndpi__fuzz-2006-06-26-2594.pcap", "ndpi__badpackets.pcap"])
+def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
+    """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
+    decoder = MdnsDecoder(Anomalies())
+    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+        decoder.decode(payload, packet_ctx)

@@ -149,15 +149,15 @@ _AGGREGATOR = "\x1e"
 _SUFFIX = re.compile(r"<[0-9a-f]{2}>.*$")  # tshark shows "NAME<20> (Server service)"
 
 
-def udp_datagrams(path: Path, port: int) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port``, with 1-based frame numbers (as Wireshark counts)."""
+def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
+    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
 
     with PcapReader(str(path)) as reader:
         for number, packet in enumerate(reader, 1):
-            if UDP not in packet or port not in (packet[UDP].sport, packet[UDP].dport):
+            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
                 continue
             ip = packet[IP] if IP in packet else packet[IPv6]
             udp = packet[UDP]
@@ -208,3 +208,12 @@ def test_registrations_name_the_host(real_captures: Path) -> None:
                 if hosts:
                     assert event.name == hosts[0].name
     assert registrations == 40
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ndpi__fuzz-2006-06-26-2594.pcap", "ndpi__badpackets.pcap"])
+def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
+    """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
+    decoder = NbnsDecoder(Anomalies())
+    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+        decoder.decode(payload, packet_ctx)

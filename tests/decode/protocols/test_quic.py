@@ -533,3 +533,13 @@ def test_torture_capture_counts(real_captures: Path) -> None:
     assert len(events) == 113
     assert len({e.sni for e in events}) == 49
     assert {"googleads.g.doubleclick.net", "pagead2.googlesyndication.com"} <= {e.sni for e in events}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ndpi__fuzz-2006-06-26-2594.pcap", "ndpi__badpackets.pcap", "ndpi__1kxun.pcap"])
+def test_other_udp_never_raises_nor_sniffs_as_quic(real_captures: Path, name: str) -> None:
+    """Every UDP payload of captures without QUIC, whatever its port: no exception, no false sniff."""
+    dec, _ = decoder()
+    for packet_ctx, payload in udp_datagrams(real_captures / name):
+        assert not dec.decode(payload, packet_ctx)
+        assert not QuicDecoder.sniff(payload)
