@@ -1,7 +1,7 @@
 """Synthetic test devices and subscribers, and the transforms apps apply to identifiers.
 
 Every value is made up but valid in form, so detectors that check structure accept it:
-IMEIs pass Luhn and start with a type allocation code of the right maker; IMSIs carry a real
+IMEIs pass Luhn and start with a plausible type allocation code (35.. GSMA/BABT-issued, 86.. China); IMSIs carry a real
 MCC/MNC (Germany: 262-01 Telekom, 262-07 Telefonica); MSISDNs are in the
 ranges the Bundesnetzagentur reserves for films and books ("drama numbers": +49 171 39200 00-99,
 +49 176 040690 00-99), so they can never reach a person; GAIDs are lower-case UUIDv4, IDFAs
@@ -17,7 +17,7 @@ import random
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-# Type allocation codes (first 8 IMEI digits) and the models they stand for here.
+# Type allocation codes (first 8 IMEI digits) that stand for these models here (plausible, not looked up).
 ANDROID_MODELS = (
     # model, maker, build, Android version, TAC
     ("SM-X200", "Samsung", "TP1A.220624.014", "13", "35283411"),     # Galaxy Tab A8
