@@ -169,6 +169,9 @@ class Http2Decoder(StreamDecoder):
             length = (length_hi << 8) | length_lo
             stream_id &= 0x7FFFFFFF
             if ftype == DATA:
+                if flags & FLAG_PADDED and not length:
+                    self._fail("http2_bad_padding", events, ts, frame)  # no room for the pad length
+                    break
                 if not self._start_data(buf, pos, n, length, flags, stream_id):
                     break
                 pos += FRAME_HEADER_SIZE + (1 if flags & FLAG_PADDED else 0)

@@ -30,7 +30,6 @@ from scanner.model import Event, MdnsMessage
 MDNS_PORT = 5353
 
 _LOCAL = ".local"
-_REVERSE_SUFFIXES = (".in-addr.arpa", ".ip6.arpa")
 _PROTOCOL_LABELS = frozenset({"_tcp", "_udp"})
 # AirPlay/RAOP instance names are "<MAC without colons>@<name>" (Apple's RAOP service).
 _RAOP_PREFIX = re.compile(r"^[0-9A-Fa-f]{12}@")

@@ -118,7 +118,7 @@ def _read_record(buf: bytes, offset: int, names: list[NetbiosName]) -> int:
         raise NbnsFormatError("record data runs past the end")
     if rtype == RR_NB:
         # NB_FLAGS then an address, per address the name is bound to (RFC 1002 s4.2.1.3).
-        group = bool(rdata[0] & 0x80) if len(rdata) >= 2 else None
+        group = bool(int.from_bytes(rdata[:2], "big") & GROUP_FLAG) if len(rdata) >= 2 else None
         names.append(NetbiosName(name, suffix, group))
     elif rtype == RR_NBSTAT and rdata:
         # NODE_NAME_ARRAY: a count, then 15 name bytes, a suffix and 2 flag bytes per name.
@@ -128,7 +128,7 @@ def _read_record(buf: bytes, offset: int, names: list[NetbiosName]) -> int:
             if len(entry) < 18:
                 raise NbnsFormatError("node name table runs past the end")
             listed = entry[:15].decode("latin-1").rstrip(" \x00")
-            names.append(NetbiosName(listed, entry[15], bool(entry[16] & 0x80)))
+            names.append(NetbiosName(listed, entry[15], bool(int.from_bytes(entry[16:18], "big") & GROUP_FLAG)))
     else:
         names.append(NetbiosName(name, suffix))
     return offset + rdlength

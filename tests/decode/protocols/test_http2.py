@@ -231,6 +231,7 @@ ERROR_CASES = [
     (PREFACE + frame(1, 0x0D, 1, b"\x40\x82\x86"), "http2_frame_malformed"),  # padding longer than the frame
     (PREFACE + frame(5, 0x04, 1, bytes(4) + request_block()), "http2_push_promise_from_client"),
     (PREFACE + (300 * 1024).to_bytes(3, "big") + b"\x01\x04\x00\x00\x00\x01", "http2_frame_too_large"),
+    (PREFACE + frame(0, 0x08, 1, b""), "http2_bad_padding"),  # PADDED DATA without room for the pad length
 ]
 
 
@@ -240,6 +241,18 @@ def test_errors_are_counted_and_end_the_direction(data: bytes, anomaly: str) -> 
     assert events == []
     assert anomalies.counts == {anomaly: 1}
     assert decoder.done
+
+
+def test_padding_longer_than_the_data_is_counted() -> None:
+    data = (
+        PREFACE
+        + frame(1, 0x04, 1, request_block(3))
+        + frame(0, 0x09, 1, b"\x09abc")
+        + frame(1, 0x05, 3, request_block())
+    )
+    events, anomalies, _ = run(data, finish=False)
+    assert [(e.uri, e.body_len) for e in events] == [("/", 0), ("/", 0)]
+    assert anomalies.counts == {"http2_bad_padding": 1}
 
 
 def test_hpack_error_reports_what_was_read_before() -> None:
