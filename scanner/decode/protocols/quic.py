@@ -390,7 +390,7 @@ class QuicDecoder(DatagramDecoder):
     def wants(self, payload: bytes) -> bool:
         """Short-header (1-RTT) packets carry nothing we can read: refused on the first byte,
         before the engine builds a context for them."""
-        return bool(payload) and payload[0] >= 0x80
+        return payload[0] >= 0x80 if payload else False
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.

@@ -294,6 +294,13 @@ def test_short_header_and_server_packets_are_ignored_without_anomaly() -> None:
     assert anomalies.counts == {}
 
 
+def test_wants_refuses_short_headers_before_a_context_is_built() -> None:
+    dec, _ = decoder()
+    assert dec.wants(RFC9001_CLIENT_INITIAL)
+    assert not dec.wants(bytes([0x41]) + bytes(50))
+    assert not dec.wants(b"")
+
+
 def test_server_learned_on_another_port_is_skipped() -> None:
     flow = FlowTuple("udp", "192.0.2.10", 50000, "198.51.100.1", 4433)
     dec, anomalies = decoder()
