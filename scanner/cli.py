@@ -59,6 +59,112 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None) -
             click.echo(f"privscan: warning: {info.path}: {warning}", err=True)
 
 
+SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
+
+
+def _scan_options(func: Any) -> Any:
+    """The options every command that scans captures shares (scan, blocklist)."""
+    options = [
+        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
+        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
+        click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
+        click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
+        click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
+        click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
+        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
+        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(**kwargs: Any) -> Any:
+    from scanner.pipeline import ScanSettings
+
+    return ScanSettings(
+        inventory=kwargs.get("inventory"),
+        subscribers=kwargs.get("subscribers"),
+        allowlist=kwargs.get("allowlist"),
+        signatures=kwargs.get("signatures"),
+        engine=kwargs.get("engine") or "native",
+        show_values=bool(kwargs.get("show_values")),
+        hmac_key_file=kwargs.get("hmac_key_file"),
+    )
+
+
+def _run(captures: Sequence[str], quiet: bool, jobs: int, **kwargs: Any) -> Any:
+    from scanner.ingest import expand_inputs
+    from scanner.pipeline import run_scan
+
+    if jobs > 1:
+        raise click.UsageError("--jobs above 1 is not available yet: scans run in one process")
+    sources = expand_inputs(captures)
+    if not sources:
+        raise click.UsageError("no capture to scan (an empty directory?)")
+    settings = _settings(**kwargs)
+    from scanner.report.progress import scan_progress
+
+    with scan_progress(sources, enabled=not quiet) as progress:
+        return run_scan(sources, settings, progress)
+
+
+@cli.command()
+@click.argument("captures", nargs=-1, required=True)
+@_scan_options
+@click.option("--format", "formats", multiple=True, help="Report format(s): table (default), json, jsonl, csv, sarif, html, graphml, gexf, dot. Repeat or comma-separate for several.")
+@click.option("-o", "--output", "outputs", multiple=True, help="Output file; its extension picks the format (report.html), or FORMAT:FILE. Repeatable.")
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True, help="Exit 1 when a finding is at or above this severity (none: never).")
+def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str], fail_on: str, quiet: bool, jobs: int, **kwargs: Any) -> None:
+    """Scan captures for identifiers leaving subjects; report findings."""
+    from scanner.report.formats import RenderOptions, format_for_path, get_format, write_report
+
+    targets = _targets(formats, outputs, format_for_path, get_format)
+    result = _run(captures, quiet, jobs, **kwargs)
+    for name, path in targets:
+        write_report(result, get_format(name)(RenderOptions()), path)
+    for warning in result.warnings:
+        click.echo(f"privscan: warning: {warning}", err=True)
+    if fail_on != "none" and result.findings_at_or_above(fail_on):
+        sys.exit(1)
+
+
+def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:
+    """Pair --format names with -o files: by FORMAT:FILE, by the file's extension, or one with one."""
+    names = [name.strip().lower() for arg in formats for name in arg.split(",") if name.strip()]
+    for name in names:
+        get_format(name)  # unknown names fail before the scan
+    targets: list[tuple[str | None, str]] = []
+    for output in outputs:
+        prefix, sep, rest = output.partition(":")
+        if sep and prefix.lower() in _format_names():
+            targets.append((prefix.lower(), rest))
+            continue
+        cls = format_for_path(output)
+        targets.append((cls.name if cls else None, output))
+    if len(names) == 1 and len(targets) == 1 and targets[0][0] != names[0]:
+        targets = [(names[0], targets[0][1])]
+    for maybe_name, path in targets:
+        if maybe_name is None:
+            raise click.UsageError(f"cannot tell the format of {path}: name it with --format or as FORMAT:{path}")
+    paired = {name for name, _ in targets}
+    to_stdout = [name for name in names if name not in paired]
+    if not names and not targets:
+        to_stdout = ["table"]
+    if len(to_stdout) > 1:
+        raise click.UsageError(f"only one format can go to standard output; give -o files for {', '.join(to_stdout[1:])}")
+    result: list[tuple[str, str | None]] = [(name, path) for name, path in targets if name is not None]
+    result += [(name, None) for name in to_stdout]
+    return result
+
+
+def _format_names() -> set[str]:
+    from scanner.report.formats import available_formats
+
+    return set(available_formats())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every user-facing error into one line and exit 2."""
     try:

@@ -99,7 +99,14 @@ class PacketDecoder:
         events: list[Event] | Sequence[Event] | None
         try:
             if linktype == 1:
-                events = self._ethernet(data, 0, ts, frame, None, 0)
+                # Ethernet inline: nearly every frame of every capture is Ethernet.
+                if len(data) < 14:
+                    self.anomalies.add("ethernet_truncated")
+                    events = None
+                elif (data[12] == 0x08 and data[13] == 0x00) or (data[12] == 0x86 and data[13] == 0xDD):
+                    events = self._ip(data, 14, ts, frame, None, 0)
+                else:
+                    events = self._ethernet(data, 0, ts, frame, None, 0)
             else:
                 offset = linklayer.ip_offset(linktype, data)
                 if offset is None:

@@ -125,7 +125,17 @@ def _read_pcap(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord]:
     src.pos += 24
     record = struct.Struct(endian + "IIII")
     unpack = record.unpack_from
+    buf, pos = src.buf, src.pos
     while True:
+        # Fast path: the whole record is in the chunk (all but one record per MiB).
+        if pos + 16 <= len(buf):
+            ts_sec, ts_frac, caplen, wirelen = unpack(buf, pos)
+            end = pos + 16 + caplen
+            if end <= len(buf):
+                yield ts_sec + ts_frac * resolution, linktype, buf[pos + 16 : end], wirelen
+                pos = end
+                continue
+        src.pos = pos
         if not src.ensure(16):
             if len(src.buf) - src.pos > 0:
                 info.warnings.append(f"truncated: record header cut at offset {src.offset}")
@@ -142,9 +152,7 @@ def _read_pcap(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord]:
                 f"({len(src.buf) - src.pos - 16} of {caplen} bytes)"
             )
             break
-        start = src.pos + 16
-        src.pos = start + caplen
-        yield ts_sec + ts_frac * resolution, linktype, src.buf[start : src.pos], wirelen
+        buf, pos = src.buf, src.pos
     if src.error:
         info.warnings.append(f"{src.error} at offset {src.offset}")
 

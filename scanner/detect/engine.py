@@ -1,0 +1,243 @@
+"""Detection: events in, observations out.
+
+Per event: take it apart into fields (fields.py), then for each field look
+for the inventory's known values in all their forms (known.py), and, where
+the value is not known, for identifiers by shape and key name (patterns.py),
+tracker cookie IDs (cookies.py), operator enrichment headers, and personal
+names in device names (names.py); locations are found across the fields of
+one object (geo.py).  One identifier value gives one observation per event,
+the known match winning over a shape match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from scanner.attribute.inventory import Inventory
+from scanner.attribute.psl import registrable_domain
+from scanner.detect.cookies import CookieIdDetector
+from scanner.detect.fields import Field, FieldExtractor
+from scanner.detect.fields import join_encodings as _join
+from scanner.detect.geo import GeoDetector, Place
+from scanner.detect.keys import key_forms
+from scanner.detect.known import KnownMatch, KnownValues
+from scanner.detect.names import PersonalNames, load_first_names
+from scanner.detect.patterns import PatternDetector
+from scanner.detect.signatures import IdentifierSignatures
+from scanner.detect.validators import TABLES, imei, imeisv, imsi, mac_is_randomised, msisdn_loose, opaque_token
+from scanner.model import Event, HttpRequest, Observation
+
+# Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
+# tfcd, tfua, OpenRTB regs.coppa, IAB/AppLovin/ironSource coppa flags, Unity/Vungle child-directed).
+CHILD_DIRECTED_KEYS = frozenset(
+    {"tagforchilddirectedtreatment", "tfcd", "tfua", "coppa", "regscoppa", "childdirected", "ischilddirected",
+     "childdirectedtreatment", "tagforunderageofconsent", "underageofconsent", "agerestricteduser", "isagerestricteduser"}
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+# The User-Agent says which platform made a request; an advertising ID from Android is a GAID and
+# from iOS an IDFA, whatever case the SDK wrote it in (the case is only a hint when no UA tells).
+_ANDROID_MARKS = ("android", "okhttp")
+_IOS_MARKS = ("iphone", "ipad", "ios", "cfnetwork", "darwin")
+
+
+def platform_of(event: Event) -> str | None:
+    if not isinstance(event, HttpRequest) or not event.user_agent:
+        return None
+    agent = event.user_agent.lower()
+    if "dalvik" in agent:  # Android's own HTTP stack: nothing else writes it
+        return "android"
+    # Apple's device and stack names beat an SDK's product name ("FBAndroidSDK ... CFNetwork").
+    if any(mark in agent for mark in _IOS_MARKS):
+        return "ios"
+    if any(mark in agent for mark in _ANDROID_MARKS):
+        return "android"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What one event revealed: its identifiers, and for an HTTP request whether it said the user
+    is a child (True), did not (False), or could not tell (None: not HTTP)."""
+
+    observations: list[Observation]
+    child_directed: bool | None = None
+
+
+# Observations below this confidence are not reported (shape-only guesses).
+MIN_CONFIDENCE = 0.5
+_NO_PATTERNS = frozenset({"dns", "sni"})  # names on the wire: only known values are looked for
+
+_OPERATOR_VALIDATORS = {
+    "msisdn": msisdn_loose,
+    "imsi": imsi,
+    "imei": lambda v: imei(v) or imeisv(v),
+    "uidh": opaque_token,
+}
+
+
+class Detector:
+    def __init__(self, signatures: IdentifierSignatures, inventory: Inventory | None = None) -> None:
+        self.signatures = signatures
+        self.extractor = FieldExtractor(frozenset(signatures.operator_headers))
+        self.patterns = PatternDetector(signatures)
+        self.known = KnownValues(inventory) if inventory is not None else None
+        if self.known is not None and not self.known:
+            self.known = None
+        places = [Place(d.id, lat, lon) for d in (inventory.devices if inventory else ()) for lat, lon in d.places]
+        self.geo = GeoDetector(signatures.signature("geo"), places)
+        self.cookies = CookieIdDetector(signatures.signature("cookie_id"))
+        self.names = PersonalNames(load_first_names(TABLES / "first_names.txt"))
+        self.fields_seen = 0
+
+    def observe(self, event: Event) -> Detection:
+        fields = self.extractor.fields(event)
+        if not fields:
+            return Detection([], False if isinstance(event, HttpRequest) else None)
+        self.fields_seen += len(fields)
+        found: dict[tuple[str, str], Observation] = {}
+        domain = None
+        if isinstance(event, HttpRequest) and event.host:
+            domain = registrable_domain(event.host)
+        known = self.known
+        child_directed: bool | None = False if isinstance(event, HttpRequest) else None
+        platform = platform_of(event)
+        for field in fields:
+            if child_directed is False and field.key and key_forms(field.key) and key_forms(field.key)[0] in CHILD_DIRECTED_KEYS:
+                child_directed = field.value.strip().lower() in _TRUE
+            if known is not None:
+                matches = known.find(field.value)
+                if matches:
+                    # The inventory says what this value is: no guessing by shape on top of it.
+                    for match in matches:
+                        self._add(found, self._known_observation(match, field, event))
+                    continue
+            location = field.location
+            if location in _NO_PATTERNS:
+                continue
+            if location == "header_enrichment":
+                self._operator_header(found, field, event)
+                continue
+            if location == "name":
+                self._device_name(found, field, event)
+                continue
+            if location == "cookie":
+                tracker_id = self.cookies.cookie(field.key or "", field.value, domain)
+                if tracker_id is not None:
+                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
+                    continue
+            elif field.key:
+                tracker_id = self.cookies.parameter(field.key, field.value, domain)
+                if tracker_id is not None:
+                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
+                    continue
+            candidate = self.patterns.best(field.key, field.value)
+            if candidate is not None and platform is not None and candidate.id_type in ("gaid", "idfa"):
+                id_type = "gaid" if platform == "android" else "idfa"
+                value = candidate.value.lower() if id_type == "gaid" else candidate.value.upper()
+                candidate = dataclasses.replace(candidate, id_type=id_type, value=value)
+            if candidate is not None:
+                if candidate.confidence >= MIN_CONFIDENCE:
+                    encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
+                    note = None
+                    if candidate.id_type == "mac" and mac_is_randomised(candidate.value):
+                        note = "randomised MAC"
+                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, note))
+            elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
+                for inner in self.patterns.in_text(field.value):
+                    self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event))
+        for hit in self.geo.detect(fields):
+            observation = Observation(
+                id_type="geo",
+                value=hit.value,
+                encoding=_join(hit.field.encoding, f"decimal_{hit.decimals}"),
+                key=hit.key,
+                location=hit.field.location,
+                confidence=hit.confidence,
+                source="known" if hit.owner else "pattern",
+                owner=hit.owner,
+                event=event,
+            )
+            self._add(found, observation)
+        return Detection(list(found.values()), child_directed)
+
+    # ------------------------------------------------------------------ pieces
+
+    @staticmethod
+    def _add(found: dict[tuple[str, str], Observation], observation: Observation) -> None:
+        key = (observation.id_type, observation.value)
+        old = found.get(key)
+        if old is None or (observation.source == "known", observation.confidence) > (old.source == "known", old.confidence):
+            found[key] = observation
+
+    def _known_observation(self, match: KnownMatch, field: Field, event: Event) -> Observation:
+        form = match.form
+        encoding = form.encoding
+        if encoding in ("plain", "nodash") and match.text != match.text.lower() and match.text == match.text.upper():
+            # as sent: an upper-cased GAID or e-mail (the inventory holds the usual case)
+            if form.id_type not in ("idfa", "idfv"):
+                encoding = "upper" if encoding == "plain" else "upper_nodash"
+        elif encoding == "nodash" and form.id_type == "idfa" and match.text != match.text.upper():
+            encoding = "lower_nodash"
+        note = "randomised MAC" if form.id_type == "mac" and mac_is_randomised(form.value) else None
+        if form.id_type == "device_name" and self.names.find(form.value):
+            note = "contains a personal name"
+        return Observation(
+            id_type=form.id_type,
+            value=form.value,
+            encoding=_join(field.encoding, encoding),
+            key=field.key,
+            location=field.location,
+            confidence=1.0,
+            source="known",
+            owner=form.owner,
+            operator_injected=field.location == "header_enrichment",
+            note=note,
+            event=event,
+        )
+
+    def _operator_header(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+        id_type = self.signatures.operator_headers.get((field.key or "").lower())
+        if id_type is None:
+            return
+        value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
+        if value is None:
+            return
+        observation = _observation(id_type, value, field, 0.95, event)
+        self._add(found, dataclasses.replace(observation, operator_injected=True))
+
+    def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+        name = field.value.strip()
+        if name.endswith(".local"):
+            name = name[: -len(".local")]
+        person = self.names.find(name)
+        if person is None:
+            return
+        self._add(found, _observation("device_name", name, field, 0.8, event, note="contains a personal name"))
+
+
+def _observation(
+    id_type: str,
+    value: str,
+    field: Field,
+    confidence: float,
+    event: Event,
+    encoding: str | None = None,
+    note: str | None = None,
+) -> Observation:
+    return Observation(
+        id_type=id_type,
+        value=value,
+        encoding=encoding or field.encoding,
+        key=field.key,
+        location=field.location,
+        confidence=confidence,
+        source="pattern",
+        note=note,
+        event=event,
+    )
+
+
+def _hash_encoding(digest: str) -> str:
+    return {32: "md5", 40: "sha1", 64: "sha256"}.get(len(digest), "hash")

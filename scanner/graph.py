@@ -1,0 +1,199 @@
+"""The data-flow graph (networkx): who sends which identifier to whom, and who owns whom.
+
+Nodes: ``subject:<id>`` (minor or not), ``identifier:<type>:<hmac16>`` (a keyed
+hash of the value, never the value), ``host:<name>``, ``domain:<registrable>``,
+``org:<name>``, and ``operator`` when the network injected headers.  Edges
+(keyed by relation): subject -has_identifier-> identifier -sent_to-> host
+-part_of-> domain -owned_by-> org; subject -contacted-> host (DNS/SNI, even
+encrypted); operator -injected-> identifier.  Attribute values are strings,
+numbers and booleans only (lists are comma-joined), so GraphML and GEXF
+writers take the graph as it is.
+
+Analyses over it: identifiers that reach two or more organisations
+(cross-party linkability), per organisation the minors and identifier types
+reaching it, per subject its exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from scanner.aggregate import Aggregator
+from scanner.model import (
+    SEVERITY_RANK,
+    Finding,
+    GraphAnalyses,
+    LinkableIdentifier,
+    OrgExposure,
+    SubjectExposure,
+)
+
+
+def _minor_text(minor: bool | None) -> str:
+    return "unknown" if minor is None else ("true" if minor else "false")
+
+
+def identifier_node(id_type: str, value_hmac: str) -> str:
+    return f"identifier:{id_type}:{value_hmac[:16]}"
+
+
+def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: dict[str, str]) -> nx.MultiDiGraph:
+    """``previews``: value HMAC -> the label shown for that identifier (redacted unless asked)."""
+    graph = nx.MultiDiGraph()
+    finding_ids: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for finding in findings:
+        if finding.identifier is not None:
+            finding_ids[(finding.subject.id, finding.identifier.type, finding.destination.host)] = (finding.id, finding.severity)
+
+    def add_destination(host: str, domain: str | None, org: str | None, category: str | None, tracker: bool, party: str) -> str:
+        host_node = f"host:{host}"
+        if host_node not in graph:
+            graph.add_node(host_node, kind="host", label=host, domain=domain or "", org=org or "", category=category or "",
+                           tracker=tracker, party=party)
+            parent = host_node
+            if domain and domain != host:
+                domain_node = f"domain:{domain}"
+                graph.add_node(domain_node, kind="domain", label=domain)
+                graph.add_edge(host_node, domain_node, key="part_of", relation="part_of")
+                parent = domain_node
+            if org:
+                org_node = f"org:{org}"
+                if org_node not in graph:
+                    graph.add_node(org_node, kind="organisation", label=org, category=category or "", tracker=tracker)
+                elif tracker:
+                    graph.nodes[org_node]["tracker"] = True
+                if not graph.has_edge(parent, org_node, key="owned_by"):
+                    graph.add_edge(parent, org_node, key="owned_by", relation="owned_by")
+        return host_node
+
+    def add_subject(subject_id: str, minor: bool | None, source: str) -> str:
+        node = f"subject:{subject_id}"
+        if node not in graph:
+            graph.add_node(node, kind="subject", label=subject_id, minor=_minor_text(minor), source=source)
+        return node
+
+    for leak in aggregator.leaks.values():
+        subject_node = add_subject(leak.subject.id, leak.subject.minor, leak.subject.source)
+        destination = leak.destination
+        host_node = add_destination(destination.host, destination.domain, destination.org, destination.category,
+                                    destination.tracker, destination.party)
+        finding_id, severity = finding_ids.get((leak.subject.id, leak.id_type, destination.host), ("", "info"))
+        for value_hmac in leak.values:
+            id_node = identifier_node(leak.id_type, value_hmac)
+            if id_node not in graph:
+                graph.add_node(id_node, kind="identifier", id_type=leak.id_type, label=previews.get(value_hmac, leak.id_type))
+            if not graph.has_edge(subject_node, id_node, key="has_identifier"):
+                graph.add_edge(subject_node, id_node, key="has_identifier", relation="has_identifier")
+            graph.add_edge(
+                id_node,
+                host_node,
+                key="sent_to",
+                relation="sent_to",
+                count=leak.count,
+                first_seen=round(leak.first_seen, 6),
+                last_seen=round(leak.last_seen, 6),
+                protocols=",".join(sorted(leak.protocols)),
+                encodings=",".join(sorted(leak.encodings)),
+                encrypted=not leak.clear_text,
+                findings=finding_id,
+                severity=severity,
+            )
+            if leak.operator_injected:
+                if "operator" not in graph:
+                    graph.add_node("operator", kind="operator", label="Mobile operator (header enrichment)")
+                if not graph.has_edge("operator", id_node, key="injected"):
+                    graph.add_edge("operator", id_node, key="injected", relation="injected")
+    for contact in aggregator.contacts.values():
+        subject_node = add_subject(contact.subject.id, contact.subject.minor, contact.subject.source)
+        destination = contact.destination
+        host_node = add_destination(destination.host, destination.domain, destination.org, destination.category,
+                                    destination.tracker, destination.party)
+        graph.add_edge(
+            subject_node,
+            host_node,
+            key="contacted",
+            relation="contacted",
+            count=contact.count,
+            protocols=",".join(sorted(contact.protocols)),
+            first_seen=round(contact.first_seen, 6),
+            last_seen=round(contact.last_seen, 6),
+        )
+    return graph
+
+
+def analyse(graph: nx.MultiDiGraph, findings: Iterable[Finding]) -> GraphAnalyses:
+    findings = list(findings)
+    linkable: list[LinkableIdentifier] = []
+    for node, data in graph.nodes(data=True):
+        if data.get("kind") != "identifier":
+            continue
+        hosts = sorted(graph.nodes[h]["label"] for _, h, k in graph.out_edges(node, keys=True) if k == "sent_to")
+        orgs = sorted({graph.nodes[f"host:{h}"].get("org") or h for h in hosts})
+        if len(orgs) < 2:
+            continue
+        for subject_node, _, key in graph.in_edges(node, keys=True):
+            if key != "has_identifier":
+                continue
+            subject = graph.nodes[subject_node]
+            linkable.append(
+                LinkableIdentifier(
+                    subject=subject["label"],
+                    minor={"true": True, "false": False}.get(subject["minor"]),
+                    id_type=data["id_type"],
+                    value_hmac=node.rsplit(":", 1)[1],
+                    orgs=tuple(orgs),
+                    hosts=tuple(hosts),
+                )
+            )
+    linkable.sort(key=lambda item: (-len(item.orgs), item.subject, item.id_type, item.value_hmac))
+
+    per_org: dict[str, dict[str, set[str]]] = {}
+    org_meta: dict[str, tuple[str | None, bool]] = {}
+    per_subject: dict[str, dict[str, set[str]]] = {}
+    worst: dict[str, str] = {}
+    minors: dict[str, bool | None] = {}
+    for finding in findings:
+        if finding.identifier is None or finding.allowlisted:
+            continue
+        org = finding.destination.org or finding.destination.host
+        entry = per_org.setdefault(org, {"subjects": set(), "minors": set(), "types": set(), "hosts": set()})
+        entry["subjects"].add(finding.subject.id)
+        if finding.subject.minor:
+            entry["minors"].add(finding.subject.id)
+        entry["types"].add(finding.identifier.type)
+        entry["hosts"].add(finding.destination.host)
+        category, tracker = org_meta.get(org, (finding.destination.category, finding.destination.tracker))
+        org_meta[org] = (category or finding.destination.category, tracker or finding.destination.tracker)
+        exposure = per_subject.setdefault(finding.subject.id, {"orgs": set(), "types": set(), "hosts": set()})
+        exposure["orgs"].add(org)
+        exposure["types"].add(finding.identifier.type)
+        exposure["hosts"].add(finding.destination.host)
+        minors[finding.subject.id] = finding.subject.minor
+        if finding.subject.id not in worst or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[worst[finding.subject.id]]:
+            worst[finding.subject.id] = finding.severity
+    organisations = tuple(
+        OrgExposure(
+            org=org,
+            category=org_meta[org][0],
+            tracker=org_meta[org][1],
+            subjects=tuple(sorted(entry["subjects"])),
+            minor_subjects=tuple(sorted(entry["minors"])),
+            id_types=tuple(sorted(entry["types"])),
+            hosts=tuple(sorted(entry["hosts"])),
+        )
+        for org, entry in sorted(per_org.items(), key=lambda item: (-len(item[1]["minors"]), -len(item[1]["subjects"]), item[0]))
+    )
+    subjects = tuple(
+        SubjectExposure(
+            subject=subject,
+            minor=minors[subject],
+            orgs=tuple(sorted(entry["orgs"])),
+            id_types=tuple(sorted(entry["types"])),
+            hosts=tuple(sorted(entry["hosts"])),
+            worst_severity=worst.get(subject),
+        )
+        for subject, entry in sorted(per_subject.items(), key=lambda item: (not minors[item[0]], -len(item[1]["orgs"]), item[0]))
+    )
+    return GraphAnalyses(linkable=tuple(linkable), organisations=organisations, subjects=subjects)
