@@ -315,6 +315,9 @@ def load_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
         rows = load_csv(path)
     else:
         document = load_yaml(path)
+        if isinstance(document, LineDict) and isinstance(document.get("devices"), list):
+            # An inventory that lists only IMSI/MSISDN and age serves as a subscriber list too.
+            return tuple(_subscriber_from_device(d) for d in load_inventory(path).devices)
         if not isinstance(document, LineDict) or not isinstance(document.get("subscribers"), list):
             raise ConfigError(path, line_of(document), "a subscriber list is a mapping with a 'subscribers' list")
         rows = document["subscribers"]
@@ -331,3 +334,10 @@ def load_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
             minor = True  # the list is of child-profile subscriptions
         out.append(Subscriber(str(row["id"]) if "id" in row else None, number_imsi, number_msisdn, minor))
     return tuple(out)
+
+
+def _subscriber_from_device(device: Device) -> Subscriber:
+    imsis = [normalise_identifier("imsi", v) for v in device.identifiers.get("imsi", ())]
+    msisdns = [normalise_identifier("msisdn", v) for v in device.identifiers.get("msisdn", ())]
+    return Subscriber(device.id, next(filter(None, imsis), None), next(filter(None, msisdns), None),
+                      True if device.minor is None else device.minor)
