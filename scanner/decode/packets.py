@@ -96,37 +96,71 @@ class PacketDecoder:
 
     def decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
         """Events of one frame (None when it has none, which is nearly always)."""
-        events: list[Event] | Sequence[Event] | None
-        try:
-            if linktype == 1:
-                # Ethernet inline: nearly every frame of every capture is Ethernet.
-                if len(data) < 14:
-                    self.anomalies.add("ethernet_truncated")
-                    events = None
-                elif (data[12] == 0x08 and data[13] == 0x00) or (data[12] == 0x86 and data[13] == 0xDD):
-                    events = self._ip(data, 14, ts, frame, None, 0)
-                else:
-                    events = self._ethernet(data, 0, ts, frame, None, 0)
-            else:
-                offset = linklayer.ip_offset(linktype, data)
-                if offset is None:
-                    if linktype in _KNOWN_LINKTYPES:
-                        self.frames_non_ip += 1
-                    else:
-                        self.frames_unsupported_link += 1
-                    events = None
-                else:
-                    events = self._ip(data, offset, ts, frame, None, 0)
-        except (IndexError, struct.error, ValueError):
-            # Header fields that point outside the frame: a damaged packet, not a crash.
-            self.anomalies.add("malformed_packet")
-            events = None
         self._frames_since_sweep += 1
+        if linktype == 1 and self._fast_ignored(ts, data):
+            events: list[Event] | Sequence[Event] | None = None
+        else:
+            events = self._decode(ts, linktype, data, frame)
         if self._frames_since_sweep >= SWEEP_EVERY_FRAMES:
             expired = self.sweep(ts)
             if expired:
                 events = [*(events or ()), *expired]
         return events
+
+    def _fast_ignored(self, ts: float, data: bytes) -> bool:
+        """The common case of an operator capture, without a function call per layer:
+        Ethernet, IPv4 without options or fragments, optionally one plain GTP-U G-PDU
+        around the same, then TCP of a direction already IGNOREd (bulk TLS).  Anything
+        else (FIN/RST included) returns False and takes the general path."""
+        n = len(data)
+        if n < 54 or data[12] != 0x08 or data[13] != 0x00 or data[14] != 0x45 or data[20] & 0x3F or data[21]:
+            return False
+        ip = 14
+        proto = data[23]
+        if proto == 17:
+            # UDP to/from 2152, GTP flags 0x30 (v1, PT, no options), type 0xFF, inner IPv4 no options
+            if n < 90 or data[42] != 0x30 or data[43] != 0xFF or data[50] != 0x45 or data[56] & 0x3F or data[57]:
+                return False
+            if not ((data[36] == 0x08 and data[37] == 0x68) or (data[34] == 0x08 and data[35] == 0x68)):
+                return False
+            ip = 50
+            proto = data[59]
+        if proto != 6:
+            return False
+        l4 = ip + 20
+        if n < l4 + 20 or data[l4 + 13] & (FIN | RST):
+            return False
+        half = self.tcp_halves.get(data[ip + 12 : ip + 20] + data[l4 : l4 + 4])
+        if half is None or half.state != IGNORE:
+            return False
+        half.last_ts = ts
+        self.frames_skipped_encrypted += 1
+        if ip != 14:
+            self.tunnelled_frames += 1
+        return True
+
+    def _decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
+        try:
+            if linktype == 1:
+                # Ethernet inline: nearly every frame of every capture is Ethernet.
+                if len(data) < 14:
+                    self.anomalies.add("ethernet_truncated")
+                    return None
+                if data[12] == 0x08 and data[13] == 0x00 or data[12] == 0x86 and data[13] == 0xDD:
+                    return self._ip(data, 14, ts, frame, None, 0)
+                return self._ethernet(data, 0, ts, frame, None, 0)
+            offset = linklayer.ip_offset(linktype, data)
+            if offset is None:
+                if linktype in _KNOWN_LINKTYPES:
+                    self.frames_non_ip += 1
+                else:
+                    self.frames_unsupported_link += 1
+                return None
+            return self._ip(data, offset, ts, frame, None, 0)
+        except (IndexError, struct.error, ValueError):
+            # Header fields that point outside the frame: a damaged packet, not a crash.
+            self.anomalies.add("malformed_packet")
+            return None
 
     def _ethernet(
         self, buf: bytes, offset: int, ts: float, frame: int, tunnel: RawTunnel | None, depth: int
