@@ -130,6 +130,25 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("captures", nargs=-1, required=True)
+@_scan_options
+@click.option("--format", "fmt", type=click.Choice(["hosts", "dnsmasq", "rpz"]), default="hosts", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool, jobs: int, **kwargs: Any) -> None:
+    """Network policy for child-profile subscriptions: the third-party trackers that received a
+    minor's identifiers, as a hosts file, a dnsmasq configuration or a DNS RPZ zone."""
+    from scanner.report.blocklist import render_blocklist
+
+    result = _run(captures, quiet, jobs, **kwargs)
+    text = render_blocklist(result, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+
+
 def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:
     """Pair --format names with -o files: by FORMAT:FILE, by the file's extension, or one with one."""
     names = [name.strip().lower() for arg in formats for name in arg.split(",") if name.strip()]
