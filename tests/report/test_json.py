@@ -1,0 +1,136 @@
+"""The JSON report against DESIGN.md's contract and schemas/report-v1.schema.json; determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import networkx as nx
+import pytest
+
+from scanner.model import LOCATIONS, SEVERITIES, ScanResult
+from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def render(result: ScanResult, *, stable: bool = True) -> dict[str, Any]:
+    return json.loads(get_format("json")(RenderOptions(stable=stable)).render(result))
+
+
+def test_report_validates_against_the_schema(scan_result: ScanResult, validator: Any) -> None:
+    errors = sorted(validator.iter_errors(render(scan_result)), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_report_with_values_validates_too(scan_result_with_values: ScanResult, validator: Any) -> None:
+    validator.validate(render(scan_result_with_values, stable=False))
+
+
+def test_schema_rejects_what_the_contract_forbids(scan_result: ScanResult, validator: Any) -> None:
+    document = render(scan_result)
+    broken = json.loads(json.dumps(document))
+    broken["findings"][0]["severity"] = "urgent"
+    assert not validator.is_valid(broken)
+    broken = json.loads(json.dumps(document))
+    del broken["findings"][0]["destination"]["party"]
+    assert not validator.is_valid(broken)
+    broken = json.loads(json.dumps(document))
+    broken["schema"] = "privscan/report/v2"
+    assert not validator.is_valid(broken)
+
+
+def test_schema_enums_follow_the_model() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert set(schema["$defs"]["severity"]["enum"]) == set(SEVERITIES)
+    assert set(schema["$defs"]["channel"]["properties"]["location"]["enum"]) == set(LOCATIONS)
+
+
+def test_contract_keys_and_meanings(scan_result: ScanResult) -> None:
+    document = render(scan_result)
+    assert list(document)[:7] == ["schema", "tool", "captures", "stats", "subjects", "findings", "graph"]
+    assert document["schema"] == "privscan/report/v1"
+    assert document["tool"] == {"name": "privscan", "version": "0.1.0"}
+    assert len(document["findings"]) == len(scan_result.findings)
+    by_id = {f.id: f for f in scan_result.findings}
+    for record in document["findings"]:
+        assert record == by_id[record["id"]].to_record()
+    contact = [f for f in document["findings"] if f["rule"] == "PS106"]
+    assert contact and contact[0]["identifier"] is None
+    ranks = [SEVERITIES.index(f["severity"]) for f in document["findings"]]
+    assert ranks == sorted(ranks, reverse=True), "worst first"
+    assert {s["id"] for s in document["subjects"]} == {s.id for s in scan_result.subjects}
+    assert document["analyses"]["linkable_identifiers"][0]["organisations"] == ["AdNet Example Ltd", "MetricsCo"]
+    assert [s["path"] for s in document["signatures"]] == sorted(s.path for s in scan_result.signatures)
+    assert document["warnings"] == list(scan_result.warnings)
+    assert {r["id"] for r in document["rules"]} == {r.id for r in scan_result.rules}
+
+
+def test_graph_is_node_link_data_under_links(scan_result: ScanResult) -> None:
+    graph = render(scan_result)["graph"]
+    assert graph["directed"] is True and graph["multigraph"] is True
+    assert "links" in graph and "edges" not in graph
+    assert [n["id"] for n in graph["nodes"]] == sorted(n["id"] for n in graph["nodes"])
+    rebuilt = nx.node_link_graph(graph, edges="links")
+    assert rebuilt.number_of_nodes() == scan_result.graph.number_of_nodes()
+    assert rebuilt.number_of_edges() == scan_result.graph.number_of_edges()
+    assert {k for _, _, k in rebuilt.edges(keys=True)} == {k for _, _, k in scan_result.graph.edges(keys=True)}
+
+
+def test_stable_output_blanks_elapsed_only(scan_result: ScanResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(STABLE_ENV, raising=False)
+    assert render(scan_result, stable=True)["stats"]["elapsed_s"] is None
+    assert render(scan_result, stable=False)["stats"]["elapsed_s"] == 4.271
+    monkeypatch.setenv(STABLE_ENV, "1")
+    assert json.loads(get_format("json")().render(scan_result))["stats"]["elapsed_s"] is None
+
+
+def _as_if_merged_differently(result: ScanResult) -> ScanResult:
+    """The same scan as a parallel run might hand it over: other orders everywhere, other elapsed time."""
+    graph = nx.MultiDiGraph()
+    for node in reversed(list(result.graph.nodes)):
+        attrs = result.graph.nodes[node]
+        graph.add_node(node, **dict(reversed(list(attrs.items()))))
+    for u, v, k, d in reversed(list(result.graph.edges(keys=True, data=True))):
+        graph.add_edge(u, v, key=k, **dict(reversed(list(d.items()))))
+    stats = dict(reversed(list(result.stats.items())))
+    stats["elapsed_s"] = 1.5
+    stats["anomalies"] = dict(reversed(list(result.stats["anomalies"].items())))
+    return dataclasses.replace(
+        result,
+        findings=tuple(reversed(result.findings)),
+        subjects=tuple(reversed(result.subjects)),
+        graph=graph,
+        stats=stats,
+        rules=tuple(reversed(result.rules)),
+        signatures=tuple(reversed(result.signatures)),
+        analyses=dataclasses.replace(
+            result.analyses,
+            organisations=tuple(reversed(result.analyses.organisations)),
+            subjects=tuple(reversed(result.analyses.subjects)),
+        ),
+    )
+
+
+@pytest.mark.parametrize("name", ["json", "jsonl", "csv", "sarif", "html", "table", "graphml", "gexf", "dot"])
+def test_serial_and_parallel_orders_give_identical_bytes(name: str, build: Callable[..., ScanResult]) -> None:
+    fmt = get_format(name)(RenderOptions(stable=True, width=100))
+    assert fmt.render(build()) == fmt.render(_as_if_merged_differently(build()))
+
+
+def test_output_is_utf8_text_with_unicode_kept(scan_result_with_values: ScanResult) -> None:
+    text = get_format("json")(RenderOptions(stable=True)).render(scan_result_with_values)
+    assert isinstance(text, str)
+    assert "Emma’s iPad" in text
+    assert text.endswith("}\n")
