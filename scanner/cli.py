@@ -169,8 +169,8 @@ def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: An
             raise click.UsageError(f"cannot tell the format of {path}: name it with --format or as FORMAT:{path}")
     paired = {name for name, _ in targets}
     to_stdout = [name for name in names if name not in paired]
-    if not names and not targets:
-        to_stdout = ["table"]
+    if not names:
+        to_stdout = ["table"]  # without --format the terminal gets the table, next to any -o files
     if len(to_stdout) > 1:
         raise click.UsageError(f"only one format can go to standard output; give -o files for {', '.join(to_stdout[1:])}")
     result: list[tuple[str, str | None]] = [(name, path) for name, path in targets if name is not None]
