@@ -91,10 +91,12 @@ class ScanPipeline:
         self.aggregator = Aggregator()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
-        self.signature_files: tuple[SignatureFile, ...] = (
-            *self.id_signatures.files,
-            *(SignatureFile(f.path, f.sha256) for f in self.trackers.files),
-            *policy_files,
+        # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
+        # on every machine, so reports of the same input compare byte for byte.
+        self.root = root
+        self.signature_files: tuple[SignatureFile, ...] = tuple(
+            SignatureFile(_relative(f.path, root), f.sha256)
+            for f in (*self.id_signatures.files, *self.trackers.files, *policy_files)
         )
         self.events = 0
         self.started = time.monotonic()
@@ -210,7 +212,10 @@ class ScanPipeline:
             findings=tuple(findings),
             graph=graph,
             analyses=analyses,
-            rules=tuple(rule.info() for rule in self.policy.all_rules()),
+            rules=tuple(
+                dataclasses.replace(info, source=_relative(info.source, self.root))
+                for info in (rule.info() for rule in self.policy.all_rules())
+            ),
             signatures=self.signature_files,
             show_values=show,
             hmac_key_id=self.pseudonyms.key_id,
@@ -231,6 +236,13 @@ class ScanPipeline:
                 orgs.setdefault(value_hmac, set()).add(org)
                 parents.setdefault(value_hmac, set()).add(parent)
         return {h: Linkability(len(orgs[h]), len(parents[h])) for h in orgs}
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path  # not a file under the root (a code rule's module name)
 
 
 def _local_network(ip: str, port: int) -> Destination:
