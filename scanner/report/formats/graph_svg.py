@@ -260,20 +260,7 @@ def _order_and_place(g: Any, layout: Layout) -> None:
         return (minor_rank(True if minor == "true" else False if minor == "false" else None), node.label, node.id)
 
     columns[0].sort(key=subject_key)
-    position: dict[str, float] = {node.id: float(i) for i, node in enumerate(columns[0])}
-    predecessors: dict[str, list[str]] = defaultdict(list)
-    for edge in layout.edges:
-        predecessors[edge.target].append(edge.source)
-    for index in range(1, len(columns)):
-
-        def barycentre(node: _Node, column: int = index) -> tuple[float, str, str]:
-            before = [position[p] for p in predecessors[node.id] if p in position and layout.nodes[p].column < column]
-            mean = sum(before) / len(before) if before else float("inf")
-            return (mean, node.label, node.id)
-
-        columns[index].sort(key=barycentre)
-        for i, node in enumerate(columns[index]):
-            position[node.id] = float(i)
+    _reduce_crossings(columns, layout)
 
     tallest = max((len(c) for c in columns), default=0)
     area = tallest * (NODE_H + ROW_GAP)
@@ -344,3 +331,70 @@ def render_svg(graph: Any, *, element_id: str = "dataflow-graph") -> str:
         )
     out.append("</svg>")
     return "\n".join(out)
+
+
+SWEEPS = 4
+
+
+def _reduce_crossings(columns: list[list[_Node]], layout: Layout) -> None:
+    """Order columns 1.. by barycentres (column 0 stays: minors first), keeping the order with fewest crossings.
+
+    Positions are centred (columns of different heights are drawn centred), a
+    forward sweep orders each column by its predecessors, a backward sweep the
+    middle columns by their successors; ``SWEEPS`` rounds, the best kept.
+    Ties keep the current order, then the label: deterministic.
+    """
+    predecessors: dict[str, list[str]] = defaultdict(list)
+    successors: dict[str, list[str]] = defaultdict(list)
+    for edge in layout.edges:
+        predecessors[edge.target].append(edge.source)
+        successors[edge.source].append(edge.target)
+    position: dict[str, float] = {}
+
+    def place(index: int) -> None:
+        half = (len(columns[index]) - 1) / 2
+        for i, node in enumerate(columns[index]):
+            position[node.id] = i - half
+
+    def order(index: int, neighbours: dict[str, list[str]], side: int) -> None:
+        def key(node: _Node) -> tuple[float, float, str, str]:
+            near = [
+                position[n]
+                for n in neighbours[node.id]
+                if n in position and (layout.nodes[n].column - index) * side > 0
+            ]
+            mean = sum(near) / len(near) if near else position.get(node.id, float("inf"))
+            return (mean, position.get(node.id, 0.0), node.label, node.id)
+
+        columns[index].sort(key=key)
+        place(index)
+
+    def crossings() -> int:
+        total = 0
+        for index in range(len(columns) - 1):
+            pairs = sorted(
+                (position[e.source], position[e.target])
+                for e in layout.edges
+                if layout.nodes[e.source].column == index and layout.nodes[e.target].column == index + 1
+            )
+            for i, (_, low) in enumerate(pairs):
+                total += sum(1 for _, other in pairs[i + 1 :] if other < low)
+        return total
+
+    place(0)
+    for index in range(1, len(columns)):
+        columns[index].sort(key=lambda n: (n.label, n.id))
+        place(index)
+    for index in range(1, len(columns)):
+        order(index, predecessors, -1)
+    best = [list(column) for column in columns]
+    best_crossings = crossings()
+    for _ in range(SWEEPS):
+        for index in range(len(columns) - 2, 0, -1):
+            order(index, successors, +1)
+        for index in range(1, len(columns)):
+            order(index, predecessors, -1)
+        current = crossings()
+        if current < best_crossings:
+            best, best_crossings = [list(column) for column in columns], current
+    columns[:] = best
