@@ -134,3 +134,10 @@ def test_output_is_utf8_text_with_unicode_kept(scan_result_with_values: ScanResu
     assert isinstance(text, str)
     assert "Emma’s iPad" in text
     assert text.endswith("}\n")
+
+
+@pytest.mark.parametrize("source", ["inventory", "gtp", "radius", "diameter", "dhcp", "address"])
+def test_every_subject_source_the_pipeline_uses_is_valid(source: str, scan_result: ScanResult, validator: Any) -> None:
+    document = render(scan_result)
+    document["subjects"][0]["source"] = source
+    validator.validate(document)
