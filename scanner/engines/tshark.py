@@ -313,9 +313,33 @@ class _EkLines(BaseTsharkOutputParser):
 
     def _parse_single_packet(self, packet: bytes) -> Any:
         try:
-            return json.loads(packet)
+            return json.loads(packet, object_pairs_hook=merge_duplicate_keys)
         except ValueError:
             return None
+
+
+def merge_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose repeated keys become one list, in order.
+
+    tshark's EK writer prints a field that occurs at two depths of a layer's tree
+    (dhcp.hw.mac_addr in the header and again in option 61) as two equal keys;
+    ``json.loads`` would keep only the last.  Nearly every object has no repeat,
+    and ``dict(pairs)`` tells so at C speed.
+    """
+    merged = dict(pairs)
+    if len(merged) == len(pairs):
+        return merged
+    merged = {}
+    for key, value in pairs:
+        if key in merged:
+            previous = merged[key]
+            merged[key] = [
+                *(previous if isinstance(previous, list) else [previous]),
+                *(value if isinstance(value, list) else [value]),
+            ]
+        else:
+            merged[key] = value
+    return merged
 
 
 class _EkCapture(Capture):

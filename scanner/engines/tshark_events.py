@@ -85,6 +85,8 @@ _IP_LAYERS = ("ip", "ipv6")
 _TRANSPORTS = ("tcp", "udp", "sctp")
 _ICMP = ("icmp", "icmpv6")
 GTPU_MESSAGE = 0xFF
+GTPC_PORT, GTPU_PORT = 2123, 2152
+HTTP2_HEADERS = 1
 
 # DNS resource record types whose value the events carry (RFC 1035, RFC 3596, RFC 2782).
 RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV, RR_OPT = 1, 2, 5, 12, 16, 28, 33, 41
@@ -105,8 +107,6 @@ NBNS_RR_NB, NBNS_RR_NBSTAT = 0x20, 0x21
 # (Wireshark prints its control characters escaped, so it is matched on its letters).
 _NETBIOS_MACHINERY = re.compile(r"^\*$|__MSBROWSE__")
 
-_TEXT_ENCODED_MARK = "Content-encoded entity body"
-
 # RFC 2865 s5.8 / RFC 7155 s4.4.10.5.1: "let the user / the NAS choose" are not addresses.
 _FRAMED_IP_PLACEHOLDERS = frozenset({"255.255.255.255", "255.255.255.254", "0.0.0.0"})
 
@@ -119,8 +119,13 @@ IE_CAUSE, IE_FTEID, IE_BEARER_CONTEXT, IE_PDN_CONNECTION, IE_IP_ADDRESS, IE_APN 
 _GTPV2_GROUPED = frozenset({IE_BEARER_CONTEXT, IE_PDN_CONNECTION})
 GTPV2_CREATE_SESSION_RESPONSE = 33
 
-# QUIC ClientHellos already reported, per connection: bounded like the native decoder's table.
-MAX_QUIC_CONNECTIONS = 100_000
+_NEEDS_MESSAGE_BYTES = frozenset({"gtpv2", "http"})
+MESSAGE_RAW = "_privscan_message_raw"
+GTPV2_FLAG_TEID = 0x08
+IE_ULI = 86
+
+# TLS/QUIC connections whose ClientHello was reported: bounded like the native decoder's tables.
+MAX_CONNECTIONS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,8 @@ class FrameContext:
     # The frame where a PDU reassembled from several TCP segments started (tcp.segment),
     # when it is not this one: HttpRequest.first_frame.
     first_frame: int | None = None
+    # tshark's conversation index (tcp.stream / udp.stream): tells a reused 5-tuple apart.
+    stream: int | None = None
 
 
 class EventBuilder:
@@ -144,6 +151,7 @@ class EventBuilder:
         self.anomalies = anomalies
         self.counters = counters
         self._quic_seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._tls_seen: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._builders: tuple[tuple[str, Callable[[FrameContext, Layer], Sequence[Event]]], ...] = (
             ("dns", self._dns),
             ("mdns", self._mdns),
@@ -188,7 +196,13 @@ class EventBuilder:
             return []
         events: list[Event] = []
         for name, build in present:
-            for layer in layers_named(layers, name):
+            found = layers_named(layers, name)
+            if name in _NEEDS_MESSAGE_BYTES:
+                # The message's own bytes (-x prints them next to the layer), for the IEs
+                # whose value tshark prints only in pieces (GTPv2 ULI).
+                raws = values(layers, f"{name}_raw")
+                found = [{**layer, MESSAGE_RAW: raws[i] if i < len(raws) else None} for i, layer in enumerate(found)]
+            for layer in found:
                 events.extend(build(ctx, layer))
         return events
 
@@ -228,7 +242,8 @@ class EventBuilder:
         flow = FlowTuple(proto, inner[0], sport, inner[1], dport)
         segments = [n for n in (integer(v) for v in values(layers, "tcp_tcp_segment")) if n is not None]
         first_frame = min(segments) if segments and min(segments) != frame else None
-        return FrameContext(capture, frame, ts, flow, tunnel, first_frame)
+        stream = first_int(transport, f"{proto}_{proto}_stream")
+        return FrameContext(capture, frame, ts, flow, tunnel, first_frame, stream)
 
     @staticmethod
     def _address_pair(layers: Layer, protocols: list[str], at: int) -> tuple[str, str] | None:
@@ -264,6 +279,9 @@ class EventBuilder:
         if not questions:
             return ()  # no question: nothing the pipeline can use (as native)
         qname = str(questions[0])
+        if _damaged_name(qname):
+            self.anomalies.add("tshark_dns_malformed")
+            return ()
         response = flag(first(layer, "dns_dns_flags_response"))
         answers: list[str] = []
         addresses: list[tuple[str, str]] = []
@@ -336,9 +354,8 @@ class EventBuilder:
                             name=best, names=tuple(dict.fromkeys(n for n, _, _ in useful))),)
 
     def _ssdp(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
-        lines = raw_values(layer, "http_http_request_line") or raw_values(layer, "http_http_response_line")
         fields: dict[str, str] = {}
-        for line in lines:
+        for line in _raw_header_lines(layer):
             name, sep, value = line.partition(b":")
             if not sep:
                 continue
@@ -360,15 +377,19 @@ class EventBuilder:
         headers = _header_fields(raw_values(layer, "http_http_request_line"), values(layer, "http_http_request_line"))
         uri_raw = raw(layer, "http_http_request_uri")
         uri = decode_text(uri_raw) if uri_raw is not None else (text(layer, "http_http_request_uri") or "")
-        body = raw(layer, "http_http_file_data") or b""
         content_encoding = _header(headers, "content-encoding")
         truncated = False
-        if body and content_encoding and not _tshark_decoded(layer):
-            # tshark 4.0 cannot undo every coding (zstd) and says so only in a text item.
-            try:
-                body, truncated = decode_content(body, content_encoding)
-            except ContentError:
-                self.anomalies.add("tshark_http_content_encoding_error")
+        # http.file_data is the body tshark de-chunked and decoded.  When tshark cannot undo
+        # the content coding (zstd, rc4 in tshark 4.0) it prints no file_data at all: the body
+        # is then taken from the message bytes and decoded here, as the native decoder does.
+        body = raw(layer, "http_http_file_data")
+        if body is None:
+            body = _undecoded_body(layer) if content_encoding else b""
+            if body and content_encoding:
+                try:
+                    body, truncated = decode_content(body, content_encoding)
+                except ContentError:
+                    self.anomalies.add("tshark_http_content_encoding_error")
         if len(body) > MAX_DECODED_BODY:
             body, truncated = body[:MAX_DECODED_BODY], True
         transfer = _header(headers, "transfer-encoding")
@@ -398,6 +419,10 @@ class EventBuilder:
     def _http2(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         # One layer per HTTP/2 frame; a HEADERS frame with :method is a request.  Header
         # blocks were HPACK-decoded by tshark (it needs the connection from its start).
+        if first_int(layer, "http2_http2_type") != HTTP2_HEADERS:
+            # PUSH_PROMISE also carries :method, but it is the server's promise, not a request
+            # the client sent (the native decoder reads the client's direction only).
+            return ()
         names = [str(n) for n in values(layer, "http2_http2_header_name")]
         if ":method" not in names:
             return ()
@@ -436,6 +461,11 @@ class EventBuilder:
     def _tls(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         if 1 not in integers(layer, "tls_tls_handshake_type"):
             return ()
+        if not _first_time(self._tls_seen, (ctx.capture, ctx.stream, ctx.tunnel, ctx.flow)):
+            # A second ClientHello on one connection answers a HelloRetryRequest (RFC 8446
+            # s4.1.4) with the same server name; the native decoder reads the first only.
+            self.count("tshark_tls_client_hello_repeated")
+            return ()
         hello = client_hello(layer)
         return (
             TlsClientHello(
@@ -459,15 +489,12 @@ class EventBuilder:
                 continue
             version = first_int(layer, "quic_quic_version")
             flow = ctx.flow
-            key = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport, text(layer, "quic_quic_dcid"))
-            if key in self._quic_seen:
+            key = (ctx.capture, ctx.tunnel, flow, text(layer, "quic_quic_dcid"))
+            if not _first_time(self._quic_seen, key):
                 # One event per connection, as the native decoder: a retransmitted Initial
                 # carries the same ClientHello again.
                 self.count("tshark_quic_client_hello_repeated")
                 continue
-            self._quic_seen[key] = None
-            if len(self._quic_seen) > MAX_QUIC_CONNECTIONS:
-                self._quic_seen.popitem(last=False)
             hello = client_hello(tls)
             events.append(
                 QuicInitial(
@@ -571,6 +598,11 @@ class EventBuilder:
         version = first_int(layer, "gtp_gtp_flags_version")
         if msg_type is None or msg_type == GTPU_MESSAGE or version != 1:
             return ()  # user data (a tunnel), or GTPv0 / GTP' (out of scope, as native)
+        if _user_plane_path(ctx.flow):
+            # Echo, Error Indication and End Marker on the GTP-U port manage the user-plane
+            # path; they name no subscriber, and the native engine reads GTP-C on 2123 only.
+            self.count("tshark_gtpu_path_messages")
+            return ()
         if not flag(first(layer, "gtp_gtp_flags_payload")):
             self.anomalies.add("tshark_gtp_prime_skipped")
             return ()
@@ -622,7 +654,7 @@ class EventBuilder:
         user_teids: list[int] = []
         cause: int | None = None
         fteid_index = cause_index = 0
-        for ie_type, instance, parent in ies:
+        for ie_type, instance, parent, _ in ies:
             if ie_type == IE_FTEID:
                 teid = fteids[fteid_index] if fteid_index < len(fteids) else None
                 fteid_index += 1
@@ -645,7 +677,7 @@ class EventBuilder:
             sender_teid = pgw_control_teid
         rat = first_int(layer, "gtpv2_gtpv2_rat_type")
         ue_ip = _address(text(layer, "gtpv2_gtpv2_pdn_addr_and_prefix_ipv4")) or _address(
-            text(layer, "gtpv2_gtpv2_ip_address_ipv4") if any(p == IE_PDN_CONNECTION for _, _, p in ies) else None
+            text(layer, "gtpv2_gtpv2_ip_address_ipv4") if any(ie[2] == IE_PDN_CONNECTION for ie in ies) else None
         )
         ue_ipv6 = _address(text(layer, "gtpv2_gtpv2_pdn_addr_and_prefix_ipv6"))
         return (
@@ -664,6 +696,7 @@ class EventBuilder:
                 ue_ipv6=ue_ipv6,
                 apn=text(layer, "gtpv2_gtpv2_apn"),
                 rat=None if rat is None else native_gtpc.RAT_TYPES.get(rat, f"rat_{rat}"),
+                uli=_gtpv2_uli(layer, ies),
                 teid=first_int(layer, "gtpv2_gtpv2_teid") if flag(first(layer, "gtpv2_gtpv2_t")) else None,
                 seq=first_int(layer, "gtpv2_gtpv2_seq"),
                 cause=cause,
@@ -795,12 +828,16 @@ def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
     ttl_iter = iter(ttls)
     records: list[DnsRecord] = []
     for index, rtype in enumerate(types):
+        if index < len(names) and _damaged_name(names[index]):
+            break  # the native parser stops at a damaged record too, keeping those before it
         ttl = None if rtype == RR_OPT else next(ttl_iter, None)
         length = lengths[index] if index < len(lengths) else 0
         value = ""
         strings: tuple[str, ...] = ()
         if rtype in pending:
             value = next(pending[rtype], "")
+            if _damaged_name(value):
+                break
         elif rtype == RR_TXT:
             parts: list[str] = []
             used = 0
@@ -854,6 +891,12 @@ def nbns_names(layer: Layer) -> list[tuple[str, int, bool | None]]:
     return out
 
 
+def _damaged_name(name: str) -> bool:
+    """Wireshark prints a label it cannot read (bad label type, pointer loop) as <...>: the
+    native parser rejects such a name (DnsFormatError), so the builders drop it too."""
+    return "<Unknown extended label>" in name or "<Name contains a pointer that loops>" in name
+
+
 def _netbios_name(printed: str) -> tuple[str, int] | None:
     match = _NETBIOS_NAME.match(printed)
     if match is None:
@@ -861,8 +904,8 @@ def _netbios_name(printed: str) -> tuple[str, int] | None:
     return match.group("name").rstrip(" "), int(match.group("suffix"), 16)
 
 
-def gtpv2_ies(layer: Layer) -> list[tuple[int, int, int]] | None:
-    """(IE type, instance, parent IE type or 0) for each IE of a GTPv2 message, in tree order.
+def gtpv2_ies(layer: Layer) -> list[tuple[int, int, int, int]] | None:
+    """(IE type, instance, parent IE type or 0, length) for each IE of a GTPv2 message, in tree order.
 
     EK flattens grouped IEs (Bearer Context, PDN Connection): their members follow
     them in the ``gtpv2.ie_type`` list.  A group's length tells how many of the
@@ -874,7 +917,7 @@ def gtpv2_ies(layer: Layer) -> list[tuple[int, int, int]] | None:
     instances = integers(layer, "gtpv2_gtpv2_instance")
     if not (len(types) == len(lengths) == len(instances)):
         return None
-    out: list[tuple[int, int, int]] = []
+    out: list[tuple[int, int, int, int]] = []
     stack: list[list[int]] = []  # [group type, octets left inside it]
     for ie_type, length, instance in zip(types, lengths, instances, strict=True):
         while stack and stack[-1][1] <= 0:
@@ -882,10 +925,27 @@ def gtpv2_ies(layer: Layer) -> list[tuple[int, int, int]] | None:
         parent = stack[-1][0] if stack else 0
         for group in stack:
             group[1] -= 4 + length
-        out.append((ie_type, instance, parent))
+        out.append((ie_type, instance, parent, length))
         if ie_type in _GTPV2_GROUPED:
             stack.append([ie_type, length])
     return out
+
+
+def _gtpv2_uli(layer: Layer, ies: list[tuple[int, int, int, int]]) -> str | None:
+    """User Location Information, from the IE's bytes: tshark prints its parts (MCC and MNC as
+    numbers, without the MNC's digit count) but not the value, which the shared TS 29.274 s8.21
+    formatter reads.  The IE is found by walking the top-level IEs with tshark's types and lengths."""
+    message = hex_bytes(layer.get(MESSAGE_RAW))
+    if not message or not any(ie[0] == IE_ULI for ie in ies):
+        return None
+    offset = 12 if message[0] & GTPV2_FLAG_TEID else 8
+    for ie_type, _, parent, length in ies:
+        if parent:
+            continue  # inside a group: its bytes were stepped over with the group
+        if ie_type == IE_ULI:
+            return native_gtpc.decode_v2_uli(message[offset + 4 : offset + 4 + length])
+        offset += 4 + length
+    return None
 
 
 def client_hello(layer: Layer) -> ClientHello:
@@ -917,6 +977,31 @@ def client_hello(layer: Layer) -> ClientHello:
     )
 
 
+# Fields of an HTTP-like layer whose raw bytes are not a header line of their own.
+_NOT_HEADER_LINES = frozenset({
+    "http_http_request_method_raw", "http_http_request_uri_raw", "http_http_request_version_raw",
+    "http_http_response_version_raw", "http_http_response_code_raw", "http_http_response_phrase_raw",
+    "http_http_file_data_raw",
+})
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+
+
+def _raw_header_lines(layer: Layer) -> list[bytes]:
+    """The header lines of an HTTP-like message (SSDP), from the raw bytes of each header field.
+
+    tshark prints http.request.line for HTTP requests but not for SSDP notifications, where
+    each known header is its own field (http.server, http.location) and the rest are
+    http.unknown_header; every one of them covers its whole "Name: value" line.
+    """
+    lines = raw_values(layer, "http_http_request_line") or raw_values(layer, "http_http_response_line")
+    if lines:
+        return lines
+    for key in layer:
+        if key.startswith("http_http_") and key.endswith("_raw") and key not in _NOT_HEADER_LINES:
+            lines.extend(line for line in raw_values(layer, key[:-4]) if line.endswith(b"\n") and _HEADER_LINE.match(line))
+    return lines
+
+
 def _header_fields(raw_lines: list[bytes], printed: list[Any]) -> list[tuple[str, str]]:
     """Header fields from tshark's header lines ("Name: value\\r\\n"), as the native decoder splits them."""
     lines = raw_lines or [str(p).encode("utf-8", "replace") for p in printed]
@@ -937,9 +1022,14 @@ def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def _tshark_decoded(layer: Layer) -> bool:
-    """Whether tshark undid the content coding ("Content-encoded entity body (gzip): 184 bytes -> 223 bytes")."""
-    return any(_TEXT_ENCODED_MARK in str(t) and "->" in str(t) for t in values(layer, "text"))
+def _undecoded_body(layer: Layer) -> bytes:
+    """A body tshark could not decode (``Content-Encoding: rc4,gzip``) gets no http.file_data;
+    it is then the part of the message's own bytes after the header section."""
+    message = hex_bytes(layer.get(MESSAGE_RAW))
+    if not message:
+        return b""
+    end = message.find(b"\r\n\r\n")
+    return message[end + 4 :] if end >= 0 else b""
 
 
 def _dhcp_address(message: str, layer: Layer) -> str | None:
@@ -992,6 +1082,20 @@ def _digits(value: str | None) -> str | None:
     if not value:
         return None
     return value.rstrip("fF") or None
+
+
+def _first_time(seen: OrderedDict[tuple[Any, ...], None], key: tuple[Any, ...]) -> bool:
+    """Remember ``key`` (bounded, oldest forgotten first); False when it was already there."""
+    if key in seen:
+        return False
+    seen[key] = None
+    if len(seen) > MAX_CONNECTIONS:
+        seen.popitem(last=False)
+    return True
+
+
+def _user_plane_path(flow: FlowTuple) -> bool:
+    return GTPU_PORT in (flow.sport, flow.dport) and GTPC_PORT not in (flow.sport, flow.dport)
 
 
 def _is_host_name(name: str) -> bool:

@@ -53,9 +53,10 @@ DISPLAY_FILTER = (
 
 # Layers the event builders read (``-J``: the protocol and all its fields).
 # ip/ipv6/udp/tcp/sctp give the flow; gtp/gre/vxlan/geneve the tunnel;
-# tcp.segments the frames a reassembled request came from.
+# tcp.segments + tcp.segment the frames a reassembled request came from (the field has
+# to be named as well as its tree, else EK prints it as {"filtered": ...}).
 PROTOCOLS = (
-    "frame ip ipv6 udp tcp sctp tcp.segments gtp gre vxlan geneve gtpv2"
+    "frame ip ipv6 udp tcp sctp tcp.segments tcp.segment gtp gre vxlan geneve gtpv2"
     " dns mdns llmnr nbns http http2 ssdp tls quic dhcp dhcpv6 radius diameter"
 )
 
@@ -96,16 +97,17 @@ PREFERENCES: dict[str, str] = {
     "gtp.dissect_gtp_over_tcp": "TRUE",
 }
 
-# Heuristic dissectors that tshark ships disabled, enabled because the native engine
-# recognises these protocols by content on ports no one registered.
-HEURISTICS: tuple[str, ...] = ()
+# Heuristic dissectors turned off.  tshark tries DNS on any UDP port; the native engine
+# reads DNS on port 53 only (5353 is mDNS, 5355 LLMNR), and on other ports the DNS
+# heuristic mostly finds "DNS" in fuzzed or unrelated payloads.
+HEURISTICS_DISABLED: tuple[str, ...] = ("dns_udp",)
 
 
 def command_options(session_reset: int | None = None) -> list[str]:
     """The tshark options besides those pyshark adds (-l -n -T ek -x -Y -o -r)."""
     options = ["-J", PROTOCOLS]
-    for name in HEURISTICS:
-        options += ["--enable-heuristic", name]
+    for name in HEURISTICS_DISABLED:
+        options += ["--disable-heuristic", name]
     if session_reset:
         # tshark keeps per-conversation state for the whole capture; -M bounds it by
         # starting over every N packets, at the price of flows that span a reset.
