@@ -97,70 +97,73 @@ class PacketDecoder:
     def decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
         """Events of one frame (None when it has none, which is nearly always)."""
         self._frames_since_sweep += 1
-        if linktype == 1 and self._fast_ignored(ts, data):
-            events: list[Event] | Sequence[Event] | None = None
-        else:
-            events = self._decode(ts, linktype, data, frame)
+        try:
+            events = self._ethernet_ipv4(ts, data, frame) if linktype == 1 else _GENERAL
+            if events is _GENERAL:
+                events = self._decode(ts, linktype, data, frame)
+        except (IndexError, struct.error, ValueError):
+            # Header fields that point outside the frame: a damaged packet, not a crash.
+            self.anomalies.add("malformed_packet")
+            events = None
         if self._frames_since_sweep >= SWEEP_EVERY_FRAMES:
             expired = self.sweep(ts)
             if expired:
                 events = [*(events or ()), *expired]
-        return events
+        return events  # type: ignore[return-value]
 
-    def _fast_ignored(self, ts: float, data: bytes) -> bool:
-        """The common case of an operator capture, without a function call per layer:
-        Ethernet, IPv4 without options or fragments, optionally one plain GTP-U G-PDU
-        around the same, then TCP of a direction already IGNOREd (bulk TLS).  Anything
-        else (FIN/RST included) returns False and takes the general path."""
+    def _ethernet_ipv4(self, ts: float, data: bytes, frame: int) -> object:
+        """The common case of an operator capture in one function: Ethernet, IPv4 without
+        options or fragments, whole in the frame, then TCP, UDP, or one plain GTP-U G-PDU
+        around the same.  A TCP direction already IGNOREd (bulk TLS) is dropped after one
+        dict lookup.  Returns _GENERAL for anything else (VLANs, IPv6, options, fragments,
+        snap-length cuts), which the per-layer path handles."""
         n = len(data)
         if n < 54 or data[12] != 0x08 or data[13] != 0x00 or data[14] != 0x45 or data[20] & 0x3F or data[21]:
-            return False
-        ip = 14
+            return _GENERAL
+        end = 14 + ((data[16] << 8) | data[17])
+        if end > n or end < 54:
+            return _GENERAL
         proto = data[23]
-        if proto == 17:
-            # UDP to/from 2152, GTP flags 0x30 (v1, PT, no options), type 0xFF, inner IPv4 no options
-            if n < 90 or data[42] != 0x30 or data[43] != 0xFF or data[50] != 0x45 or data[56] & 0x3F or data[57]:
-                return False
-            if not ((data[36] == 0x08 and data[37] == 0x68) or (data[34] == 0x08 and data[35] == 0x68)):
-                return False
-            ip = 50
-            proto = data[59]
-        if proto != 6:
-            return False
-        l4 = ip + 20
-        if n < l4 + 20 or data[l4 + 13] & (FIN | RST):
-            return False
-        half = self.tcp_halves.get(data[ip + 12 : ip + 20] + data[l4 : l4 + 4])
-        if half is None or half.state != IGNORE:
-            return False
-        half.last_ts = ts
-        self.frames_skipped_encrypted += 1
-        if ip != 14:
+        if proto == 6:
+            if not data[47] & (FIN | RST):
+                half = self.tcp_halves.get(data[26:38])
+                if half is not None and half.state == IGNORE:
+                    half.last_ts = ts
+                    self.frames_skipped_encrypted += 1
+                    return None
+            return self._tcp(data, 34, end, 0, data[26:34], ts, frame, None)
+        if proto != 17:
+            return _GENERAL
+        if data[42] == 0x30 and data[43] == 0xFF and end >= 62 and (
+            (data[36] == 0x08 and data[37] == 0x68) or (data[34] == 0x08 and data[35] == 0x68)
+        ):
+            # GTP-U G-PDU, no optional fields: the user's packet starts at 50.
             self.tunnelled_frames += 1
-        return True
+            if n >= 90 and data[50] == 0x45 and data[59] == 6 and not (data[56] & 0x3F or data[57] or data[83] & (FIN | RST)):
+                half = self.tcp_halves.get(data[62:74])
+                if half is not None and half.state == IGNORE:
+                    half.last_ts = ts
+                    self.frames_skipped_encrypted += 1
+                    return None
+            return self._ip(data, 50, ts, frame, ("gtpu", data[26:34], int.from_bytes(data[46:50], "big")), 1)
+        return self._udp(data, 34, end, data[26:34], ts, frame, None, 0)
 
     def _decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
-        try:
-            if linktype == 1:
-                # Ethernet inline: nearly every frame of every capture is Ethernet.
-                if len(data) < 14:
-                    self.anomalies.add("ethernet_truncated")
-                    return None
-                if data[12] == 0x08 and data[13] == 0x00 or data[12] == 0x86 and data[13] == 0xDD:
-                    return self._ip(data, 14, ts, frame, None, 0)
-                return self._ethernet(data, 0, ts, frame, None, 0)
-            offset = linklayer.ip_offset(linktype, data)
-            if offset is None:
-                if linktype in _KNOWN_LINKTYPES:
-                    self.frames_non_ip += 1
-                else:
-                    self.frames_unsupported_link += 1
+        if linktype == 1:
+            if len(data) < 14:
+                self.anomalies.add("ethernet_truncated")
                 return None
-            return self._ip(data, offset, ts, frame, None, 0)
-        except (IndexError, struct.error, ValueError):
-            # Header fields that point outside the frame: a damaged packet, not a crash.
-            self.anomalies.add("malformed_packet")
+            if data[12] == 0x08 and data[13] == 0x00 or data[12] == 0x86 and data[13] == 0xDD:
+                return self._ip(data, 14, ts, frame, None, 0)
+            return self._ethernet(data, 0, ts, frame, None, 0)
+        offset = linklayer.ip_offset(linktype, data)
+        if offset is None:
+            if linktype in _KNOWN_LINKTYPES:
+                self.frames_non_ip += 1
+            else:
+                self.frames_unsupported_link += 1
             return None
+        return self._ip(data, offset, ts, frame, None, 0)
 
     def _ethernet(
         self, buf: bytes, offset: int, ts: float, frame: int, tunnel: RawTunnel | None, depth: int
@@ -514,4 +517,5 @@ class PacketDecoder:
 
 
 _IPV6_EXTENSIONS = frozenset({0, 43, 44, 51, 60})
+_GENERAL = object()  # "not the common case": take the per-layer path
 _KNOWN_LINKTYPES = frozenset({0, 1, 9, 12, 14, 50, 101, 108, 113, 228, 229, 276})
