@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import html
 import math
+from bisect import bisect_right, insort
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -377,8 +378,12 @@ def _reduce_crossings(columns: list[list[_Node]], layout: Layout) -> None:
                 for e in layout.edges
                 if layout.nodes[e.source].column == index and layout.nodes[e.target].column == index + 1
             )
-            for i, (_, low) in enumerate(pairs):
-                total += sum(1 for _, other in pairs[i + 1 :] if other < low)
+            # two edges cross when one starts above the other and ends below it: count, for each
+            # edge in source order, the earlier edges that end lower (bisect keeps it fast)
+            ends: list[float] = []
+            for _, end in pairs:
+                total += len(ends) - bisect_right(ends, end)
+                insort(ends, end)
         return total
 
     place(0)
