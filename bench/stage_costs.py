@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanner.detect.engine import Detector  # noqa: E402
-from scanner.detect.signatures import load_identifier_signatures  # noqa: E402
-from scanner.engines.native import NativeEngine  # noqa: E402
-from scanner.ingest import CaptureSource, open_capture  # noqa: E402
-from scanner.pipeline import ScanPipeline, ScanSettings  # noqa: E402
+from scanner.detect.engine import Detector
+from scanner.detect.signatures import load_identifier_signatures
+from scanner.engines.native import NativeEngine
+from scanner.ingest import CaptureSource, open_capture
+from scanner.pipeline import ScanPipeline, ScanSettings
 
 
 def main() -> None:

@@ -153,7 +153,7 @@ class PacketDecoder:
             if len(data) < 14:
                 self.anomalies.add("ethernet_truncated")
                 return None
-            if data[12] == 0x08 and data[13] == 0x00 or data[12] == 0x86 and data[13] == 0xDD:
+            if (data[12] == 0x08 and data[13] == 0x00) or (data[12] == 0x86 and data[13] == 0xDD):
                 return self._ip(data, 14, ts, frame, None, 0)
             return self._ethernet(data, 0, ts, frame, None, 0)
         offset = linklayer.ip_offset(linktype, data)
