@@ -229,8 +229,13 @@ class _HttpFields:
             return
         if isinstance(node, dict):
             inner = self._container()
+            point = _geojson_point(node)
             for key, value in node.items():
                 child = f"{path}.{key}" if path else str(key)
+                if point is not None and key == "coordinates":
+                    # GeoJSON (RFC 7946 s3.1.1) writes [longitude, latitude]: handed on as "lat,lon"
+                    self.add(location, child, point, encoding, inner)
+                    continue
                 self._walk(value, location, child, encoding, inner, depth + 1)
         elif isinstance(node, list):
             if len(node) == 2 and all(isinstance(v, str) and _NUMBER.match(v) for v in node):
@@ -264,6 +269,19 @@ _B64_CHARS = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 _FORM_LIKE = re.compile(r"^[\w.%\-\[\]]+=[^\s]*(&[\w.%\-\[\]]+=[^\s]*)*\s*$")
 _TOKENS = re.compile(r"[A-Za-z0-9._@:+-]+")
 _NUMBER = re.compile(r"^-?\d{1,3}\.\d+$")
+
+
+def _geojson_point(node: dict[object, object]) -> str | None:
+    """A GeoJSON Point's position as "lat,lon" (its coordinates are [lon, lat, (alt)])."""
+    if node.get("type") != "Point":
+        return None
+    coordinates = node.get("coordinates")
+    if not isinstance(coordinates, list) or len(coordinates) not in (2, 3):
+        return None
+    lon, lat = coordinates[0], coordinates[1]
+    if not (isinstance(lon, str) and isinstance(lat, str) and _NUMBER.match(lon) and _NUMBER.match(lat)):
+        return None
+    return f"{lat},{lon}"
 
 
 def _url_decode(raw: str) -> tuple[str, str]:
