@@ -72,6 +72,7 @@ class PacketDecoder:
         decoders = {name: cls(anomalies) for name, cls in DATAGRAM_DECODERS.items()}
         self.udp_ports: dict[int, DatagramDecoder] = {}
         self.sctp_ppids: dict[int, DatagramDecoder] = {}
+        self.sctp_ports: dict[int, DatagramDecoder] = {}
         for decoder in decoders.values():
             for port in type(decoder).udp_ports:
                 if port in self.udp_ports:
@@ -79,6 +80,8 @@ class PacketDecoder:
                 self.udp_ports[port] = decoder
             for ppid in type(decoder).sctp_ppids:
                 self.sctp_ppids[ppid] = decoder
+            for port in type(decoder).sctp_ports:
+                self.sctp_ports[port] = decoder
         self.udp_sniffers = sorted(
             (d for d in decoders.values() if type(d).sniff_order is not None),
             key=lambda d: type(d).sniff_order or 0,
@@ -463,6 +466,8 @@ class PacketDecoder:
                 else:
                     ppid = _U32.unpack_from(buf, offset + 12)[0]
                     decoder = self.sctp_ppids.get(ppid)
+                    if decoder is None and ppid == 0:
+                        decoder = self.sctp_ports.get(dport) or self.sctp_ports.get(sport)
                     if decoder is not None:
                         if ctx is None:
                             n = len(addrs) // 2

@@ -62,6 +62,8 @@ class DatagramDecoder:
     name: ClassVar[str] = ""
     udp_ports: ClassVar[frozenset[int]] = frozenset()
     sctp_ppids: ClassVar[frozenset[int]] = frozenset()
+    # SCTP ports, for DATA chunks whose payload protocol id says nothing (PPID 0 is common).
+    sctp_ports: ClassVar[frozenset[int]] = frozenset()
     # Tried, in this order, on UDP traffic whose ports no decoder claims.
     sniff_order: ClassVar[int | None] = None
 

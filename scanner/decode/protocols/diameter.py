@@ -315,6 +315,7 @@ class DiameterSctpDecoder(DatagramDecoder):
     name = "diameter"
     udp_ports = frozenset()  # Diameter is never carried over UDP
     sctp_ppids = frozenset({PPID_DIAMETER, PPID_DIAMETER_DTLS})
+    sctp_ports = frozenset({3868})  # PPID 0 ("unspecified") on the Diameter port is common
     _MAX_MESSAGES_PER_CHUNK = 64
 
     def __init__(self, anomalies: Anomalies) -> None:
