@@ -100,10 +100,10 @@ class PacketDecoder:
     def decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
         """Events of one frame (None when it has none, which is nearly always)."""
         self._frames_since_sweep += 1
+        events: list[Event] | Sequence[Event] | None
         try:
-            events = self._ethernet_ipv4(ts, data, frame) if linktype == 1 else _GENERAL
-            if events is _GENERAL:
-                events = self._decode(ts, linktype, data, frame)
+            fast = self._ethernet_ipv4(ts, data, frame) if linktype == 1 else _GENERAL
+            events = self._decode(ts, linktype, data, frame) if fast is _GENERAL else fast  # type: ignore[assignment]
         except (IndexError, struct.error, ValueError):
             # Header fields that point outside the frame: a damaged packet, not a crash.
             self.anomalies.add("malformed_packet")
@@ -112,7 +112,7 @@ class PacketDecoder:
             expired = self.sweep(ts)
             if expired:
                 events = [*(events or ()), *expired]
-        return events  # type: ignore[return-value]
+        return events
 
     def _ethernet_ipv4(self, ts: float, data: bytes, frame: int) -> object:
         """The common case of an operator capture in one function: Ethernet, IPv4 without
