@@ -106,7 +106,7 @@ def normalise_identifier(id_type: str, raw: str) -> str | None:
         value = advertising_id(raw)
         if value is None:
             return None
-        return value.upper() if id_type == "idfa" else value.lower() if id_type == "gaid" else value
+        return value.lower() if id_type == "gaid" else value.upper()  # Apple's IDs in upper case, as iOS writes them
     if id_type == "android_id":
         return android_id(raw) or raw.lower()
     if id_type == "email":

@@ -162,6 +162,13 @@ def advertising_id(text: str) -> str | None:
     return f"{hexdigits[:8]}-{hexdigits[8:12]}-{hexdigits[12:16]}-{hexdigits[16:20]}-{hexdigits[20:]}"
 
 
+def vendor_id(text: str) -> str | None:
+    """Apple's identifierForVendor: a UUID that iOS writes in upper case (NSUUID.uuidString).
+    Normalised to upper case, so the same IDFV sent lower-cased by an SDK is one identifier."""
+    value = advertising_id(text)
+    return value.upper() if value is not None else None
+
+
 _HEX16 = re.compile(r"^[0-9a-fA-F]{16}$")
 
 
@@ -257,6 +264,7 @@ VALIDATORS: dict[str, Validator] = {
     "msisdn": msisdn,
     "msisdn_loose": msisdn_loose,
     "advertising_id": advertising_id,
+    "vendor_id": vendor_id,
     "android_id": android_id,
     "mac": mac,
     "mac_bare": mac_bare,
