@@ -34,6 +34,9 @@ Row = tuple[str, str, str, str, set[tuple[str, str]], str | None]
 ROWS: list[Row] = [
     # ------------------------------------------------------------------ IMEI: Luhn, TAC, IMEISV
     ("imei-keyed", "query", "imei", IMEI, {("imei", IMEI)}, None),
+    ("imei-dashed-as-printed", "query", "imei", "35-693803-564380-9", {("imei", IMEI)}, None),
+    ("imei-spaced", "json", "imei", "35 693803 564380 9", {("imei", IMEI)}, None),
+    ("imei-dashed-unkeyed", "query", "code", "35-693803-564380-9", set(), None),
     ("imei-camel-key", "json", "deviceImei", IMEI, {("imei", IMEI)}, None),
     ("imei-suffix-key", "form", "user_imei", IMEI, {("imei", IMEI)}, None),
     ("imei-header", "header", "X-IMEI", IMEI, {("imei", IMEI)}, None),
