@@ -57,10 +57,15 @@ except ImportError:  # pragma: no cover - both ship with the package's dependenc
 class _ChunkedStream:
     """A read buffer over a stream: ``ensure(n)`` makes n bytes available from ``pos``."""
 
-    __slots__ = ("buf", "consumed", "eof", "error", "pos", "stream")
+    __slots__ = ("buf", "consumed", "eof", "error", "pos", "read", "stream")
 
     def __init__(self, stream: ByteStream, head: bytes) -> None:
         self.stream = stream
+        # read1, where the stream has it: a decompressor's read(n) that hits a damaged or
+        # cut-off end raises and drops everything it had decompressed in that call (up to
+        # a whole chunk of good frames); read1 returns each piece as it comes, so only the
+        # bytes after the damage are lost.  On a buffered file it is one raw read, as read.
+        self.read = getattr(stream, "read1", None) or stream.read
         self.buf = head
         self.pos = 0
         self.consumed = 0  # bytes of the stream before buf[0]
@@ -77,7 +82,7 @@ class _ChunkedStream:
         self.consumed += self.pos
         while have < n:
             try:
-                data = self.stream.read(max(CHUNK, n - have))
+                data = self.read(max(CHUNK, n - have))
             except _DECOMPRESSION_ERRORS as exc:
                 self.error = f"compressed stream damaged ({exc.__class__.__name__}: {exc})"
                 data = b""
@@ -137,7 +142,7 @@ def _read_pcap(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord]:
                 continue
         src.pos = pos
         if not src.ensure(16):
-            if len(src.buf) - src.pos > 0:
+            if len(src.buf) - src.pos > 0 and not src.error:
                 info.warnings.append(f"truncated: record header cut at offset {src.offset}")
             break
         ts_sec, ts_frac, caplen, wirelen = unpack(src.buf, src.pos)
@@ -147,14 +152,16 @@ def _read_pcap(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord]:
             )
             break
         if not src.ensure(16 + caplen):
-            info.warnings.append(
-                f"truncated: record at offset {src.offset} cut short "
-                f"({len(src.buf) - src.pos - 16} of {caplen} bytes)"
-            )
+            if not src.error:
+                info.warnings.append(
+                    f"truncated: record at offset {src.offset} cut short "
+                    f"({len(src.buf) - src.pos - 16} of {caplen} bytes)"
+                )
             break
         buf, pos = src.buf, src.pos
     if src.error:
-        info.warnings.append(f"{src.error} at offset {src.offset}")
+        # One warning for the damage (the record it cut short is its consequence).
+        info.warnings.append(f"truncated: {src.error} at offset {src.offset}")
 
 
 class _Interface:
@@ -175,7 +182,7 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
     epb = epb_le
     while True:
         if not src.ensure(12):
-            if len(src.buf) - src.pos > 0:
+            if len(src.buf) - src.pos > 0 and not src.error:
                 info.warnings.append(f"truncated: block header cut at offset {src.offset}")
             break
         if int.from_bytes(src.buf[src.pos : src.pos + 4], "little") == PCAPNG_SHB:
@@ -198,7 +205,8 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
             )
             break
         if not src.ensure(block_len):
-            info.warnings.append(f"truncated: block at offset {src.offset} cut short")
+            if not src.error:
+                info.warnings.append(f"truncated: block at offset {src.offset} cut short")
             break
         body_start = src.pos + 8
         body_end = src.pos + block_len - 4
@@ -248,7 +256,8 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
             yield ts, iface.linktype, buf[body_start + 20 : body_start + 20 + caplen], wirelen
         # Other blocks (name resolution, statistics, decryption secrets, custom) carry no packets.
     if src.error:
-        info.warnings.append(f"{src.error} at offset {src.offset}")
+        # One warning for the damage (the record it cut short is its consequence).
+        info.warnings.append(f"truncated: {src.error} at offset {src.offset}")
 
 
 def _interface_options(buf: bytes, offset: int, end: int, endian: str) -> tuple[float, int]:
