@@ -18,14 +18,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the tests use for real: tshark (the second engine, parity tests) and
-# chromium (the HTML report rendered headless). Installed when missing and we are root
-# (CI is); otherwise the tests that need them skip and say why.
+# Debian packages the tests use for real: tshark (the second engine, parity tests), chromium
+# (the HTML report rendered headless), iproute2 (network namespaces for the live-capture test),
+# and dnsmasq / BIND's named-checkzone / Graphviz to check the blocklists and the DOT graph in
+# the tools that read them. Installed when missing and we are root (CI is); otherwise the
+# tests that need them skip and say why.
+DEBIAN_TOOLS := tshark chromium iproute2 dnsmasq-base bind9-utils graphviz
 system-tools:
-	@if command -v tshark >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v tshark >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 \
+		&& command -v named-checkzone >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Debian packages: tshark chromium"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark chromium iproute2 >/dev/null; \
+		echo "installing Debian packages: $(DEBIAN_TOOLS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
 	else \
 		echo "note: tshark/chromium missing and not root: their tests will be skipped"; \
 	fi

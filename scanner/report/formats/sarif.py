@@ -51,9 +51,8 @@ from scanner.report.formats.common import (
 )
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-# The project's home page for tool.driver.informationUri.  pyproject.toml declares no URL yet:
-# replace this when the project publishes one.
-INFORMATION_URI = "https://github.com/privscan/privscan"
+# tool.driver.informationUri is left out until the project publishes a home page: a guessed
+# address could belong to someone else, and SARIF does not require it.
 
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -186,7 +185,6 @@ class SarifReport(ReportFormat):
                     "name": "privscan",
                     "version": result.tool_version,
                     "semanticVersion": result.tool_version,
-                    "informationUri": INFORMATION_URI,
                     "rules": [rule_descriptor(rule) for rule in rules],
                 }
             },
