@@ -254,10 +254,29 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
             iface = interfaces[if_id]
             ts = ((ts_high << 32) | ts_low) * iface.resolution + iface.offset
             yield ts, iface.linktype, buf[body_start + 20 : body_start + 20 + caplen], wirelen
+        elif block_type == PCAPNG_SHB and not _options_fit(buf, body_start + 16, body_end, endian):
+            # Nothing in its options is needed, but one that overruns the block means the
+            # file is damaged (libpcap and Wireshark refuse it): say so, read on.
+            info.warnings.append(
+                f"damaged: section header at offset {src.offset - block_len} has an option "
+                "longer than its block; options ignored"
+            )
         # Other blocks (name resolution, statistics, decryption secrets, custom) carry no packets.
     if src.error:
         # One warning for the damage (the record it cut short is its consequence).
         info.warnings.append(f"truncated: {src.error} at offset {src.offset}")
+
+
+def _options_fit(buf: bytes, offset: int, end: int, endian: str) -> bool:
+    """Whether every option (code, length, padded value) from ``offset`` ends by ``end``."""
+    while offset + 4 <= end:
+        code, length = struct.unpack_from(endian + "HH", buf, offset)
+        offset += 4 + ((length + 3) & ~3)
+        if offset > end:
+            return False
+        if code == 0:
+            break
+    return True
 
 
 def _interface_options(buf: bytes, offset: int, end: int, endian: str) -> tuple[float, int]:

@@ -182,6 +182,18 @@ def test_pcapng_block_length_not_a_multiple_of_four_stops_with_a_warning(writers
     assert info.warnings == [f"damaged: block at offset {len(good)} has length 30; reading stopped there"]
 
 
+def test_pcapng_section_header_option_overrunning_the_block_is_a_warning(writers, tmp_path: Path) -> None:
+    # As libpcap's tests/shb-option-too-long.pcapng: an SHB option claims more bytes than the block holds.
+    le = "<"
+    shb = bytearray(writers.shb(le, options=[(4, b"abcd")]))
+    struct.pack_into("<H", shb, 24 + 2, 0x3030)  # the option's length field
+    data = bytes(shb) + writers.idb(le, 1) + writers.epb(le, 0, 0, FRAMES[0])
+    got, info = read_all(write(tmp_path, "x.pcapng", data))
+    assert [d for _, _, d, _ in got] == [FRAMES[0]]  # the packets are still read
+    assert len(info.warnings) == 1
+    assert "damaged" in info.warnings[0] and "offset 0" in info.warnings[0]
+
+
 # ---------------------------------------------------------------------------------- compression
 
 COMPRESSORS = [
