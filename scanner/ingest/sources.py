@@ -109,7 +109,11 @@ def expand_inputs(arguments: Iterable[str]) -> list[CaptureSource]:
         path = Path(argument)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            sources.extend(CaptureSource(str(p)) for p in files if looks_like_capture(p))
+            found = [CaptureSource(str(p)) for p in files if looks_like_capture(p)]
+            if not found:
+                # Most likely the wrong directory: an audit that scans nothing must not pass.
+                raise InputError(f"no capture in directory {argument}")
+            sources.extend(found)
             continue
         if path.exists():
             if not path.is_file():
