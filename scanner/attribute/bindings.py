@@ -106,6 +106,10 @@ class AddressTable:
     def __len__(self) -> int:
         return len(self._intervals)
 
+    def items(self) -> list[tuple[str, float, float, Identity]]:
+        """Every binding held: (address, start, end, identity); end is inf while it lasts."""
+        return [(address, start, end, identity) for address, spans in self._intervals.items() for start, end, identity in spans]
+
 
 @dataclass(slots=True)
 class _Session:
