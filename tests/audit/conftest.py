@@ -9,6 +9,8 @@ same in every run and in subprocesses, which inherit the environment.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import subprocess
@@ -138,9 +140,33 @@ class Lab:
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(audit_group(), list(args), catch_exceptions=False)
 
-    def subprocess(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        return subprocess.run(privscan_argv(*args), cwd=self.root, env=env, capture_output=True, text=True, timeout=60, **kwargs)
+    def main(self, *args: str) -> tuple[int, str, str]:
+        """Run through scanner.cli.main, as the privscan command does: (exit status, stdout, stderr)."""
+        from scanner.cli import main
+
+        audit_group()
+        out, err = io.StringIO(), io.StringIO()
+        code: int | str | None = 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as exited:
+                code = exited.code
+        return (code if isinstance(code, int) else 1), out.getvalue(), err.getvalue()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+    def subprocess(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            privscan_argv(*args), cwd=self.root, env=self.env(**extra_env), capture_output=True, text=True, timeout=60
+        )
+
+    def popen(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            privscan_argv(*args), cwd=self.root, env=self.env(**extra_env),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
 
 
 @pytest.fixture
