@@ -174,12 +174,15 @@ class Detector:
     def _known_observation(self, match: KnownMatch, field: Field, event: Event) -> Observation:
         form = match.form
         encoding = form.encoding
-        if encoding in ("plain", "nodash") and match.text != match.text.lower() and match.text == match.text.upper():
-            # as sent: an upper-cased GAID or e-mail (the inventory holds the usual case)
-            if form.id_type not in ("idfa", "idfv"):
-                encoding = "upper" if encoding == "plain" else "upper_nodash"
-        elif encoding == "nodash" and form.id_type == "idfa" and match.text != match.text.upper():
-            encoding = "lower_nodash"
+        if encoding in ("plain", "nodash") and match.text.lower() != match.text.upper():
+            # As sent, when its case is not the normalised one: an upper-cased GAID or e-mail, a
+            # lower-cased IDFA.  A serial listed in upper case and sent so is plain.
+            canonical = form.value if encoding == "plain" else form.value.replace("-", "").replace(":", "")
+            if match.text != canonical:
+                if match.text == match.text.upper():
+                    encoding = "upper" if encoding == "plain" else "upper_nodash"
+                elif match.text == match.text.lower():
+                    encoding = "lower" if encoding == "plain" else "lower_nodash"
         note = "randomised MAC" if form.id_type == "mac" and mac_is_randomised(form.value) else None
         if form.id_type == "device_name" and self.names.find(form.value):
             note = "contains a personal name"
