@@ -109,11 +109,11 @@ class _HttpFields:
         self._path(path)
         if query:
             self._params(query, "query", "plain")
-        content_type = ""
+        content_type = ""  # as sent: the multipart boundary is case-sensitive (RFC 2046 s5.1.1)
         for name, value in event.headers:
             lname = name.lower()
             if lname == "content-type":
-                content_type = value.lower()
+                content_type = value
             if lname in self.operator_headers:
                 self.add("header_enrichment", name, value, "plain", 0)
             elif lname == "cookie":
@@ -196,14 +196,15 @@ class _HttpFields:
                 self.add(location, previous, token, encoding, container)
             previous = token
 
-    def _body(self, body: bytes, content_type: str) -> None:
+    def _body(self, body: bytes, content_type_as_sent: str) -> None:
+        content_type = content_type_as_sent.lower()
         text = body[:MAX_JSON_BYTES].decode("utf-8", "replace")
         stripped = text.lstrip()
         looks_json = "json" in content_type or stripped[:1] in ("{", "[")
         if looks_json and self._json_text(stripped, "body", None, "plain", 0):
             return
         if "multipart/form-data" in content_type:
-            self._multipart(body, content_type)
+            self._multipart(body, content_type_as_sent)
             return
         compact = stripped.strip()
         if len(compact) >= 16 and _B64_CHARS.match(compact):
@@ -249,7 +250,7 @@ class _HttpFields:
             self.add(location, path, "true" if node else "false", encoding, container)
 
     def _multipart(self, body: bytes, content_type: str) -> None:
-        match = re.search(r'boundary="?([^";]+)"?', content_type)
+        match = re.search(r'boundary="?([^";]+)"?', content_type, re.IGNORECASE)
         if not match:
             return
         boundary = b"--" + match.group(1).encode("latin-1")
