@@ -68,9 +68,16 @@ LEAKS: dict[str, Leak] = {
 }
 
 
-def write_capture(path: Path, leaks: Sequence[str], start: float = 1_700_000_000.0) -> Path:
-    """A classic pcap with one HTTP request per leak name, in order, deterministic bytes."""
-    writer = PcapWriter(str(path), linktype=1, sync=True)
+def leak_packets(
+    leaks: Sequence[str],
+    start: float = 1_700_000_000.0,
+    device_ip: str = DEVICE_IP,
+    device_mac: str = DEVICE_MAC,
+    router_mac: str = ROUTER_MAC,
+    server_ip: str | None = None,
+) -> list[Any]:
+    """One HTTP request per leak name (handshake, request, FIN), in order, with deterministic times."""
+    packets: list[Any] = []
     t = start
     for index, name in enumerate(leaks):
         leak = LEAKS[name]
@@ -78,20 +85,28 @@ def write_capture(path: Path, leaks: Sequence[str], start: float = 1_700_000_000
             f"GET {leak.uri} HTTP/1.1\r\nHost: {leak.host}\r\nUser-Agent: okhttp/4.12.0\r\nAccept: */*\r\n\r\n"
         ).encode()
         sport = 40000 + index
-        up = Ether(src=DEVICE_MAC, dst=ROUTER_MAC) / IP(src=DEVICE_IP, dst=leak.ip)
-        down = Ether(src=ROUTER_MAC, dst=DEVICE_MAC) / IP(src=leak.ip, dst=DEVICE_IP)
-        packets = [
+        server = server_ip or leak.ip
+        up = Ether(src=device_mac, dst=router_mac) / IP(src=device_ip, dst=server)
+        down = Ether(src=router_mac, dst=device_mac) / IP(src=server, dst=device_ip)
+        for packet in (
             up / TCP(sport=sport, dport=80, flags="S", seq=1000),
             down / TCP(sport=80, dport=sport, flags="SA", seq=5000, ack=1001),
             up / TCP(sport=sport, dport=80, flags="A", seq=1001, ack=5001),
             up / TCP(sport=sport, dport=80, flags="PA", seq=1001, ack=5001) / payload,
             up / TCP(sport=sport, dport=80, flags="FA", seq=1001 + len(payload), ack=5001),
-        ]
-        for packet in packets:
+        ):
             packet.time = t
             t += 0.001
-            writer.write(packet)
+            packets.append(packet)
         t += 1.0
+    return packets
+
+
+def write_capture(path: Path, leaks: Sequence[str], **options: Any) -> Path:
+    """A classic pcap of ``leak_packets``: deterministic bytes, a few hundred per leak."""
+    writer = PcapWriter(str(path), linktype=1, sync=True)
+    for packet in leak_packets(leaks, **options):
+        writer.write(packet)
     writer.close()
     return path
 
@@ -121,8 +136,8 @@ class Lab:
         self.history = root / "audit.sqlite"
         self.baseline = root / "privscan-baseline.yaml"
 
-    def capture(self, name: str, leaks: Sequence[str]) -> Path:
-        return write_capture(self.root / name, leaks)
+    def capture(self, name: str, leaks: Sequence[str], **options: Any) -> Path:
+        return write_capture(self.root / name, leaks, **options)
 
     def write_config(self, captures: Sequence[str] | str, **extra: Any) -> Path:
         lines = [
