@@ -38,7 +38,9 @@ def gtpu(buf: bytes, offset: int, end: int) -> tuple[int, int, int] | None:
     if flags & 0x07:  # E, S or PN: the optional 4 bytes (sequence, N-PDU, next extension type)
         if end - offset < 12:
             return None
-        next_type = buf[offset + 11]
+        # The next-extension type is evaluated only when E is set (TS 29.281 s5.1): with S or
+        # PN alone a sender may leave any value there.
+        next_type = buf[offset + 11] if flags & 0x04 else 0
         inner = offset + 12
         # Extension headers (e.g. 0x85 PDU Session Container in 5G): length in 4-byte units,
         # the last byte of each names the next one.
