@@ -116,19 +116,24 @@ def normalise_identifier(id_type: str, raw: str) -> str | None:
 
 def load_inventory(path: str | Path) -> Inventory:
     path = Path(path)
+    lines: list[int | None]
     if path.suffix.lower() == ".csv":
         rows = load_csv(path)
         devices = [_device_from_csv(path, row) for row in rows]
+        lines = [row.line for row in rows]
     else:
         document = load_yaml(path)
         if not isinstance(document, LineDict) or not isinstance(document.get("devices"), LineList):
             raise ConfigError(path, line_of(document), "an inventory is a mapping with a 'devices' list")
-        devices = [_device_from_yaml(path, item, document["devices"].line_of(i)) for i, item in enumerate(document["devices"])]
+        items = document["devices"]
+        devices = [_device_from_yaml(path, item, items.line_of(i)) for i, item in enumerate(items)]
+        lines = [line_of(item, "id") for item in items]
     seen: dict[str, int | None] = {}
-    for device in devices:
+    for device, line in zip(devices, lines, strict=True):
         if device.id in seen:
-            raise ConfigError(path, None, f"device id {device.id!r} appears twice")
-        seen[device.id] = None
+            first = f" (first at line {seen[device.id]})" if seen[device.id] is not None else ""
+            raise ConfigError(path, line, f"device id {device.id!r} appears twice{first}")
+        seen[device.id] = line
     return Inventory(tuple(devices), str(path))
 
 
