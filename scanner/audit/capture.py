@@ -180,7 +180,9 @@ def _record_dumpcap(
         assert process.stderr is not None
         for line in process.stderr:
             lines.append(line.rstrip("\n"))
-            if line.startswith("Capturing on") and not started.is_set():
+            # dumpcap says "Capturing on" before it has opened the device (it may still fail for want of
+            # permission); "File:" comes once the device is open and the file created.
+            if line.startswith("File:") and not started.is_set():
                 started.set()
                 if on_started is not None:
                     on_started("dumpcap")

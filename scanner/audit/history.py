@@ -355,6 +355,8 @@ class History:
         if compare_with not in ("previous", "ever"):
             raise ValueError(f"compare_with must be 'previous' or 'ever', not {compare_with!r}")
         baselined_ids = frozenset(baseline_ids)
+        # One row per fingerprint: a finding's id names the leak, so a repeat adds nothing to a run.
+        findings = tuple({f.id: f for f in result.findings}.values())
         with self.transaction() as db:
             previous = db.execute(
                 "SELECT id, hmac_key_id FROM runs WHERE series = ? ORDER BY id DESC LIMIT 1", (series,)
@@ -371,7 +373,7 @@ class History:
                         (series,),
                     )
                 }
-            comparison = _compare(result.findings, before, baselined_ids, fail_on)
+            comparison = _compare(findings, before, baselined_ids, fail_on)
             status = "failed" if comparison.failing else "passed"
             exit_status = 1 if comparison.failing else 0
             finished = utc_now()
@@ -394,15 +396,15 @@ class History:
                 [(run_id, s.path, s.sha256) for s in result.signatures],
             )
             states = comparison.states
-            for finding in result.findings:
+            for finding in findings:
                 self._upsert_finding(finding, states[finding.id], run_id, finished)
             db.executemany(
                 "INSERT INTO run_findings (run_id, fingerprint, state, severity, rule, count) VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, f.id, states[f.id], f.severity, f.rule, f.count) for f in result.findings],
+                [(run_id, f.id, states[f.id], f.severity, f.rule, f.count) for f in findings],
             )
             resolved: list[StoredFinding] = []
             if compare_with == "previous":
-                gone = sorted(before - {f.id for f in result.findings})
+                gone = sorted(before - set(states))
                 for fingerprint in gone:
                     db.execute(
                         "UPDATE findings SET status = 'resolved', resolved_run = ? WHERE fingerprint = ?",

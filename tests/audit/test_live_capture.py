@@ -197,6 +197,29 @@ def test_a_missing_interface_is_one_clear_line(lab: Any) -> None:
     assert code == 2 and "--duration" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            "Capturing on 'Loopback: lo'\ndumpcap: You do not have permission to capture on device \"lo\".\n"
+            "(socket: Operation not permitted)\nPlease check to make sure you have sufficient permissions.\n",
+            "permission denied capturing on lo: run as root, or give dumpcap CAP_NET_RAW",
+        ),
+        (
+            "Capturing on 'Loopback: lo'\ndumpcap: Invalid capture filter \"tcp port\" for interface 'lo'.\n\n"
+            "That string isn't a valid capture filter (can't parse filter expression: syntax error).\n",
+            "invalid capture filter 'tcp port' for lo",
+        ),
+        ("Capturing on 'lo'\ndumpcap: something else went wrong\n", "dumpcap failed on lo: dumpcap: something else went wrong"),
+    ],
+)
+def test_dumpcap_errors_become_one_line(stderr: str, expected: str) -> None:
+    from scanner.audit.capture import _dumpcap_message
+
+    bpf = "tcp port" if "filter" in stderr else None
+    assert _dumpcap_message(stderr.splitlines(), "lo", bpf, 1).startswith(expected)
+
+
 def test_record_refuses_before_capturing(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such directory"):
         record("lo", parse_duration("1s"), tmp_path / "missing" / "x.pcapng")
