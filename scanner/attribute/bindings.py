@@ -59,6 +59,18 @@ class Identity:
                 return kind, value
         return None
 
+    def same_holder(self, other: Identity) -> bool:
+        """Whether two messages name the same subscriber or device: the strongest name both carry
+        (IMSI, else MSISDN, MAC, user name) is the same.  An Interim-Update or Stop often carries
+        fewer attributes than its Start."""
+        if self == other:
+            return True
+        for kind in ("imsi", "msisdn", "mac", "user_name"):
+            mine, theirs = getattr(self, kind), getattr(other, kind)
+            if mine and theirs:
+                return bool(mine == theirs)
+        return False
+
 
 class AddressTable:
     """address -> non-overlapping [start, end) intervals, each with an identity."""
@@ -76,8 +88,9 @@ class AddressTable:
             self._intervals.move_to_end(address)
         if intervals:
             last_start, last_end, last_identity = intervals[-1]
-            if last_identity == identity and last_end >= start:
-                intervals[-1] = (last_start, max(last_end, end), identity)  # a refresh (interim update)
+            if last_identity.same_holder(identity) and last_end >= start:
+                # a refresh (interim update, lease renewal): the holder keeps the name it started with
+                intervals[-1] = (last_start, max(last_end, end), last_identity)
                 return
             if last_end > start:  # reassigned: the previous holder lost it now
                 intervals[-1] = (last_start, start, last_identity)
@@ -90,7 +103,7 @@ class AddressTable:
         if not intervals:
             return
         start, end, holder = intervals[-1]
-        if (identity is None or holder == identity) and start <= ts < end:
+        if (identity is None or holder.same_holder(identity)) and start <= ts < end:
             intervals[-1] = (start, ts, holder)
 
     def lookup(self, address: str, ts: float) -> Identity | None:
