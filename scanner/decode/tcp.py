@@ -214,7 +214,7 @@ class TcpReassembler:
         if half.decoder is not None:
             half.decoder.gap(ts, frame)
             if half.decoder.done:
-                half.ignore()
+                self._ignore(half)
         elif half.state == UNKNOWN:
             half.head = b""
         return events
@@ -243,7 +243,7 @@ class TcpReassembler:
                 limit = SNIFF_SEGMENTS_HTTP_PORTS if flow.dport in HTTP_PORTS or flow.sport in HTTP_PORTS else SNIFF_SEGMENTS
                 if half.sniffs >= limit or _is_tls_record(head):
                     # TLS records seen mid-connection can never show a ClientHello again.
-                    half.ignore()
+                    self._ignore(half)
                 return None
             half.decoder = decoder
             half.state = PARSING
@@ -252,7 +252,7 @@ class TcpReassembler:
         assert decoder is not None
         out: Sequence[Event] = decoder.feed(data, ts, frame)
         if decoder.done:
-            half.ignore()
+            self._ignore(half)
         return list(out) if out else None
 
     def close(self, half: HalfStream, ts: float, frame: int) -> list[Event] | None:
@@ -273,7 +273,11 @@ class TcpReassembler:
             out = half.decoder.finish(ts, frame)
             if out:
                 events = (events or []) + list(out)
-        if half.pending:
-            self.buffered_bytes -= half.pending_bytes
-        half.ignore()
+        self._ignore(half)
         return events
+
+    def _ignore(self, half: HalfStream) -> None:
+        """Stop reading a direction, giving back the out-of-order bytes it held to the
+        total bound (a direction may be ignored while segments after the hello are held)."""
+        self.buffered_bytes -= half.pending_bytes
+        half.ignore()

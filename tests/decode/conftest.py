@@ -98,3 +98,92 @@ def only(items: Sequence[E]) -> E:
 def one() -> Callable[[Sequence[Any]], Any]:
     """The single item of a sequence (asserting there is exactly one)."""
     return only
+
+
+# ------------------------------------------------------------------------------- TLS ClientHello
+# RFC 8446 s4.1.2; extensions: SNI RFC 6066 s3, ALPN RFC 7301 s3.1, supported_versions
+# RFC 8446 s4.2.1, signature_algorithms s4.2.3, supported_groups s4.2.7, ec_point_formats RFC 8422.
+
+
+def tls_extension(ext_type: int, data: bytes) -> bytes:
+    return ext_type.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+
+
+def u16_list(values: Sequence[int]) -> bytes:
+    return b"".join(v.to_bytes(2, "big") for v in values)
+
+
+def sni_extension(name: str | bytes) -> bytes:
+    raw = name.encode() if isinstance(name, str) else name
+    entry = b"\x00" + len(raw).to_bytes(2, "big") + raw  # name type host_name, length, name
+    return tls_extension(0x0000, len(entry).to_bytes(2, "big") + entry)
+
+
+def alpn_extension(protocols: Sequence[bytes]) -> bytes:
+    body = b"".join(len(p).to_bytes(1, "big") + p for p in protocols)
+    return tls_extension(0x0010, len(body).to_bytes(2, "big") + body)
+
+
+def client_hello(
+    *,
+    ciphers: Sequence[int] = (0x1301, 0x1302, 0xC02F),
+    extensions: Sequence[bytes] | None = None,
+    sni: str | bytes | None = "www.example.com",
+    alpn: Sequence[bytes] = (b"h2", b"http/1.1"),
+    versions: Sequence[int] = (0x0304, 0x0303),
+    sig_algs: Sequence[int] = (0x0403, 0x0804, 0x0401),
+    groups: Sequence[int] = (0x001D, 0x0017),
+    legacy_version: int = 0x0303,
+) -> bytes:
+    """A ClientHello handshake message (type 1 + 24-bit length + body).  ``extensions``
+    replaces the default set (SNI, groups, point formats, sig algs, ALPN, versions) whole."""
+    if extensions is None:
+        extensions = []
+        if sni is not None:
+            extensions.append(sni_extension(sni))
+        extensions += [
+            tls_extension(0x000A, (2 * len(groups)).to_bytes(2, "big") + u16_list(groups)),
+            tls_extension(0x000B, b"\x01\x00"),  # ec_point_formats: uncompressed
+            tls_extension(0x000D, (2 * len(sig_algs)).to_bytes(2, "big") + u16_list(sig_algs)),
+        ]
+        if alpn:
+            extensions.append(alpn_extension(alpn))
+        if versions:
+            extensions.append(tls_extension(0x002B, bytes([2 * len(versions)]) + u16_list(versions)))
+    ext_bytes = b"".join(extensions)
+    body = (
+        legacy_version.to_bytes(2, "big")
+        + bytes(range(32))  # random
+        + b"\x20" + bytes(32)  # legacy session id, 32 bytes
+        + (2 * len(ciphers)).to_bytes(2, "big") + u16_list(ciphers)
+        + b"\x01\x00"  # compression methods: null
+        + len(ext_bytes).to_bytes(2, "big") + ext_bytes
+    )
+    return b"\x01" + len(body).to_bytes(3, "big") + body
+
+
+def tls_records(handshake: bytes, sizes: Sequence[int] = (), content_type: int = 0x16) -> bytes:
+    """The handshake in TLS records (16 03 01 length fragment), cut at ``sizes`` then whole."""
+    out = []
+    rest = handshake
+    for size in sizes:
+        out.append(rest[:size])
+        rest = rest[size:]
+    if rest:
+        out.append(rest)
+    return b"".join(bytes([content_type]) + b"\x03\x01" + len(f).to_bytes(2, "big") + f for f in out)
+
+
+@dataclass(frozen=True)
+class TlsBuilders:
+    client_hello: Callable[..., bytes] = client_hello
+    records: Callable[..., bytes] = tls_records
+    extension: Callable[[int, bytes], bytes] = tls_extension
+    sni: Callable[..., bytes] = sni_extension
+    alpn: Callable[..., bytes] = alpn_extension
+    u16_list: Callable[[Sequence[int]], bytes] = u16_list
+
+
+@pytest.fixture(scope="session")
+def tls() -> TlsBuilders:
+    return TlsBuilders()
