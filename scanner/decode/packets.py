@@ -312,9 +312,8 @@ class PacketDecoder:
             # The fast path: a direction nobody wants, e.g. TLS records after the ClientHello.
             half.last_ts = ts
             if flags & (FIN | RST):
-                self._tcp_end(half, key, flags)
-            else:
-                self.frames_skipped_encrypted += 1
+                return self._tcp_end(half, key, flags, ts, frame)
+            self.frames_skipped_encrypted += 1
             return None
         hlen = (buf[l4 + 12] >> 4) << 2
         if hlen < 20:
@@ -330,7 +329,9 @@ class PacketDecoder:
             payload, missing = b"", missing - (l4 + hlen - end)
         events = self.tcp.segment(half, seq, flags, payload, missing, ts, frame)
         if flags & (FIN | RST):
-            self._tcp_end(half, key, flags)
+            more = self._tcp_end(half, key, flags, ts, frame)
+            if more:
+                events = (events or []) + more
         return events
 
     def _new_tcp_flow(
@@ -350,16 +351,22 @@ class PacketDecoder:
         self.tcp_flows += 1
         return forward
 
-    def _tcp_end(self, half: HalfStream, key: bytes, flags: int) -> None:
+    def _tcp_end(self, half: HalfStream, key: bytes, flags: int, ts: float, frame: int) -> list[Event] | None:
         """Forget a connection once both directions closed or it was reset."""
         half.closed = True
         peer = half.peer
+        events: list[Event] | None = None
         if flags & RST or (peer is not None and peer.closed):
             self.tcp_halves.pop(key, None)
             if peer is not None:
+                if peer.state != IGNORE:
+                    # A reset ends the other direction too: flush what it had sent (a request
+                    # whose upload the server reset) instead of dropping it with the flow.
+                    events = self.tcp.close(peer, ts, frame)
                 flow = peer.ctx.flow
                 self.tcp_halves.pop(self._key_of(flow), None)
                 half.peer = peer.peer = None
+        return events
 
     @staticmethod
     def _key_of(flow: FlowTuple) -> bytes:

@@ -430,3 +430,13 @@ def test_a_silent_direction_does_not_expire_a_talking_one(decode_frames, frame_t
     result.decoder.sweep(t0 + 2 * packets.TCP_IDLE_TIMEOUT + 5)
     assert result.decoder.tcp_halves == {}
 
+
+def test_reset_from_the_server_flushes_the_clients_pending_request(decode_frames) -> None:
+    # An upload the server (or a middlebox speaking for it) resets: what the client had sent
+    # (its URI, headers and the body so far) is still read.
+    conn = Conn()
+    partial = REQ_B[:-9]
+    result = decode_frames([conn.syn(), conn.synack(), conn.c(partial, 0), conn.s(b"", 0, flags="RA")], flush=False)
+    (request,) = result.of(HttpRequest)
+    assert ((request.method, request.host, request.uri), request.body_truncated) == (B, True)
+    assert result.decoder.tcp_halves == {}
