@@ -131,6 +131,11 @@ class HttpDecoder(StreamDecoder):
         self._buffer = b""
         while buf and not self.done:
             if self._state == _HEADERS:
+                if buf[0] == 0x0D or buf[0] == 0x0A:
+                    # RFC 9112 s2.2: empty lines before a request-line are ignored (some
+                    # clients send CRLF after a POST body).
+                    buf = buf.lstrip(b"\r\n")
+                    continue
                 if self._first_frame is None:
                     self._first_frame = frame
                 if buf.startswith(b"PRI * HTTP/2.0"):
