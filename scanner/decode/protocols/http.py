@@ -237,6 +237,11 @@ class HttpDecoder(StreamDecoder):
             headers.append((_text(line[:colon].strip()), _text(line[colon + 1 :].strip())))
         request = _Request(method, uri, version, headers, first_frame or 0)
         request.host = request.header("host")
+        if request.host is None and "://" in uri:
+            # absolute-form (a proxy request) without a Host field, as HTTP/1.0 clients send
+            # it: the host is the target's authority (RFC 9112 s3.2.2), minus any user info.
+            authority = uri.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+            request.host = authority.rsplit("@", 1)[-1] or None
         return request
 
     def _finish_request(self, ts: float, frame: int) -> HttpRequest:

@@ -240,6 +240,12 @@ def test_absolute_form_uri_of_a_proxy_request() -> None:
     assert (request.uri, request.host) == ("http://ads.example/track?adid=1", "ads.example")
 
 
+def test_absolute_form_without_host_takes_the_host_from_the_uri() -> None:
+    # HTTP/1.0 through a proxy: no Host field; RFC 9112 s3.2.2: the target's authority is the host.
+    request = one_request(b"GET http://ads.example:8080/track?adid=1 HTTP/1.0\r\nUser-Agent: x\r\n\r\n")
+    assert (request.uri, request.host, request.version) == ("http://ads.example:8080/track?adid=1", "ads.example:8080", "HTTP/1.0")
+
+
 def test_lf_only_line_endings() -> None:
     request = one_request(b"GET /lf HTTP/1.1\nHost: lf.example\nUser-Agent: nc\n\n")
     assert (request.uri, request.host, request.user_agent) == ("/lf", "lf.example", "nc")
