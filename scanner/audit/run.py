@@ -17,6 +17,7 @@ config or unreadable input (``ConfigError``/``InputError``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -112,8 +113,6 @@ def _baseline(config: AuditConfig, warnings: list[str]) -> tuple[Baseline | None
     if not config.baseline.exists():
         warnings.append(f"{config.baseline}: no baseline yet (privscan baseline create --config {config.path} makes one)")
         return None, None
-    import hashlib
-
     data = config.baseline.read_bytes()
     return load_baseline(config.baseline), (str(config.baseline), hashlib.sha256(data).hexdigest())
 
