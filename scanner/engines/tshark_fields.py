@@ -51,12 +51,14 @@ DISPLAY_FILTER = (
     " or frame.number == 1"
 )
 
-# Layers the event builders read (``-J``: the protocol and all its fields).
-# ip/ipv6/udp/tcp/sctp give the flow; gtp/gre/vxlan/geneve the tunnel;
-# tcp.segments + tcp.segment the frames a reassembled request came from (the field has
-# to be named as well as its tree, else EK prints it as {"filtered": ...}).
+# Layers the event builders read (``-J``: the protocol and all its fields).  frame gives
+# the number, time and protocol stack; gtp/gre/vxlan/geneve the tunnel; tcp.segments +
+# tcp.segment the frames a reassembled request came from (the field has to be named as
+# well as its tree, else EK prints it as {"filtered": ...}).  IP, UDP, TCP and SCTP are
+# left out: their full trees were a third of the output, and the four fields the flow
+# needs are read from the header bytes -x prints anyway (``ip_raw``, ``udp_raw``...).
 PROTOCOLS = (
-    "frame ip ipv6 udp tcp sctp tcp.segments tcp.segment gtp gre vxlan geneve gtpv2"
+    "frame tcp.segments tcp.segment gtp gre vxlan geneve gtpv2"
     " dns mdns llmnr nbns http http2 ssdp tls quic dhcp dhcpv6 radius diameter"
 )
 
