@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -112,7 +113,10 @@ def read_name(buf: bytes, offset: int) -> tuple[str, int]:
         if _CONTROL_BYTES.search(label):
             # Control characters are escaped as Wireshark does (\ooo): a name must stay one line.
             label = _CONTROL_BYTES.sub(_escape_control, label)
-        labels.append(label.decode("utf-8", "replace"))
+        text = label.decode("utf-8", "replace")
+        if not text.isascii():
+            text = _escape_unprintable(text)
+        labels.append(text)
         offset += length
     if not labels:
         return ROOT_NAME, (end if end >= 0 else offset)
@@ -125,6 +129,24 @@ _C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f
 def _escape_control(match: re.Match[bytes]) -> bytes:
     byte = match.group()[0]
     return _C_ESCAPES.get(byte) or b"\\%03o" % byte
+
+
+# Beyond ASCII, Wireshark escapes what GLib's g_unichar_isprint rejects as \uXXXX: C1
+# controls, format characters (zero-width, bidi overrides that make a name read
+# backwards in a report), unassigned code points and surrogates.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Cs"})
+
+
+def _escape_unprintable(text: str) -> str:
+    category = unicodedata.category
+    if not any(ch >= "\x80" and category(ch) in _UNPRINTABLE_CATEGORIES for ch in text):
+        return text
+    return "".join(
+        (f"\\u{ord(ch):04X}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08X}")
+        if ch >= "\x80" and category(ch) in _UNPRINTABLE_CATEGORIES
+        else ch
+        for ch in text
+    )
 
 
 def parse_dns(buf: bytes) -> DnsWire:
