@@ -135,7 +135,10 @@ class Detector:
             candidate = self.patterns.best(field.key, field.value)
             if candidate is not None and platform is not None and candidate.id_type in ("gaid", "idfa"):
                 id_type = "gaid" if platform == "android" else "idfa"
-                value = candidate.value.lower() if id_type == "gaid" else candidate.value.upper()
+                if candidate.hashed:  # a digest is a digest: its hex stays as written (lower case)
+                    value = candidate.value
+                else:
+                    value = candidate.value.lower() if id_type == "gaid" else candidate.value.upper()
                 candidate = dataclasses.replace(candidate, id_type=id_type, value=value)
             if candidate is not None:
                 if candidate.confidence >= MIN_CONFIDENCE:

@@ -13,12 +13,14 @@ import re
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_DIGEST_WORDS = frozenset({"md5", "sha1", "sha256", "hash", "hashed"})
 
 
 @functools.lru_cache(maxsize=65536)
 def key_forms(key: str | None) -> tuple[str, ...]:
     """The forms a key is matched under, most specific first: the whole normalised
-    leaf name, its last word, and its last two words joined."""
+    leaf name, its last word, and its last two words joined (and, when the last word names a
+    digest, the same without it)."""
     if not key:
         return ()
     leaf = key.rsplit(".", 1)[-1].rsplit("[", 1)[0] or key
@@ -31,6 +33,10 @@ def key_forms(key: str | None) -> tuple[str, ...]:
     if len(words) > 1:
         forms.append(words[-1])
         forms.append("".join(words[-2:]))
+        if words[-1] in _DIGEST_WORDS:
+            # imei_md5, mac_sha1, android_id_sha256: the type is named before the digest
+            forms.append("".join(words[:-1]))
+            forms.append(words[-2])
     return tuple(dict.fromkeys(forms))
 
 

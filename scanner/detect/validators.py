@@ -227,8 +227,8 @@ _HASHES = {32: "md5", 40: "sha1", 64: "sha256"}
 def hex_hash(text: str) -> str | None:
     """A hex digest (md5/sha1/sha256 length): a hashed identifier under a key that says whose."""
     value = text.strip()
-    if len(value) in _HASHES and all(c in "0123456789abcdefABCDEF" for c in value):
-        return value.lower()
+    if len(value) in _HASHES and all(c in "0123456789abcdefABCDEF" for c in value) and set(value) != {"0"}:
+        return value.lower()  # (all zeros: a placeholder, an opted-out ID without dashes; no digest is)
     return None
 
 

@@ -27,6 +27,9 @@ IDFA = "59420744-3EC0-4FA1-AC86-BBD4EBAA8CBD"
 IDFV = "E621E1F8-C36C-495A-93FC-0C247A3E6E5F"
 EMAIL_SHA256 = hashlib.sha256(b"emma@example.org").hexdigest()
 EMAIL_MD5 = hashlib.md5(b"emma@example.org").hexdigest()
+IMEI_MD5 = hashlib.md5(IMEI.encode()).hexdigest()
+IMEI_SHA1 = hashlib.sha1(IMEI.encode()).hexdigest()
+IMEI_SHA256 = hashlib.sha256(IMEI.encode()).hexdigest()
 
 # (id, location, key, value, expected {(type, normalised)}, user agent)
 Row = tuple[str, str, str, str, set[tuple[str, str]], str | None]
@@ -123,6 +126,32 @@ ROWS: list[Row] = [
     ("email-sha256-under-hash", "query", "hash", EMAIL_SHA256, set(), None),
     ("email-not-an-address", "query", "email", "not-an-address", set(), None),
     ("email-no-tld", "query", "email", "emma@localhost", set(), None),
+    # ------------------------------------------------------------------ hashed identifiers under a key that names the type
+    ("imei-sha256", "query", "imei", IMEI_SHA256, {("imei", IMEI_SHA256)}, None),
+    ("imei-md5-suffix-key", "json", "device_imei", IMEI_MD5, {("imei", IMEI_MD5)}, None),
+    ("imei-md5-digest-named-after", "query", "imei_md5", IMEI_MD5, {("imei", IMEI_MD5)}, None),
+    ("imei-sha1-upper-hex", "cookie", "hwid", IMEI_SHA1.upper(), {("imei", IMEI_SHA1)}, None),
+    ("imsi-md5", "form", "imsi", IMEI_MD5, {("imsi", IMEI_MD5)}, None),
+    ("msisdn-sha256", "cookie", "phone_number", IMEI_SHA256, {("msisdn", IMEI_SHA256)}, None),
+    ("mac-md5", "json", "wifi_mac", IMEI_MD5, {("mac", IMEI_MD5)}, None),
+    ("mac-sha1-digest-named-after", "query", "mac_sha1", IMEI_SHA1, {("mac", IMEI_SHA1)}, None),
+    ("android-id-sha256", "query", "android_id", IMEI_SHA256, {("android_id", IMEI_SHA256)}, None),
+    ("gaid-sha1-generic-ad-key", "query", "advertising_id", IMEI_SHA1, {("gaid", IMEI_SHA1)}, None),
+    ("gaid-sha256-generic-ad-key-from-ios", "header", "X-Advertising-Id", IMEI_SHA256, {("idfa", IMEI_SHA256)}, IOS_UA),
+    ("idfa-sha256", "cookie", "idfa", IMEI_SHA256, {("idfa", IMEI_SHA256)}, None),
+    ("idfv-sha1", "query", "idfv", IMEI_SHA1, {("idfv", IMEI_SHA1)}, None),
+    ("idfa-sha1-apple-name", "json", "advertisingIdentifier", IMEI_SHA1, {("idfa", IMEI_SHA1)}, None),
+    # 32 hex digits under an advertising-ID key read as an undashed UUID, not as an md5: the
+    # two cannot be told apart (the GAID example above is a version-1 UUID, so no version check)
+    ("ad-id-key-md5-reads-as-undashed-uuid", "query", "gaid", IMEI_MD5,
+     {("gaid", f"{IMEI_MD5[:8]}-{IMEI_MD5[8:12]}-{IMEI_MD5[12:16]}-{IMEI_MD5[16:20]}-{IMEI_MD5[20:]}")}, None),
+    ("hash-under-hash", "query", "hash", IMEI_SHA256, set(), None),
+    ("hash-under-signature", "query", "sig", IMEI_SHA1, set(), None),
+    ("hash-under-device-id", "query", "device_id", IMEI_MD5, set(), None),  # a random install id as often as not
+    ("hash-under-aid", "cookie", "aid", IMEI_MD5, set(), None),
+    ("hash-unkeyed", "query", "h", IMEI_SHA256, set(), None),
+    ("hash-all-zeros", "query", "imei", "0" * 32, set(), None),
+    ("hash-wrong-length", "query", "imei", IMEI_SHA256[:50], set(), None),
     # ------------------------------------------------------------------ serial
     ("serial", "query", "serial", "R58M12ABCDE", {("serial", "R58M12ABCDE")}, None),
     ("serial-camel", "json", "serialNumber", "F2LXK0ABHG7F", {("serial", "F2LXK0ABHG7F")}, None),
@@ -150,8 +179,14 @@ def test_every_type_has_positive_and_negative_rows() -> None:
     assert sum(1 for row in ROWS if not row[4]) >= 30
 
 
+def test_hashed_identifiers_report_the_hash_as_their_encoding(detector: Detector, events: Any) -> None:
+    for key, digest, name in (("imei", IMEI_MD5, "md5"), ("mac_address", IMEI_SHA1, "sha1"), ("msisdn", IMEI_SHA256, "sha256")):
+        (observation,) = detector.observe(events.at("query", key, digest)).observations
+        assert (observation.encoding, observation.source, observation.confidence) == (name, "pattern", 0.7)
+
+
 def test_hashed_email_reports_the_hash_as_its_encoding(detector: Detector, events: Any) -> None:
-    for key, digest, name in (("em", EMAIL_SHA256, "sha256"), ("hashed_email", EMAIL_MD5, "md5"),
+    for key, digest, name in (("em", EMAIL_SHA256, "sha256"), ("hashed_email", EMAIL_MD5, "md5"), ("email_md5", EMAIL_MD5, "md5"),
                               ("email_sha1", hashlib.sha1(b"emma@example.org").hexdigest(), "sha1")):
         (observation,) = detector.observe(events.at("query", key, digest)).observations
         assert (observation.id_type, observation.encoding) == ("email", name)
