@@ -11,7 +11,9 @@ from scanner.ingest import CaptureSource
 
 
 @contextmanager
-def scan_progress(sources: Sequence[CaptureSource], enabled: bool = True) -> Iterator[Callable[[str, int], None] | None]:
+def scan_progress(
+    sources: Sequence[CaptureSource], enabled: bool = True
+) -> Iterator[Callable[[str, int], None] | None]:
     """Yields a callback (capture path, bytes read of it) or None when no bar is shown."""
     if not enabled or not sys.stderr.isatty():
         yield None
