@@ -266,6 +266,7 @@ class TlsDecoder(StreamDecoder):
         )
 
     def finish(self, ts: float, frame: int) -> Sequence[Event]:
-        if self._handshake and not self.done:
+        # Bytes of a first record not yet whole count too (a hello cut inside its first record).
+        if (self._handshake or self._records) and not self.done:
             self.anomalies.add("tls_client_hello_incomplete")
         return ()
