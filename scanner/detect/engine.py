@@ -104,6 +104,10 @@ class Detector:
         child_directed: bool | None = False if isinstance(event, HttpRequest) else None
         platform = platform_of(event)
         for field in fields:
+            if field.location == "header_enrichment" and self._operator_value(field) is None:
+                # Named like an enrichment header but not what a network injects (a digest, base64):
+                # the app sent it, as an ordinary header.
+                field = dataclasses.replace(field, location="header")
             if child_directed is False and field.key and key_forms(field.key) and key_forms(field.key)[0] in CHILD_DIRECTED_KEYS:
                 child_directed = field.value.strip().lower() in _TRUE
             if known is not None:
@@ -203,14 +207,19 @@ class Detector:
             event=event,
         )
 
-    def _operator_header(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+    def _operator_value(self, field: Field) -> tuple[str, str] | None:
+        """(type, normalised value) of an enrichment header, if its value is one a network injects."""
         id_type = self.signatures.operator_headers.get((field.key or "").lower())
         if id_type is None:
-            return
+            return None
         value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
-        if value is None:
+        return (id_type, value) if value is not None else None
+
+    def _operator_header(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+        injected = self._operator_value(field)
+        if injected is None:
             return
-        observation = _observation(id_type, value, field, 0.95, event)
+        observation = _observation(injected[0], injected[1], field, 0.95, event)
         self._add(found, dataclasses.replace(observation, operator_injected=True))
 
     def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:

@@ -230,6 +230,12 @@ def test_operator_header_with_a_known_value_is_injected(known_detector: Detector
     assert observation.operator_injected and observation.encoding == "e164_noplus"
 
 
+def test_known_digest_under_an_enrichment_name_is_not_injected(known_detector: Detector, events: Any) -> None:
+    (observation,) = known_detector.observe(events.http(headers=[("X-IMSI", _h("md5", "262013497757844"))])).observations
+    assert (observation.id_type, observation.owner, observation.encoding) == ("imsi", "kid-tablet-01", "md5")
+    assert observation.location == "header" and not observation.operator_injected
+
+
 # ---------------------------------------------------------------------- boundaries
 
 @pytest.mark.parametrize(

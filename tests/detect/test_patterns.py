@@ -236,6 +236,16 @@ def test_operator_header_with_an_invalid_value(header: str, value: str, detector
     assert detector.observe(events.http(headers=[(header, value)])).observations == []
 
 
+@pytest.mark.parametrize(("header", "value", "id_type"), [("X-IMEI", IMEI_MD5, "imei"), ("X-IMSI", IMEI_SHA256, "imsi"),
+                                                         ("X-MSISDN", IMEI_SHA1, "msisdn")])
+def test_enrichment_name_with_a_digest_is_the_apps_header(header: str, value: str, id_type: str, detector: Detector,
+                                                          events: Any) -> None:
+    # A network injects the number itself; a digest under the same name was put there by the app.
+    (observation,) = detector.observe(events.http(headers=[(header, value)])).observations
+    assert (observation.id_type, observation.value, observation.location) == (id_type, value, "header")
+    assert not observation.operator_injected
+
+
 def test_an_ordinary_header_is_not_enrichment(detector: Detector, events: Any) -> None:
     (observation,) = detector.observe(events.http(headers=[("X-Device-Imei", IMEI)])).observations
     assert observation.location == "header" and not observation.operator_injected
