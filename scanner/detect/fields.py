@@ -126,7 +126,9 @@ class _HttpFields:
                 if ref_query:
                     self._params(ref_query, "header", "plain")
             elif lname not in _MECHANICAL_HEADERS:
-                self._value("header", name, value, "plain", 0)
+                # SDKs percent-encode what they put in their own headers (X-User-Email: a%40b.org)
+                decoded, encoding = _url_decode(value)
+                self._value("header", name, decoded, encoding, 0)
         if event.body:
             self._body(event.body, content_type)
         return self.out

@@ -199,10 +199,18 @@ def test_headers_mechanical_skipped_enrichment_apart(extractor: FieldExtractor, 
 def test_double_url_encoding_is_url2_everywhere(extractor: FieldExtractor, events: Any) -> None:
     twice = "emma%2540example.org"
     event = events.http(uri=f"/a?e={twice}", body=f"e={twice}", content_type="application/x-www-form-urlencoded",
-                        headers=[("Cookie", f"e={twice}")])
+                        headers=[("Cookie", f"e={twice}"), ("e", twice)])
     got = {(f.location, f.value, f.encoding) for f in extractor.fields(event) if f.key == "e"}
     assert got == {("query", "emma@example.org", "url2"), ("body", "emma@example.org", "url2"),
-                   ("cookie", "emma@example.org", "url2")}
+                   ("cookie", "emma@example.org", "url2"), ("header", "emma@example.org", "url2")}
+
+
+def test_custom_header_values_are_url_decoded(extractor: FieldExtractor, events: Any) -> None:
+    event = events.http(headers=[("X-User-Email", "emma%2540example.org"), ("X-Ratio", "100%"), ("X-Name", "Emma%20K")])
+    got = triples(extractor.fields(event))
+    assert ("header", "X-User-Email", "emma@example.org", "url2") in got
+    assert ("header", "X-Ratio", "100%", "plain") in got
+    assert ("header", "X-Name", "Emma K", "url") in got
 
 
 def test_a_literal_percent_is_not_decoded_twice(extractor: FieldExtractor, events: Any) -> None:
