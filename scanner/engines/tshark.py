@@ -23,8 +23,12 @@ span captures and every event names the file its frame is in):
   that match the display filter.
 - pyshark starts tshark and streams its output (``_EkCapture``): EK lines are
   parsed one at a time with ``json.loads`` and turned into events at once;
-  nothing is kept per packet.  tshark's own state (reassembly, conversations)
-  grows with the capture: ``session_reset`` (tshark ``-M``) bounds it.
+  nothing is kept per packet on this side.  tshark's own memory grows with the
+  capture (it keeps per-frame state for the whole file, about 2.7 kB a packet in
+  the benchmarks): split very large captures (``editcap -c``) or use the native
+  engine.  tshark's ``-M`` session reset was measured and left out: it hardly
+  lowers the peak (glib keeps the memory), is several times slower, and restarts
+  frame numbers.
 - tshark's complaints are not swallowed: a capture it could not read at all
   is an ``InputError`` (exit status 2) naming tshark's message; a capture it
   read only in part (cut short, damaged after some packets) keeps its events
@@ -89,7 +93,6 @@ class TsharkEngine:
         self,
         progress: ProgressCallback | None = None,
         tshark_path: str | None = None,
-        session_reset: int | None = None,
     ) -> None:
         self.stats = EngineStats()
         self.anomalies = Anomalies()
@@ -105,8 +108,7 @@ class TsharkEngine:
             raise InputError(
                 f"tshark {self.tshark_version} is too old for --engine tshark (3.0 or later is needed)"
             )
-        reset = session_reset or int(os.environ.get("PRIVSCAN_TSHARK_SESSION_RESET", "0") or 0)
-        self.options = command_options(reset or None)
+        self.options = command_options()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         builder = EventBuilder(self.anomalies, self.stats.counters)

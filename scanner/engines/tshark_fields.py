@@ -105,15 +105,11 @@ PREFERENCES: dict[str, str] = {
 HEURISTICS_DISABLED: tuple[str, ...] = ("dns_udp",)
 
 
-def command_options(session_reset: int | None = None) -> list[str]:
-    """The tshark options besides those pyshark adds (-l -n -T ek -x -Y -o -r)."""
+def command_options() -> list[str]:
+    """The tshark options besides those pyshark adds (-n -T ek -x -Y -o -r)."""
     options = ["-J", PROTOCOLS]
     for name in HEURISTICS_DISABLED:
         options += ["--disable-heuristic", name]
-    if session_reset:
-        # tshark keeps per-conversation state for the whole capture; -M bounds it by
-        # starting over every N packets, at the price of flows that span a reset.
-        options += ["-M", str(session_reset)]
     return options
 
 
