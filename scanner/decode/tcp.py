@@ -259,8 +259,10 @@ class TcpReassembler:
         """The direction ended (FIN/RST) or its flow expired: flush what is buffered."""
         half.closed = True
         events: list[Event] | None = None
-        if half.pending:
-            events = self._skip_hole(half, ts, frame, None)
+        # Give up every remaining hole, not only the first: each gives up at least the
+        # earliest held segment, and what follows a later hole (the next request) is read.
+        while half.pending and half.state != IGNORE:
+            events = self._skip_hole(half, ts, frame, events)
         if half.state == UNKNOWN and half.head:
             head, half.head = half.head, b""
             decoder = self.choose_decoder(half, head)

@@ -440,3 +440,21 @@ def test_reset_from_the_server_flushes_the_clients_pending_request(decode_frames
     (request,) = result.of(HttpRequest)
     assert ((request.method, request.host, request.uri), request.body_truncated) == (B, True)
     assert result.decoder.tcp_halves == {}
+
+
+def test_every_hole_is_given_up_when_the_direction_ends(decode_frames) -> None:
+    # As in PcapPlusPlus' 4KHttpRequests.pcap: the capture lost a few bytes at the end of
+    # each request, so several holes are pending when the capture ends; every request held
+    # after them must still be read, not only the one after the first hole.
+    conn = Conn()
+    a, b = len(REQ_A), len(REQ_A) + len(REQ_B)
+    frames = [
+        conn.syn(),
+        conn.c(REQ_A[:-4], 0),  # the last 4 bytes of A are lost
+        conn.c(REQ_B[:-4], a),  # the last 4 body bytes of B are lost
+        conn.c(REQ_C, b),
+    ]
+    result = decode_frames(frames)  # the end of the capture closes the direction
+    assert requests(result)[-2:] == [B, C]
+    assert [r.body_truncated for r in result.of(HttpRequest)][-2:] == [True, False]
+    assert result.decoder.tcp.buffered_bytes == 0
