@@ -26,7 +26,8 @@ setup: $(STAMP)
 DEBIAN_TOOLS := tshark chromium iproute2 dnsmasq-base bind9-utils graphviz
 system-tools:
 	@if command -v tshark >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 \
-		&& command -v named-checkzone >/dev/null 2>&1 && command -v dot >/dev/null 2>&1; then :; \
+		&& command -v named-checkzone >/dev/null 2>&1 && command -v dot >/dev/null 2>&1 \
+		&& command -v ip >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian packages: $(DEBIAN_TOOLS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \

@@ -184,6 +184,16 @@ def _format_names() -> set[str]:
     return set(available_formats())
 
 
+def _register_commands() -> None:
+    """Commands that live with their subsystem (scheduled audits: audit, history, baseline, watch, capture)."""
+    from scanner.audit.commands import register
+
+    register(cli)
+
+
+_register_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and turn every user-facing error into one line and exit 2."""
     try:

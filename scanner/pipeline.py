@@ -94,10 +94,10 @@ class ScanPipeline:
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
         # on every machine, so reports of the same input compare byte for byte.
         self.root = root
-        self.signature_files: tuple[SignatureFile, ...] = tuple(
-            SignatureFile(_relative(f.path, root), f.sha256)
-            for f in (*self.id_signatures.files, *self.trackers.files, *policy_files)
-        )
+        files: list[SignatureFile] = [*self.id_signatures.files]
+        files += [SignatureFile(f.path, f.sha256) for f in self.trackers.files]
+        files += policy_files
+        self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
         self.events = 0
         self.started = time.monotonic()
 
