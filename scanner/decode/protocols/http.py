@@ -316,6 +316,14 @@ class HttpDecoder(StreamDecoder):
             # Keep what the request said before the loss: its URI and headers hold identifiers.
             self._request.truncated = True
             self._orphan = self._request
+        elif self._buffer.startswith(_METHOD_PREFIXES) and b"\n" in self._buffer:
+            # The loss cut the header section itself: its request line and whole header
+            # lines were read, and they are the request's URI, host and cookies.
+            head = self._buffer[: self._buffer.rfind(b"\n")]
+            partial = self._parse_head(head, self._first_frame)
+            if partial is not None:
+                partial.truncated = True
+                self._orphan = partial
         self.anomalies.add("http_lost_bytes")
         self._start_resync()
 

@@ -365,3 +365,26 @@ def test_connect_through_the_packet_decoder(decode_frames, tls) -> None:
     assert [e.type for e in result.events] == ["http", "tls"]
     assert result.of(TlsClientHello)[0].sni == "tracker.example"
     assert result.decoder.frames_skipped_encrypted == 2  # the tunnel is ignored after its hello
+
+
+def test_header_section_cut_by_lost_bytes_keeps_its_complete_lines() -> None:
+    # The capture lost the end of the header section: the request line and the whole header
+    # lines before the loss still say where the request went and what it carried.
+    anomalies = Anomalies()
+    decoder = HttpDecoder(StreamContext("test.pcap", FLOW), anomalies)
+    assert decoder.feed(b"GET /track?adid=38400000 HTTP/1.1\r\nHost: ads.example\r\nCookie: uid=k", 1.0, 1) == []
+    decoder.gap(2.0, 2)
+    events = http(list(decoder.feed(b"GET /next HTTP/1.1\r\nHost: b\r\n\r\n", 3.0, 3)))
+    cut, after = events
+    assert (cut.uri, cut.host, cut.body_truncated, cut.first_frame) == ("/track?adid=38400000", "ads.example", True, 1)
+    assert all(name != "Cookie" for name, _ in cut.headers)  # the cut line is not guessed at
+    assert after.uri == "/next"
+    assert anomalies.counts == {"http_lost_bytes": 1}
+
+
+def test_bytes_lost_before_a_request_line_was_whole_invent_nothing() -> None:
+    anomalies = Anomalies()
+    decoder = HttpDecoder(StreamContext("test.pcap", FLOW), anomalies)
+    decoder.feed(b"GET /trac", 1.0, 1)
+    decoder.gap(2.0, 2)
+    assert list(decoder.finish(3.0, 3)) == []
