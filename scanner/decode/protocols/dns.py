@@ -156,15 +156,24 @@ def parse_dns(buf: bytes) -> DnsWire:
     ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(buf, 0)
     offset = 12
     questions: list[tuple[str, int, int]] = []
+    truncated = False
     for _ in range(qdcount):
-        name, offset = read_name(buf, offset)
-        if offset + 4 > len(buf):
-            raise DnsFormatError("question runs past the end")
+        try:
+            name, offset = read_name(buf, offset)
+            if offset + 4 > len(buf):
+                raise DnsFormatError("question runs past the end")
+        except DnsFormatError:
+            if not questions:
+                raise
+            # A count larger than the questions present (damaged or fuzzed): keep those read.
+            truncated = True
+            break
         qtype, qclass = _QFIXED.unpack_from(buf, offset)
         offset += 4
         questions.append((name, qtype, qclass))
     records: list[ResourceRecord] = []
-    truncated = False
+    if truncated:
+        return DnsWire(ident, flags, tuple(questions), (), True)
     try:
         for section, count in ((1, ancount), (2, nscount), (3, arcount)):
             for _ in range(count):

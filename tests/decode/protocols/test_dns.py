@@ -294,3 +294,22 @@ def test_dns_on_a_udp_port_pair_where_53_is_the_lower_port(decode_frames) -> Non
     result = decode_frames([bytes(frame)])
     assert [e.type for e in result.events] == ["dns"]
 
+
+
+def test_question_count_larger_than_the_message_keeps_the_questions_read() -> None:
+    # As in the fuzzed captures (nDPI fuzz-2006-06-26-2594, PcapPlusPlus clusterfuzz): a count
+    # of 29440 questions over one readable question.  tshark shows the question; so must we.
+    message = struct.pack("!HHHHHH", 1, 0x0100, 29440, 0, 0, 0) + wire_name(b"sip", b"example") + b"\x00\x21\x00\x01"
+    wire = parse_dns(message)
+    assert (wire.questions, wire.truncated) == ((("sip.example", 33, 1),), True)
+    (event,), anomalies = decode(message)
+    assert (event.query, event.qtype) == ("sip.example", "SRV")
+    assert anomalies == {"dns_truncated": 1}
+
+
+def test_second_question_with_a_pointer_loop() -> None:
+    head = struct.pack("!HHHHHH", 1, 0x8100, 2, 0, 0, 0) + b"\x00" + b"\x00\x02\x00\x01"  # <Root> NS
+    message = head + struct.pack("!H", 0xC000 | len(head)) + b"\x00\x01\x00\x01"  # a name pointing at itself
+    (event,), anomalies = decode(message, SERVER_FLOW)
+    assert event.query == "<Root>"
+    assert anomalies == {"dns_truncated": 1}
