@@ -187,3 +187,39 @@ class TlsBuilders:
 @pytest.fixture(scope="session")
 def tls() -> TlsBuilders:
     return TlsBuilders()
+
+
+# ------------------------------------------------------------------------------- public captures
+
+
+@dataclass
+class NativeScan:
+    """One capture through the native engine in strict mode (a decoder bug raises)."""
+
+    events: list[Event]
+    info: Any  # CaptureInfo
+    anomalies: dict[str, int]
+    counters: dict[str, int]
+
+
+@pytest.fixture(scope="session")
+def native_scan(real_captures) -> Callable[[Any], NativeScan]:
+    """``native_scan(path)``: the capture's events, info and counts, computed once per session
+    (the real-capture and tshark tests read the same scans)."""
+    from scanner.engines.native import NativeEngine
+    from scanner.ingest import CaptureSource
+
+    cache: dict[str, NativeScan] = {}
+
+    def scan(path: Any) -> NativeScan:
+        key = str(path)
+        if key not in cache:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("PRIVSCAN_STRICT", "1")
+                engine = NativeEngine()
+            assert engine.strict
+            events = list(engine.events([CaptureSource(key)]))
+            cache[key] = NativeScan(events, engine.stats.captures[0], dict(engine.anomalies.counts), dict(engine.stats.counters))
+        return cache[key]
+
+    return scan
