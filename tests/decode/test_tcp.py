@@ -167,8 +167,11 @@ def test_lost_segment_then_resync_on_the_next_request(decode_frames) -> None:
         conn.c(stream[b_end - 19 : b_end], b_end - 19),  # B's body (held: after the hole)
         conn.c(stream[b_end:], b_end),  # C (held)
     ]
-    # A hole is given up when the capture has moved on by more than HOLE_TIMEOUT.
-    result = decode_frames(frames, step=tcp.HOLE_TIMEOUT * 0.6)
+    # A hole is given up when the capture has moved on by more than HOLE_TIMEOUT since the
+    # first segment held after it (here when C arrives), not only at the end of the capture.
+    result = decode_frames(frames, step=tcp.HOLE_TIMEOUT * 0.75, flush=False)
+    assert requests(result) == [A]  # C arrived 0.75 s after B's body: the hole may still fill
+    result = decode_frames(frames, step=tcp.HOLE_TIMEOUT * 1.5, flush=False)
     # B's request line was whole before the loss; its Host line was not, and is not invented.
     assert requests(result) == [A, ("POST", None, "/collect"), C]
     assert result.anomalies == {"tcp_gap": 1, "http_lost_bytes": 1}
