@@ -114,22 +114,25 @@ class ScanPipeline:
                 self.dns.learn_message(event)
             return
         detection = self.detector.observe(event)
-        destination = None
+        destination: Destination | None = None
         subject: Subject | None = None
-        for observation in detection.observations:
-            if subject is None or (subject.source == "address" and observation.owner):
-                subject = self.subjects.resolve(event, observation.owner)
-            if destination is None:
-                destination = self._destination(event, subject)
-            if observation.id_type == "cookie_id" and not destination.tracker:
-                continue  # a tracker's cookie counts when it reaches a tracker, not its own site
-            if destination.host == LOCAL_NETWORK and subject.minor is not True:
-                continue  # names on the local network are a minors' risk (PS801), not a leak to a company
-            channel = Channel(event.type, event.type in _ENCRYPTED, observation.location)
-            value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
-            self.aggregator.add(
-                AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
-            )
+        if detection.observations:
+            # One request, one sender: a value the inventory gives a device names the sender of all
+            # of the request's identifiers (when neither a binding nor an address does), not only of
+            # those found after it.
+            owner = next((o.owner for o in detection.observations if o.owner), None)
+            subject = self.subjects.resolve(event, owner)
+            destination = self._destination(event, subject)
+            for observation in detection.observations:
+                if observation.id_type == "cookie_id" and not destination.tracker:
+                    continue  # a tracker's cookie counts when it reaches a tracker, not its own site
+                if destination.host == LOCAL_NETWORK and subject.minor is not True:
+                    continue  # names on the local network are a minors' risk (PS801), not a leak to a company
+                channel = Channel(event.type, event.type in _ENCRYPTED, observation.location)
+                value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
+                self.aggregator.add(
+                    AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
+                )
         if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
             if destination is None:
                 destination = self._destination(event, subject)

@@ -119,6 +119,14 @@ def test_value_owner_names_the_subject_when_the_address_is_unknown(pipeline: Sca
                                (STRANGER_IP, "gaid", "googleads.g.doubleclick.net")}
 
 
+def test_one_request_is_one_subject(pipeline: ScanPipeline) -> None:
+    """A request from an unknown address that carries the kid's IMEI after an unknown GAID: the IMEI
+    names the sender of the whole request, not only of the values after it."""
+    other = "11111111-2222-4333-8444-555555555555"
+    result = feed(pipeline, http(f"/a?rdid={other}&imei={IMEI}", src=STRANGER_IP))
+    assert triples(result) == {("kid-tablet", "gaid", "googleads.g.doubleclick.net"), ("kid-tablet", "imei", "googleads.g.doubleclick.net")}
+
+
 def test_unknown_address_without_inventory_value_is_the_address(pipeline: ScanPipeline) -> None:
     other = "11111111-2222-4333-8444-555555555555"
     result = feed(pipeline, http(f"/a?rdid={other}", src=STRANGER_IP))
