@@ -7,7 +7,7 @@ stays on the machine: ``PRIVSCAN_HMAC_KEY`` (text), else a key file
 first use (32 random bytes, mode 0600).  Reports carry the key's id (a hash of
 the key), so two reports' HMACs are comparable only when their ids match.
 Previews keep just enough of a value to recognise it (an IMEI's first digits,
-an e-mail's domain, a MAC's vendor prefix, a location to ~10 km).
+an e-mail's domain, a MAC's vendor prefix, a location to ~10 km, a device name's first letter).
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def preview(id_type: str, value: str) -> str:
         except ValueError:
             return "*,*"
         return f"{lat:.1f},{lon:.1f} (~10 km)"
+    if id_type == "device_name":
+        # "Emma’s iPad": the person's first name is what must not show, and it comes first
+        return value[:1] + "*" * (len(value) - 1)
     if id_type in ("gaid", "idfa", "idfv"):
         return value[:4] + "****-****-****-****-********" + value[-4:]
     if len(value) <= 6:
