@@ -114,7 +114,16 @@ def load_csv(path: str | Path, error: type[PrivscanError] = ConfigError) -> list
     with handle:
         try:
             reader = csv.DictReader(handle)
+            columns = [name.strip() for name in reader.fieldnames or ()]
+            twice = sorted({name for name in columns if name and columns.count(name) > 1})
+            if twice:
+                # DictReader would keep the last column of a name: a device's values silently lost
+                raise error(path, 1, f"column {twice[0]!r} given twice")
             for row in reader:
+                if None in row:
+                    # more cells than columns: an unquoted "lat,lon" or a stray comma shifts the rest
+                    raise error(path, reader.line_num, f"{len(columns) + len(row[None])} cells for {len(columns)} columns "
+                                                       "(quote cells that hold a comma)")
                 item = LineDict({k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})
                 item.line = reader.line_num
                 rows.append(item)

@@ -174,6 +174,8 @@ def test_yaml_errors_name_file_and_line(tmp_path: Path, text: str, line: int, wo
         ("id,minor\nd1,true\nd2,maybe\n", 3, "'minor'"),
         ("id,imei\nd1,356938035643809\nd1,\n", 3, "appears twice"),
         ("imei\n356938035643809\n", 2, "needs an 'id'"),
+        ("id,imei,imei\nd1,356938035643809,\n", 1, "column 'imei' given twice"),
+        ("id,geo,imei\nd1,48.8584,2.2945,356938035643809\n", 2, "4 cells for 3 columns"),
     ],
 )
 def test_csv_errors_name_file_and_line(tmp_path: Path, text: str, line: int, words: str) -> None:
