@@ -147,7 +147,9 @@ class TsharkEngine:
         feeder.start()
         records = 0
         produced = 0
-        flows: set[tuple[Any, ...]] = set()
+        # stats.flows: the distinct flows of the frames tshark printed (tshark does not say how
+        # many it saw in all); kept as hashes, not tuples, so a long capture stays small.
+        flows: set[int] = set()
         finished = False
         try:
             for record in _records(capture):
@@ -168,7 +170,7 @@ class TsharkEngine:
                     produced += len(out)
                     for event in out:
                         flow = event.flow
-                        flows.add((flow.proto, *sorted(((flow.src, flow.sport), (flow.dst, flow.dport)))))
+                        flows.add(hash((flow.proto, *sorted(((flow.src, flow.sport), (flow.dst, flow.dport))))))
                     yield from out
                 if self.progress is not None and not records % PROGRESS_EVERY:
                     self.progress(info.path, opened.counter.bytes_read)

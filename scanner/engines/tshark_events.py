@@ -812,10 +812,12 @@ def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
     character-strings by the record's data length.
     """
     types = integers(layer, "dns_dns_resp_type")
+    if not types:
+        return []  # a query, nearly always
     names = [str(n) for n in values(layer, "dns_dns_resp_name")]
     ttls = integers(layer, "dns_dns_resp_ttl")
     lengths = integers(layer, "dns_dns_resp_len")
-    pending = {rtype: iter([str(v) for v in values(layer, key)]) for rtype, key in _RR_VALUE_FIELDS.items()}
+    pending = {rtype: iter([str(v) for v in values(layer, key)]) for rtype, key in _RR_VALUE_FIELDS.items() if key in layer}
     txt = iter([str(v) for v in values(layer, "dns_dns_txt")])
     txt_lengths = iter(integers(layer, "dns_dns_txt_length"))
     answers = first_int(layer, "dns_dns_count_answers") or 0
@@ -829,8 +831,8 @@ def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
         length = lengths[index] if index < len(lengths) else 0
         value = ""
         strings: tuple[str, ...] = ()
-        if rtype in pending:
-            value = next(pending[rtype], "")
+        if rtype in _RR_VALUE_FIELDS:
+            value = next(pending[rtype], "") if rtype in pending else ""
             if _damaged_name(value):
                 break
         elif rtype == RR_TXT:

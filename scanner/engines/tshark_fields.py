@@ -129,7 +129,10 @@ def layers_named(layers: Layer, name: str) -> list[Layer]:
 
 def values(layer: Layer, key: str) -> list[Any]:
     """A field's values in tree order (a field that occurs once is a scalar in EK)."""
-    return _as_list(layer.get(key))
+    value = layer.get(key)
+    if value is None:
+        return []
+    return value if type(value) is list else [value]
 
 
 def first(layer: Layer, key: str) -> Any:
@@ -146,15 +149,20 @@ def text(layer: Layer, key: str) -> str | None:
 
 def integer(value: Any) -> int | None:
     """tshark prints integers in decimal or, for hex-displayed fields, as ``0x...``."""
+    if type(value) is str:
+        # The common case first: this runs for every count, type and port of every record.
+        try:
+            return int(value)
+        except ValueError:
+            pass
+        try:
+            token = value.strip()
+            return int(token, 16) if token[:2].lower() == "0x" else int(token)
+        except ValueError:
+            return None
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    try:
-        token = str(value).strip()
-        return int(token, 16) if token[:2].lower() == "0x" else int(token)
-    except ValueError:
-        return None
+    return value if isinstance(value, int) else None
 
 
 def integers(layer: Layer, key: str) -> list[int]:
