@@ -137,6 +137,10 @@ class Detector:
                     self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
                     continue
             candidate = self.patterns.best(field.key, field.value)
+            if candidate is not None and location == "path" and not candidate.key_matched and field.value.isdigit():
+                # A number in a URL path names an object (/v17.0/<Facebook app id>/activities): only
+                # the segment before it (/imei/<digits>) makes it a device's identifier.
+                candidate = None
             if candidate is not None and platform is not None and candidate.id_type in ("gaid", "idfa"):
                 id_type = "gaid" if platform == "android" else "idfa"
                 if candidate.hashed:  # a digest is a digest: its hex stays as written (lower case)

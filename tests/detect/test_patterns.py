@@ -199,6 +199,23 @@ def test_randomised_mac_is_noted(detector: Detector, events: Any) -> None:
     assert real.note is None
 
 
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("/v17.0/450809253801129/activities", set()),  # a Facebook app id: Luhn-valid, starts with 45
+        ("/orders/358965113482691", set()),
+        ("/api/imei/356938035643809/status", {("imei", IMEI)}),
+        ("/device/imei/35-693803-564380-9", {("imei", IMEI)}),
+        ("/users/emma@example.org/profile", {("email", "emma@example.org")}),
+        ("/v1/sim/8949226030000000013", set()),
+        ("/v1/iccid/8949226030000000013", {("iccid", "8949226030000000013")}),
+    ],
+)
+def test_numbers_in_a_path_need_a_segment_that_names_them(uri: str, expected: set[tuple[str, str]], detector: Detector,
+                                                          events: Any) -> None:
+    assert {(o.id_type, o.value) for o in detector.observe(events.http(uri=uri)).observations} == expected
+
+
 def test_observation_says_where_and_under_which_key(detector: Detector, events: Any) -> None:
     (observation,) = detector.observe(events.at("cookie", "imei", IMEI)).observations
     assert (observation.location, observation.key, observation.source, observation.owner) == ("cookie", "imei", "pattern", None)
