@@ -13,8 +13,8 @@ from pathlib import Path
 
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-# Words that follow a model name and happen to be first names ("iPhone 15 Pro Max").
-_MODEL_CONTEXT = {"max": {"pro", "plus", "ultra"}}
+# Words that follow a model name and happen to be first names ("iPhone 15 Pro Max", "Nest Hub Max").
+_MODEL_CONTEXT = {"max": {"pro", "plus", "ultra", "hub", "air"}}
 
 
 def load_first_names(path: Path) -> frozenset[str]:

@@ -315,6 +315,8 @@ NAMES = [
     ("Noahs-Tab-A8", "hostname", True),
     ("DESKTOP-2AEFM7G", "hostname", False),
     ("iPhone 15 Pro Max", "mdns", False),
+    ("Nest-Hub-Max", "hostname", False),
+    ("Max-iPhone", "hostname", True),
     ("android-1c1335ec95a27318", "hostname", False),
     ("Galaxy-A54", "hostname", False),
     ("Pixel-6a", "hostname", False),
