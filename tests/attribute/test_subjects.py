@@ -15,7 +15,16 @@ from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddr
 from scanner.attribute.subjects import SubjectResolver
 from scanner.engines.native import NativeEngine
 from scanner.ingest import expand_inputs
-from scanner.model import DhcpMessage, FlowTuple, GtpcMessage, HttpRequest, ScanResult, Tunnel
+from scanner.model import (
+    DhcpMessage,
+    DiameterMessage,
+    FlowTuple,
+    GtpcMessage,
+    HttpRequest,
+    RadiusMessage,
+    ScanResult,
+    Tunnel,
+)
 from scanner.pipeline import ScanPipeline, ScanSettings
 from scanner.privacy import Pseudonymizer
 
@@ -164,6 +173,21 @@ def test_control_plane_beats_a_stale_inventory_address() -> None:
     stale = Device(id="leon-phone", minor=True, addresses=(TimedAddress(UE),))
     subject = resolver(Inventory((stale,)), learner=learner).resolve(request(T0 + 5))
     assert dict(subject.attributes)["imsi"] == SABINE
+
+
+def test_radius_and_diameter_subscribers_say_where_they_come_from() -> None:
+    learner = BindingLearner()
+    learner.learn(RadiusMessage(ts=T0, capture="c", frame=1, flow=FlowTuple("udp", "10.0.0.1", 40000, "10.0.0.2", 1813),
+                                code="Accounting-Request", acct_status="Start", calling_station_id="491713920030",
+                                framed_ip="100.64.0.9"))
+    learner.learn(DiameterMessage(ts=T0, capture="c", frame=2, flow=FlowTuple("sctp", "10.1.0.1", 3868, "10.1.0.2", 3868),
+                                  command="Credit-Control-Request", session_id="pgw;1", cc_request_type="INITIAL",
+                                  imsi=SABINE, framed_ip="10.70.0.3"))
+    subjects = resolver(subscribers=(Subscriber("line-7", None, "491713920030", True),), learner=learner)
+    radius = subjects.resolve(request(T0 + 1, src="100.64.0.9"))
+    assert (radius.id, radius.minor, radius.source) == ("line-7", True, "radius")
+    diameter = subjects.resolve(request(T0 + 1, src="10.70.0.3"))
+    assert diameter.source == "diameter" and diameter.id.startswith("sub-") and SABINE not in diameter.id
 
 
 def dhcp_ack(ts: float, mac: str, ip: str) -> DhcpMessage:
