@@ -21,9 +21,10 @@ span captures and every event names the file its frame is in):
   reader is cheap next to tshark's dissection (about 2% of the run) and is
   the only way to know the packet count while tshark prints only the packets
   that match the display filter.
-- pyshark starts tshark and streams its output (``_EkCapture``): EK lines are
-  parsed one at a time with ``json.loads`` and turned into events at once;
-  nothing is kept per packet on this side.  tshark's own memory grows with the
+- pyshark starts tshark and streams its output (``_EkCapture``); what tshark is
+  asked for (display filter, layers, preferences) is in tshark_fields.py.  The
+  EK lines of each read are parsed with ``json.loads`` and turned into events
+  at once; nothing is kept per packet on this side.  tshark's own memory grows with the
   capture (it keeps per-frame state for the whole file, about 2.7 kB a packet in
   the benchmarks): split very large captures (``editcap -c``) or use the native
   engine.  tshark's ``-M`` session reset was measured and left out: it hardly
