@@ -266,6 +266,31 @@ def test_graph_has_no_raw_values(pipeline: ScanPipeline) -> None:
     assert graph.has_edge("subject:kid-tablet", identifiers[0], key="has_identifier")
 
 
+def test_graph_edges_and_exposure_analyses(pipeline: ScanPipeline) -> None:
+    hello = TlsClientHello(ts=T0, capture="c", frame=7, flow=FlowTuple("tcp", KID_IP, 50001, "107.178.240.1", 443),
+                           sni="api.mixpanel.com")
+    result = feed(
+        pipeline,
+        http(f"/pagead/ads?rdid={GAID}&imei={IMEI}"),
+        http(f"/session?gps_adid={GAID}", host="app.adjust.com", dst="185.151.204.1", ts=T0 + 5),
+        http(f"/pagead/ads?rdid={PARENT_GAID}", src=ADULT_IP),
+        hello,
+    )
+    graph = result.graph
+    relations = {(u.split(":")[0], key, v.split(":")[0]) for u, v, key in graph.edges(keys=True)}
+    assert relations >= {("subject", "has_identifier", "identifier"), ("identifier", "sent_to", "host"),
+                         ("host", "part_of", "domain"), ("domain", "owned_by", "org"), ("subject", "contacted", "host")}
+    sent = [data for _, v, key, data in graph.edges(keys=True, data=True) if key == "sent_to" and v == "host:app.adjust.com"]
+    assert sent and sent[0]["count"] == 1 and sent[0]["encrypted"] is False and sent[0]["protocols"] == "http"
+    assert sent[0]["findings"] and sent[0]["severity"] in ("critical", "high")
+    google = next(o for o in result.analyses.organisations if o.org == "Google")
+    assert google.minor_subjects == ("kid-tablet",) and set(google.subjects) == {"kid-tablet", "parent-phone"}
+    assert set(google.id_types) == {"gaid", "imei"} and google.tracker
+    kid = next(s for s in result.analyses.subjects if s.subject == "kid-tablet")
+    assert set(kid.orgs) == {"Adjust", "Google"} and kid.worst_severity == "critical" and kid.minor is True
+    assert result.analyses.subjects[0].subject == "kid-tablet", "minors first"
+
+
 def test_show_values_puts_values_in_findings_and_graph(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(INVENTORY, encoding="utf-8")
