@@ -45,9 +45,9 @@ BAR = 0.97
 # floors asserted (measured - 0.02, so that one lost triple in the smaller captures fails).  Raise
 # them when detection improves.
 #   leaks_public        P 0.979 R 1.000   (the 3 "false positives" are real sends the truth leaves out, see below)
-#   labelled_encodings  P 1.000 R 0.951   (misses: IMSIs under 'sub_id', hashes under 'aid'/'X-Device-Id',
-#                                          plain X-IMSI taken for enrichment, a base64 token in a User-Agent,
-#                                          url2 inside JSON)
+#   labelled_encodings  P 1.000 R 0.951   (misses: IMSIs under 'sub_id', a generic name; Android ID digests under
+#                                          'aid'/'X-Device-Id', not said to be the Android ID; a base64 IMEI in
+#                                          X-IMEI; a base64 number in a User-Agent; url2 inside a JSON string)
 #   labelled_gtp        P 1.000 R 0.943   (misses: IMSIs under 'sub_id')
 FLOORS = {
     "leaks_public": (0.959, 0.980),
