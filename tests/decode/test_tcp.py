@@ -125,7 +125,12 @@ def test_two_adjacent_segments_swapped(decode_frames) -> None:
     conn = Conn()
     first, second, third = conn.cut(REQ_A, 20, 30)
     result = decode_frames([conn.syn(), first, third, second])
-    assert requests(result) == [A]
+    (request,) = result.of(HttpRequest)
+    assert (request.method, request.host, request.uri) == A
+    # Which frame names a request completed out of order (the segment with its last bytes,
+    # 3, or the one that filled the hole, 4, as Wireshark does) is pinned by
+    # tests/engines/test_tshark_http.py as a known difference between the engines.
+    assert request.frame in (3, 4)
     assert result.decoder.tcp.buffered_bytes == 0
     assert result.anomalies == {}
 
@@ -202,6 +207,8 @@ def test_hole_given_up_when_the_direction_closes(decode_frames) -> None:
     ]
     result = decode_frames(frames, flush=False)
     assert requests(result) == [C]
+    # A hole given up never completes anything: the request keeps the frame that holds it.
+    assert result.of(HttpRequest)[0].frame == 3
     assert result.decoder.tcp.buffered_bytes == 0
 
 
