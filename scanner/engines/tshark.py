@@ -53,7 +53,7 @@ from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get
 from scanner.decode.protocols.base import Anomalies
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.engines.tshark_events import EventBuilder
-from scanner.engines.tshark_fields import DISPLAY_FILTER, PREFERENCES, command_options
+from scanner.engines.tshark_fields import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
 from scanner.errors import InputError
 from scanner.ingest import CaptureSource
 from scanner.ingest.readers import read_frames
@@ -373,6 +373,7 @@ class _EkCapture(Capture):
             display_filter=DISPLAY_FILTER,
             tshark_path=tshark_path,
             override_prefs=PREFERENCES,
+            decode_as=DECODE_AS or None,
             use_ek=True,
             include_raw=True,  # -x: the bytes of every field (exact HTTP bodies and header lines)
             custom_parameters=options,

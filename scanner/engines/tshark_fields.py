@@ -99,6 +99,15 @@ PREFERENCES: dict[str, str] = {
     "gtp.dissect_gtp_over_tcp": "TRUE",
 }
 
+# Decode-as rules (tshark -d, "criterion,protocol"), for protocols on ports tshark does not
+# associate with them.  None is needed for parity: every port the native decoders claim is
+# registered in tshark 4.0 for the same protocol (DNS 53, mDNS 5353, LLMNR 5355, NBNS 137,
+# SSDP 1900, DHCP 67/68, DHCPv6 546/547, GTP-C 2123 over UDP and TCP, GTP-U 2152, RADIUS
+# 1645/1646/1812/1813/3799, Diameter TCP/SCTP 3868 and SCTP PPID 46, QUIC 443, VXLAN 4789,
+# Geneve 6081), and HTTP, TLS and QUIC are found on other ports by tshark's heuristics as the
+# native decoders sniff them.  A lab that runs, say, GTP-C on 3386 adds {"udp.port==3386": "gtp"}.
+DECODE_AS: dict[str, str] = {}
+
 # Heuristic dissectors turned off.  tshark tries DNS on any UDP port; the native engine
 # reads DNS on port 53 only (5353 is mDNS, 5355 LLMNR), and on other ports the DNS
 # heuristic mostly finds "DNS" in fuzzed or unrelated payloads.
