@@ -137,7 +137,8 @@ class TcpReassembler:
             if missing:
                 events = self._gap(half, ts, frame, events)
             if half.pending:
-                events = self._drain(half, ts, frame, events)
+                # The hole is filled now: like Wireshark, the message completes in this frame.
+                events = self._drain(half, ts, frame, events, own_frames=False)
             return events
         if diff < HALF_RANGE:
             # A segment from the future: hold it until the hole before it fills.
@@ -172,7 +173,12 @@ class TcpReassembler:
         self.anomalies.add("tcp_overlap")
         return self._data(half, half.next_seq, payload[back:], missing, ts, frame)
 
-    def _drain(self, half: HalfStream, ts: float, frame: int, events: list[Event] | None) -> list[Event] | None:
+    def _drain(
+        self, half: HalfStream, ts: float, frame: int, events: list[Event] | None, own_frames: bool
+    ) -> list[Event] | None:
+        """Deliver the held segments that now continue the stream.  ``own_frames``: each with
+        its own time and frame (after a hole was given up: nothing completed them), else with
+        the frame that filled the hole (where Wireshark shows the reassembled message)."""
         pending = half.pending
         while pending and half.state != IGNORE:
             assert half.next_seq is not None
@@ -186,8 +192,7 @@ class TcpReassembler:
                 self.buffered_bytes -= len(data)
                 back = 0 if diff == 0 else (half.next_seq - seq) & SEQ_MASK
                 if back < len(data):
-                    # delivered with its own time and frame: evidence points at the segment itself
-                    more = self._deliver(half, data[back:], seg_ts, seg_frame)
+                    more = self._deliver(half, data[back:], *((seg_ts, seg_frame) if own_frames else (ts, frame)))
                     half.next_seq = (half.next_seq + len(data) - back) & SEQ_MASK
                     if more:
                         events = (events or []) + more
@@ -207,7 +212,7 @@ class TcpReassembler:
         earliest = min(pending, key=lambda s: (s - base) & SEQ_MASK)
         half.next_seq = earliest
         events = self._gap(half, ts, frame, events)
-        return self._drain(half, ts, frame, events)
+        return self._drain(half, ts, frame, events, own_frames=True)
 
     def _gap(self, half: HalfStream, ts: float, frame: int, events: list[Event] | None) -> list[Event] | None:
         self.anomalies.add("tcp_gap")
