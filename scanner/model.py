@@ -471,6 +471,7 @@ class Finding:
     rules: tuple[RuleMatch, ...]  # every rule that applies, most severe first
     allowlisted: str | None = None  # the reason, when a user accepted it
     channels: tuple[str, ...] = ()  # every protocol the leak was seen on
+    rules_allowlisted: tuple[tuple[str, str], ...] = ()  # (rule id, reason) of rules a user lifted
 
     @property
     def minor(self) -> bool | None:
@@ -497,6 +498,11 @@ class Finding:
                 {"rule": m.rule, "title": m.title, "severity": m.severity} for m in self.rules
             ],
             "allowlisted": self.allowlisted,
+            **(
+                {"allowlisted_rules": [{"rule": rule, "reason": reason} for rule, reason in self.rules_allowlisted]}
+                if self.rules_allowlisted
+                else {}
+            ),
         }
 
 

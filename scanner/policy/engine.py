@@ -140,10 +140,13 @@ class PolicyEngine:
         domain: str | None,
     ) -> Finding:
         allowlisted = None
+        lifted: list[tuple[str, str]] = []
         for entry in self.allowlist:
             if not entry.selects(finding_id, subject, org, host, domain):
                 continue
             if entry.rule is not None:
+                if any(rule.id == entry.rule for rule in matched):
+                    lifted.append((entry.rule, entry.describe()))
                 matched = [rule for rule in matched if rule.id != entry.rule]
             elif allowlisted is None:
                 allowlisted = entry.describe()
@@ -170,6 +173,7 @@ class PolicyEngine:
             rules=tuple(RuleMatch(r.id, r.title, r.severity, r.regulations, r.remediation) for r in matched),
             allowlisted=allowlisted,
             channels=tuple(sorted(record.protocols)),
+            rules_allowlisted=tuple(lifted),
         )
 
     # ------------------------------------------------------------------ contacts

@@ -110,7 +110,10 @@ def test_lift_one_rule(records: Any, evaluate: Any) -> None:
     mixpanel, google = findings["api.mixpanel.com"], findings["googleads.g.doubleclick.net"]
     assert "PS102" not in {m.rule for m in mixpanel.rules} and mixpanel.severity == "info" and mixpanel.rule == "PS000"
     assert mixpanel.allowlisted is None, "the finding itself still counts"
+    assert mixpanel.rules_allowlisted == (("PS102", "processor: accepted in review 42"),), "the report says why"
+    assert mixpanel.to_record()["allowlisted_rules"] == [{"rule": "PS102", "reason": "processor: accepted in review 42"}]
     assert google.rule == "PS102" and google.severity == "high", "other hosts keep the rule"
+    assert google.rules_allowlisted == () and "allowlisted_rules" not in google.to_record()
 
 
 def test_lift_a_rule_everywhere(records: Any, evaluate: Any) -> None:

@@ -534,6 +534,10 @@ class HtmlReport(ReportFormat):
         ]
         if finding.allowlisted is not None:
             facts.append(("Allow-listed", f"<strong>{esc(finding.allowlisted)}</strong>"))
+        if finding.rules_allowlisted:
+            facts.append(
+                ("Rules accepted", "<br>".join(f"{esc(rule)}: {esc(reason)}" for rule, reason in finding.rules_allowlisted))
+            )
         evidence_rows = "".join(
             f'<tr><td class="mono">{esc(e.capture)}</td><td class="num">{e.frame}</td>'
             f'<td class="mono">{esc(iso_utc(e.ts))}</td>'
