@@ -142,13 +142,22 @@ class PacketDecoder:
         ):
             # GTP-U G-PDU, no optional fields: the user's packet starts at 50.
             self.tunnelled_frames += 1
-            if n >= 90 and data[50] == 0x45 and data[59] == 6 and not (data[56] & 0x3F or data[57] or data[83] & (FIN | RST)):
-                half = self.tcp_halves.get(data[62:74])
-                if half is not None and half.state == IGNORE:
-                    half.last_ts = ts
-                    self.frames_skipped_encrypted += 1
-                    return None
-            return self._ip(data, 50, ts, frame, ("gtpu", data[26:34], int.from_bytes(data[46:50], "big")), 1)
+            tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
+            if data[50] == 0x45 and not (data[56] & 0x3F or data[57]):
+                inner_end = 50 + ((data[52] << 8) | data[53])
+                if 70 <= inner_end <= n:
+                    inner_proto = data[59]
+                    if inner_proto == 6 and inner_end >= 90:
+                        if not data[83] & (FIN | RST):
+                            half = self.tcp_halves.get(data[62:74])
+                            if half is not None and half.state == IGNORE:
+                                half.last_ts = ts
+                                self.frames_skipped_encrypted += 1
+                                return None
+                        return self._tcp(data, 70, inner_end, 0, data[62:70], ts, frame, tunnel)
+                    if inner_proto == 17:
+                        return self._udp(data, 70, inner_end, data[62:70], ts, frame, tunnel, 1)
+            return self._ip(data, 50, ts, frame, tunnel, 1)
         return self._udp(data, 34, end, data[26:34], ts, frame, None, 0)
 
     def _decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
