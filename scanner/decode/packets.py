@@ -429,13 +429,18 @@ class PacketDecoder:
         ports = buf[l4 : l4 + 4]
         key = addrs + ports
         udp_flows = self.udp_flows
+        # One entry per flow, under the key of its first packet: most UDP flows are a DNS
+        # question and its answer, and an operator capture has thousands of them a minute.
         if key in udp_flows:
             udp_flows[key] = ts
         else:
             n = len(addrs) // 2
-            udp_flows[key] = ts
-            udp_flows[addrs[n:] + addrs[:n] + ports[2:] + ports[:2]] = ts
-            self.udp_flow_count += 1
+            reverse = addrs[n:] + addrs[:n] + ports[2:] + ports[:2]
+            if reverse in udp_flows:
+                udp_flows[reverse] = ts
+            else:
+                udp_flows[key] = ts
+                self.udp_flow_count += 1
         low, high = (sport, dport) if sport < dport else (dport, sport)
         decoder = self.udp_ports.get(low) or self.udp_ports.get(high)
         payload = buf[l4 + 8 : end]
