@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -20,16 +21,6 @@ from scanner.errors import PrivscanError
 ENGINES = ("native", "tshark")
 
 
-def _engine(name: str, progress: Any = None) -> Any:
-    if name == "tshark":
-        from scanner.engines.tshark import TsharkEngine
-
-        return TsharkEngine(progress=progress)
-    from scanner.engines.native import NativeEngine
-
-    return NativeEngine(progress=progress)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="privscan")
 def cli() -> None:
@@ -41,13 +32,15 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-def events(captures: Sequence[str], fmt: str, engine: str, output: str | None) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
+def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
     from scanner.ingest import expand_inputs
+    from scanner.pipeline import make_engine
     from scanner.report.events import write_event_lines
 
     sources = expand_inputs(captures)
-    runner = _engine(engine)
+    runner = make_engine(engine, None, jobs)
     stream = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:
         write_event_lines(runner.events(sources), stream, fmt)
@@ -72,7 +65,8 @@ def _scan_options(func: Any) -> Any:
         click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
         click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
         click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
-        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."),
+        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
@@ -98,12 +92,10 @@ def _run(captures: Sequence[str], quiet: bool, jobs: int, **kwargs: Any) -> Any:
     from scanner.ingest import expand_inputs
     from scanner.pipeline import run_scan
 
-    if jobs > 1:
-        raise click.UsageError("--jobs above 1 is not available yet: scans run in one process")
     sources = expand_inputs(captures)
     if not sources:
         raise click.UsageError("no capture to scan (an empty directory?)")
-    settings = _settings(**kwargs)
+    settings = dataclasses.replace(_settings(**kwargs), jobs=jobs)
     from scanner.report.progress import scan_progress
 
     with scan_progress(sources, enabled=not quiet) as progress:

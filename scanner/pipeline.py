@@ -70,6 +70,7 @@ class ScanSettings:
     show_values: bool = False
     hmac_key_file: str | None = None
     stable: bool = False  # leave run-dependent numbers (elapsed time) out, for byte-identical reports
+    jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
 
 
 class ScanPipeline:
@@ -269,14 +270,19 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_engine(settings.engine, progress)
+    engine = make_engine(settings.engine, progress, settings.jobs)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)
     return pipeline.result(engine.stats, engine.name)
 
 
-def make_engine(name: str, progress: Callable[[str, int], None] | None = None) -> Engine:
+def make_engine(name: str, progress: Callable[[str, int], None] | None = None, jobs: int = 1) -> Engine:
+    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+    if jobs > 1:
+        from scanner.run.parallel import ParallelEngine
+
+        return ParallelEngine(name, jobs, progress)
     if name == "tshark":
         from scanner.engines.tshark import TsharkEngine
 

@@ -27,6 +27,17 @@ class EngineStats:
     anomalies: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
+    def merge(self, other: EngineStats) -> None:
+        """Add another engine's figures (the same scan, other captures) to these."""
+        self.captures.extend(other.captures)
+        self.packets += other.packets
+        self.flows += other.flows
+        self.events += other.events
+        for name, value in other.anomalies.items():
+            self.anomalies[name] = self.anomalies.get(name, 0) + value
+        for name, value in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + value
+
     @property
     def decode_errors(self) -> int:
         return sum(self.anomalies.values())

@@ -1,7 +1,9 @@
 """The native engine: privscan's own readers and decoders (the default).
 
-Captures are read in order; each capture's flows are flushed at its end, so
-an event always names the capture its frame is in.
+Captures are read in order, each with a decoder of its own: flows (and QUIC
+handshakes in flight) do not span captures, so an event always names the
+capture its frame is in, and a capture decodes the same alone, after another,
+or in another process (run/parallel.py relies on it).
 """
 
 from __future__ import annotations
@@ -30,24 +32,26 @@ class NativeEngine:
         self.strict = os.environ.get("PRIVSCAN_STRICT") == "1"
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
-        decoder = PacketDecoder(self.anomalies)
-        stats = self.stats
-        try:
-            for source in sources:
+        for source in sources:
+            decoder = PacketDecoder(self.anomalies)
+            try:
                 yield from self._capture(source, decoder)
-        finally:
-            stats.flows = decoder.tcp_flows + decoder.udp_flow_count
-            stats.anomalies = dict(self.anomalies.counts)
-            stats.counters.update(
-                {
-                    "frames_skipped_encrypted": decoder.frames_skipped_encrypted,
-                    "frames_non_ip": decoder.frames_non_ip,
-                    "frames_unsupported_link": decoder.frames_unsupported_link,
-                    "frames_tunnelled": decoder.tunnelled_frames,
-                    "tcp_retransmitted_segments": decoder.tcp.retransmitted_segments,
-                    "ip_datagrams_reassembled": decoder.frags.reassembled,
-                }
-            )
+            finally:
+                self._collect(decoder)
+
+    def _collect(self, decoder: PacketDecoder) -> None:
+        stats = self.stats
+        stats.flows += decoder.tcp_flows + decoder.udp_flow_count
+        stats.anomalies = dict(self.anomalies.counts)
+        for name, value in (
+            ("frames_skipped_encrypted", decoder.frames_skipped_encrypted),
+            ("frames_non_ip", decoder.frames_non_ip),
+            ("frames_unsupported_link", decoder.frames_unsupported_link),
+            ("frames_tunnelled", decoder.tunnelled_frames),
+            ("tcp_retransmitted_segments", decoder.tcp.retransmitted_segments),
+            ("ip_datagrams_reassembled", decoder.frags.reassembled),
+        ):
+            stats.counters[name] = stats.counters.get(name, 0) + value
 
     def _capture(self, source: CaptureSource, decoder: PacketDecoder) -> Iterator[Event]:
         stats = self.stats

@@ -1,0 +1,134 @@
+"""Parallel decoding across captures: ``--jobs N`` worker processes, events in serial order.
+
+Decoding is most of a scan's cost, and captures decode independently (each
+has its own decoder: flows never span captures).  So capture i is decoded by
+worker ``i % N`` while the parent runs detection, attribution and the policy
+on the events in capture order, exactly as a serial scan would see them: the
+reports of a serial and a parallel scan are byte for byte the same.
+
+Memory stays bounded: a worker sends events in batches through a bounded
+queue and waits when the parent is behind.  A single capture, or standard
+input, is decoded in the parent (there is nothing to share out).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import queue as queue_module
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.errors import PrivscanError
+from scanner.ingest import CaptureSource
+from scanner.model import Event
+
+BATCH = 512  # events per message: pickling one event at a time would cost more than decoding it
+QUEUE_BATCHES = 64  # per worker: the most a worker runs ahead of the parent
+PROGRESS_EVERY_BATCHES = 8
+WORKER_START_TIMEOUT = 600.0
+
+
+def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None:
+    """Decode the assigned captures in order, sending (kind, capture index, payload) messages."""
+    from scanner.pipeline import make_engine
+
+    for index, path in assigned:
+        read = [0]
+
+        def note(_path: str, bytes_read: int, read: list[int] = read) -> None:
+            read[0] = bytes_read
+
+        engine = make_engine(engine_name, note)
+        batch: list[Event] = []
+        sent = 0
+        try:
+            for event in engine.events([CaptureSource(path)]):
+                batch.append(event)
+                if len(batch) >= BATCH:
+                    # Pickled here, not in the queue's feeder thread, which would fight the
+                    # decoder for the GIL; the feeder then only writes bytes to the pipe.
+                    out.put(("events", index, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+                    batch = []
+                    sent += 1
+                    if sent % PROGRESS_EVERY_BATCHES == 0:
+                        out.put(("progress", index, read[0]))
+            if batch:
+                out.put(("events", index, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+            out.put(("done", index, engine.stats))
+        except PrivscanError as exc:
+            out.put(("error", index, exc))
+            return
+        except BaseException as exc:  # a bug: report it in the parent, with its type
+            out.put(("error", index, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            return
+
+
+class ParallelEngine:
+    """An engine (native or tshark) run in ``jobs`` processes, one capture per process at a time."""
+
+    def __init__(self, engine_name: str, jobs: int, progress: ProgressCallback | None = None) -> None:
+        self.engine_name = engine_name
+        self.name = engine_name
+        self.jobs = jobs
+        self.progress = progress
+        self.stats = EngineStats()
+
+    def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        from scanner.pipeline import make_engine
+
+        if self.jobs <= 1 or len(sources) <= 1 or any(source.is_stdin for source in sources):
+            engine = make_engine(self.engine_name, self.progress)
+            try:
+                yield from engine.events(sources)
+            finally:
+                self.stats.merge(engine.stats)
+            return
+        yield from self._parallel(sources)
+
+    def _parallel(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        # fork: the workers inherit the loaded modules and signatures instead of importing again.
+        context: Any = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        workers = min(self.jobs, len(sources))
+        queues = [context.Queue(maxsize=QUEUE_BATCHES) for _ in range(workers)]
+        assigned: list[list[tuple[int, str]]] = [[] for _ in range(workers)]
+        for index, source in enumerate(sources):
+            assigned[index % workers].append((index, source.path))
+        processes = [
+            context.Process(target=_worker, args=(self.engine_name, assigned[w], queues[w]), daemon=True)
+            for w in range(workers)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            for index, source in enumerate(sources):
+                yield from self._receive(index, source, queues[index % workers], processes[index % workers])
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+                process.join(timeout=5)
+
+    def _receive(self, index: int, source: CaptureSource, queue: Any, process: Any) -> Iterator[Event]:
+        while True:
+            try:
+                kind, at, payload = queue.get(timeout=1.0)
+            except queue_module.Empty:
+                if not process.is_alive():
+                    raise RuntimeError(f"the worker decoding {source.path} ended without a word") from None
+                continue
+            if at != index:
+                raise RuntimeError(f"worker messages out of order: got capture {at} while reading {index}")
+            if kind == "events":
+                yield from pickle.loads(payload)
+            elif kind == "progress":
+                if self.progress is not None:
+                    self.progress(source.path, payload)
+            elif kind == "done":
+                self.stats.merge(payload)
+                if self.progress is not None and payload.captures:
+                    self.progress(source.path, payload.captures[-1].bytes)
+                return
+            elif kind == "error":
+                raise payload
