@@ -14,6 +14,9 @@ REAL_CAPTURES = SHARED / "captures" / "real"
 LABELLED = SHARED / "captures" / "labelled"
 PROJECT_CAPTURES = REPO / "captures"
 
+# Assertions inside tests/helpers explain their failures as the tests' own do.
+pytest.register_assert_rewrite("helpers")
+
 # Reports, findings ids and HMACs must not depend on a key file in the tester's home.
 os.environ.setdefault("PRIVSCAN_HMAC_KEY", "privscan-test-suite-key")
 

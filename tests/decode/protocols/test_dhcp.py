@@ -6,30 +6,20 @@ The device in the fixtures is made up; values read from the public captures
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.captures import udp_datagrams
+from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.dhcp import MESSAGE_TYPES, DhcpDecoder, wire_name
 from scanner.model import DhcpMessage, FlowTuple
 
 FLOW = FlowTuple("udp", "0.0.0.0", 68, "255.255.255.255", 67)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
-
-
-def hx(*lines: str) -> bytes:
-    """A hex fixture: one field per line, anything after '#' is a comment."""
-    return bytes.fromhex("".join("".join(line.split("#", 1)[0].split()) for line in lines))
-
-
-def a(value: str) -> str:
-    """ASCII text as hex, for option values inside ``hx`` lines."""
-    return value.encode().hex()
 
 
 MAC = "3c:22:fb:11:22:33"
@@ -39,7 +29,7 @@ COOKIE = "63825363"  # magic cookie (RFC 2131 s3)
 REQUEST_HEADER = ("01", "01 06 00", "3903f326", "0000 8000")  # BOOTREQUEST, Ethernet/6/0 hops, xid, secs, broadcast
 REPLY_HEADER = ("02", "01 06 00", "3903f326", "0000 8000")  # BOOTREPLY, same
 
-DISCOVER = hx(
+DISCOVER = hex_fixture(
     *REQUEST_HEADER,
     "00000000 00000000",           # ciaddr, yiaddr
     "00000000 00000000",           # siaddr, giaddr
@@ -49,13 +39,13 @@ DISCOVER = hx(
     "35 01 01",                    # DHCP Message Type: DISCOVER
     "3d 07 01 3c22fb112233",       # Client Identifier: Ethernet + MAC
     "32 04 c0a80064",              # Requested IP Address 192.168.0.100
-    f"0c 0a {a('Emmas-iPad')}",    # Host Name
-    f"3c 0f {a('android-dhcp-13')}",  # Vendor Class Identifier
+    f"0c 0a {ascii_hex('Emmas-iPad')}",  # Host Name
+    f"3c 0f {ascii_hex('android-dhcp-13')}",  # Vendor Class Identifier
     "37 04 01 03 06 0f",           # Parameter Request List
     "ff",                          # End
 )
 
-OFFER = hx(
+OFFER = hex_fixture(
     *REPLY_HEADER,
     "00000000 c0a80064",           # ciaddr 0, yiaddr 192.168.0.100 (offered)
     "c0a80001 00000000",           # siaddr 192.168.0.1, giaddr 0
@@ -69,7 +59,7 @@ OFFER = hx(
     "ff",
 )
 
-REQUEST = hx(
+REQUEST = hex_fixture(
     *REQUEST_HEADER,
     "00000000 00000000 00000000 00000000",  # ciaddr, yiaddr, siaddr, giaddr
     CHADDR,
@@ -79,11 +69,11 @@ REQUEST = hx(
     "32 04 c0a80064",              # Requested IP Address
     "36 04 c0a80001",              # Server Identifier
     "51 14 05 00 00",              # Client FQDN (20): flags E+S, RCODE1, RCODE2
-    f"0a {a('Emmas-iPad')} 04 {a('home')} 00",  # name in DNS wire format
+    f"0a {ascii_hex('Emmas-iPad')} 04 {ascii_hex('home')} 00",  # name in DNS wire format
     "ff",
 )
 
-ACK = hx(
+ACK = hex_fixture(
     *REPLY_HEADER,
     "00000000 c0a80064 c0a80001 00000000",  # ciaddr, yiaddr (leased), siaddr, giaddr
     CHADDR,
@@ -95,7 +85,7 @@ ACK = hx(
     "ff",
 )
 
-NAK = hx(
+NAK = hex_fixture(
     *REPLY_HEADER,
     "00000000 00000000 00000000 00000000",  # no address given
     CHADDR,
@@ -103,11 +93,11 @@ NAK = hx(
     COOKIE,
     "35 01 06",                    # DHCP Message Type: NAK
     "36 04 c0a80001",              # Server Identifier
-    f"38 0d {a('wrong network')}", # Message
+    f"38 0d {ascii_hex('wrong network')}", # Message
     "ff",
 )
 
-RELEASE = hx(
+RELEASE = hex_fixture(
     *REQUEST_HEADER,
     "c0a80064 00000000 00000000 00000000",  # ciaddr 192.168.0.100: the address given back
     CHADDR,
@@ -118,19 +108,19 @@ RELEASE = hx(
     "ff",
 )
 
-INFORM = hx(
+INFORM = hex_fixture(
     *REQUEST_HEADER,
     "c0a80065 00000000 00000000 00000000",  # ciaddr 192.168.0.101 (configured by hand)
     CHADDR,
     NO_SNAME_FILE,
     COOKIE,
     "35 01 08",                    # DHCP Message Type: INFORM
-    f"51 0e 00 00 00 {a('laptop1.lan')}",  # Client FQDN, ASCII (E flag clear)
-    f"3c 08 {a('MSFT 5.0')}",      # Vendor Class Identifier
+    f"51 0e 00 00 00 {ascii_hex('laptop1.lan')}",  # Client FQDN, ASCII (E flag clear)
+    f"3c 08 {ascii_hex('MSFT 5.0')}",  # Vendor Class Identifier
     "ff",
 )
 
-DECLINE = hx(
+DECLINE = hex_fixture(
     *REQUEST_HEADER,
     "00000000 00000000 00000000 00000000",
     CHADDR,
@@ -142,7 +132,7 @@ DECLINE = hx(
     "ff",
 )
 
-BOOTP_REPLY = hx(
+BOOTP_REPLY = hex_fixture(
     *REPLY_HEADER,
     "00000000 c0a8000a c0a80001 00000000",  # yiaddr 192.168.0.10
     CHADDR,
@@ -150,12 +140,12 @@ BOOTP_REPLY = hx(
     "00" * 64,                     # RFC 951 vendor area, no magic cookie
 )
 
-OVERLOADED = hx(
+OVERLOADED = hex_fixture(
     *REQUEST_HEADER,
     "00000000 00000000 00000000 00000000",
     CHADDR,
     "00" * 64,                     # sname: unused
-    f"0c 05 {a('kid01')} ff",      # file: more options (host name, end)
+    f"0c 05 {ascii_hex('kid01')} ff",  # file: more options (host name, end)
     "00" * (128 - 8),              #   padding of the file field
     COOKIE,
     "35 01 01",                    # DHCP Message Type: DISCOVER
@@ -163,16 +153,16 @@ OVERLOADED = hx(
     "ff",
 )
 
-SPLIT_OPTION = hx(
+SPLIT_OPTION = hex_fixture(
     *REQUEST_HEADER,
     "00000000 00000000 00000000 00000000",
     CHADDR,
     NO_SNAME_FILE,
     COOKIE,
     "35 01 01",                    # DISCOVER
-    f"0c 04 {a('Emma')}",          # Host Name, first part (RFC 3396)
+    f"0c 04 {ascii_hex('Emma')}",  # Host Name, first part (RFC 3396)
     "00",                          # Pad
-    f"0c 06 {a('s-iPad')}",        # Host Name, second part
+    f"0c 06 {ascii_hex('s-iPad')}",  # Host Name, second part
     "ff",
 )
 
@@ -243,9 +233,9 @@ def test_not_bootp() -> None:
 
 
 def test_wire_name() -> None:
-    assert wire_name(hx(f"03 {a('kid')} 04 {a('home')} 00")) == "kid.home"
-    assert wire_name(hx(f"03 {a('kid')}")) == "kid"  # partial name (no root label)
-    assert wire_name(hx("05 6b69")) is None  # label runs past the end
+    assert wire_name(hex_fixture(f"03 {ascii_hex('kid')} 04 {ascii_hex('home')} 00")) == "kid.home"
+    assert wire_name(hex_fixture(f"03 {ascii_hex('kid')}")) == "kid"  # partial name (no root label)
+    assert wire_name(hex_fixture("05 6b69")) is None  # label runs past the end
     assert wire_name(b"") is None
 
 
@@ -253,13 +243,8 @@ def test_wire_name() -> None:
 def test_truncation_and_bit_flips_never_raise(name: str) -> None:
     payload = ALL_FIXTURES[name]
     decoder = DhcpDecoder(Anomalies())
-    for n in range(len(payload) + 1):
-        decoder.decode(payload[:n], CTX)
-    for i in range(len(payload)):
-        for mask in (0x01, 0x10, 0x80, 0xFF):
-            mutated = bytearray(payload)
-            mutated[i] ^= mask
-            decoder.decode(bytes(mutated), CTX)
+    for damaged in (*truncations(payload), *bit_flips(payload)):
+        decoder.decode(damaged, CTX)
 
 
 def test_random_payloads_never_raise() -> None:
@@ -292,31 +277,6 @@ DHCP_CAPTURES = (
 )
 
 
-def _udp_payloads(path: Path, ports: frozenset[int]) -> Iterator[tuple[int, float, bytes]]:
-    from scapy.layers.inet import UDP
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for frame, pkt in enumerate(reader, start=1):
-            if UDP in pkt and (pkt[UDP].sport in ports or pkt[UDP].dport in ports):
-                udp = pkt[UDP]
-                raw = bytes(udp)
-                yield frame, float(pkt.time), raw[8 : udp.len] if udp.len >= 8 else raw[8:]
-
-
-def _tshark(tshark: str, path: Path, display_filter: str, fields: list[str]) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields",
-           "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") + [""] * (len(fields) - len(line.split("\t"))) for line in out.splitlines()]
-
-
-def _digest(values: set[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(repr(sorted(values, key=repr)).encode()).hexdigest()[:12] + f" ({len(values)} items)"
-
-
 @pytest.mark.shared
 @pytest.mark.tshark
 @pytest.mark.parametrize("capture", DHCP_CAPTURES)
@@ -326,16 +286,15 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
         pytest.skip(f"{capture} is not in this copy of the captures")
     decoder = DhcpDecoder(Anomalies())
     events: list[DhcpMessage] = []
-    for frame, ts, payload in _udp_payloads(path, frozenset({67, 68})):
-        events += [e for e in decoder.decode(payload, PacketContext(ts, path.name, frame, FLOW))
-                   if isinstance(e, DhcpMessage)]
+    for packet_ctx, payload in udp_datagrams(path, {67, 68}):
+        events += [e for e in decoder.decode(payload, packet_ctx) if isinstance(e, DhcpMessage)]
 
     fields = ["frame.number", "dhcp.type", "dhcp.option.dhcp", "dhcp.hw.mac_addr", "dhcp.option.hostname",
               "dhcp.option.vendor_class_id", "dhcp.fqdn.name", "dhcp.option.ip_address_lease_time",
               "dhcp.ip.your", "dhcp.ip.client", "dhcp.option.requested_ip_address"]
     keys = ("message", "mac", "hostname", "vendor_class", "client_fqdn", "lease_time", "ip")
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for row in _tshark(tshark, path, "dhcp", fields):
+    for row in tshark_fields(tshark, path, "dhcp", fields, occurrence="f"):
         frame_cell, op, msg_type, mac, hostname, vendor, fqdn, lease, yiaddr, ciaddr, requested = row[:11]
         frame_no = int(frame_cell)
         bootp = "BOOTREQUEST" if op == "1" else "BOOTREPLY"  # no option 53: plain BOOTP
@@ -361,12 +320,6 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
             ip = requested or ciaddr
         if ip and ip != "0.0.0.0":
             want["ip"].add((frame_no, ip))
-    got: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for e in events:
-        for key in keys:
-            if getattr(e, key) is not None:
-                got[key].add((e.frame, getattr(e, key)))
-    for key in keys:
-        # digests, not the sets: pytest would print the identifiers of a failing comparison
-        assert _digest(got[key]) == _digest(want[key]), f"{capture}: {key} differs from tshark"
+    got = values_by_frame(events, keys)
+    assert_same_as_tshark(got, want, capture)
     assert got["message"], "no DHCP message decoded"

@@ -6,30 +6,20 @@ are compared by digest, never printed.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.captures import udp_datagrams
+from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.dhcpv6 import MESSAGE_TYPES, Dhcpv6Decoder
 from scanner.model import DhcpMessage, FlowTuple
 
 FLOW = FlowTuple("udp", "fe80::3e22:fbff:fe11:2233", 546, "ff02::1:2", 547)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
-
-
-def hx(*lines: str) -> bytes:
-    """A hex fixture: one field per line, anything after '#' is a comment."""
-    return bytes.fromhex("".join("".join(line.split("#", 1)[0].split()) for line in lines))
-
-
-def a(value: str) -> str:
-    """ASCII text as hex, for option values inside ``hx`` lines."""
-    return value.encode().hex()
 
 
 MAC = "3c:22:fb:11:22:33"
@@ -43,10 +33,10 @@ IA_NA_WITH_ADDRESS = (
     " 0005 0018 20010db8000000010000000000000064"  # IA Address (24): 2001:db8:0:1::64
     " 00001c20 00002a30"  # preferred 7200 s, valid 10800 s
 )
-FQDN = f"0027 0012 01 0a {a('Emmas-iPad')} 04 {a('home')} 00"  # Client FQDN (18): flags S, wire-format name
-VENDOR_CLASS = f"0010 000e 00000137 0008 {a('MSFT 5.0')}"  # Vendor Class (14): enterprise 311, one item
+FQDN = f"0027 0012 01 0a {ascii_hex('Emmas-iPad')} 04 {ascii_hex('home')} 00"  # Client FQDN (18): flags S, wire-format name
+VENDOR_CLASS = f"0010 000e 00000137 0008 {ascii_hex('MSFT 5.0')}"  # Vendor Class (14): enterprise 311, one item
 
-SOLICIT = hx(
+SOLICIT = hex_fixture(
     "01 123456",                   # SOLICIT, transaction-id
     CLIENT_ID_LLT,
     "0008 0002 0000",              # Elapsed Time
@@ -56,14 +46,14 @@ SOLICIT = hx(
     "0006 0004 0017 0018",         # Option Request: DNS servers, domain list
 )
 
-ADVERTISE = hx(
+ADVERTISE = hex_fixture(
     "02 123456",                   # ADVERTISE
     SERVER_ID,
     CLIENT_ID_LL,
     IA_NA_WITH_ADDRESS,
 )
 
-REQUEST = hx(
+REQUEST = hex_fixture(
     "03 234567",                   # REQUEST
     CLIENT_ID_LLT,
     SERVER_ID,
@@ -71,7 +61,7 @@ REQUEST = hx(
     FQDN,
 )
 
-REPLY = hx(
+REPLY = hex_fixture(
     "07 234567",                   # REPLY
     SERVER_ID,
     CLIENT_ID_LLT,
@@ -80,20 +70,20 @@ REPLY = hx(
     "000d 0002 0000",              #   Status Code: Success
 )
 
-RENEW = hx(
+RENEW = hex_fixture(
     "05 345678",                   # RENEW
     CLIENT_ID_LLT,
     SERVER_ID,
     IA_NA_WITH_ADDRESS,
 )
 
-REBIND = hx(
+REBIND = hex_fixture(
     "06 456789",                   # REBIND
     CLIENT_ID_LLT,
     IA_NA_WITH_ADDRESS,
 )
 
-RELEASE = hx(
+RELEASE = hex_fixture(
     "08 56789a",                   # RELEASE
     CLIENT_ID_LLT,
     SERVER_ID,
@@ -101,17 +91,17 @@ RELEASE = hx(
     "0005 0018 20010db8000000010000000000000064 00000000 00000000",  # address given back, lifetimes 0
 )
 
-INFORMATION_REQUEST = hx(
+INFORMATION_REQUEST = hex_fixture(
     "0b 6789ab",                   # INFORMATION-REQUEST
     "0001 000e 0002 00000137 0102030405060708",  # Client Identifier: DUID-EN (no MAC in it)
     VENDOR_CLASS,                  # (no Client FQDN: RFC 4704 s5 does not allow it here)
 )
 
-RELAY_FORW = hx(
+RELAY_FORW = hex_fixture(
     "0c 00",                       # RELAY-FORW, hop-count 0
     "20010db8000000010000000000000001",  # link-address 2001:db8:0:1::1
     "fe800000000000003e22fbfffe112244",  # peer-address fe80::3e22:fbff:fe11:2244
-    f"0012 0004 {a('eth0')}",      # Interface-Id
+    f"0012 0004 {ascii_hex('eth0')}",  # Interface-Id
     "004f 0008 0001 3c22fb112244", # Client Link-Layer Address (RFC 6939): Ethernet, MAC
     "0009 001c",                   # Relay Message (28): the client's SOLICIT
     "01 abcdef",                   #   SOLICIT, transaction-id
@@ -119,7 +109,7 @@ RELAY_FORW = hx(
     "0008 0002 0000",              #   Elapsed Time
 )
 
-RELAY_REPL = hx(
+RELAY_REPL = hex_fixture(
     "0d 00",                       # RELAY-REPL, hop-count 0
     "20010db8000000010000000000000001",  # link-address
     "fe800000000000003e22fbfffe112233",  # peer-address
@@ -178,7 +168,7 @@ def test_relay_without_relay_message_reports_the_relay() -> None:
 
 def test_nested_relays_are_unwrapped() -> None:
     inner = RELAY_FORW
-    outer = hx("0c 01", "00" * 32) + hx("0009") + len(inner).to_bytes(2, "big") + inner  # a second relay hop
+    outer = hex_fixture("0c 01", "00" * 32) + hex_fixture("0009") + len(inner).to_bytes(2, "big") + inner  # a second relay hop
     events, _ = decode(outer)
     assert [(e.message, e.mac) for e in events] == [("SOLICIT", "3c:22:fb:11:22:44")]
 
@@ -186,7 +176,7 @@ def test_nested_relays_are_unwrapped() -> None:
 def test_relay_loop_is_bounded() -> None:
     message = SOLICIT
     for _ in range(40):
-        message = hx("0c 00", "00" * 32, "0009") + len(message).to_bytes(2, "big") + message
+        message = hex_fixture("0c 00", "00" * 32, "0009") + len(message).to_bytes(2, "big") + message
         if len(message) > 0xFFFF - 40:
             break
     anomalies = Anomalies()
@@ -206,13 +196,8 @@ def test_truncated_option_keeps_what_was_read() -> None:
 def test_truncation_and_bit_flips_never_raise(name: str) -> None:
     payload = ALL_FIXTURES[name]
     decoder = Dhcpv6Decoder(Anomalies())
-    for n in range(len(payload) + 1):
-        decoder.decode(payload[:n], CTX)
-    for i in range(len(payload)):
-        for mask in (0x01, 0x10, 0x80, 0xFF):
-            mutated = bytearray(payload)
-            mutated[i] ^= mask
-            decoder.decode(bytes(mutated), CTX)
+    for damaged in (*truncations(payload), *bit_flips(payload)):
+        decoder.decode(damaged, CTX)
 
 
 def test_random_payloads_never_raise() -> None:
@@ -239,31 +224,6 @@ def test_random_payloads_never_raise() -> None:
 DHCPV6_CAPTURES = ("ndpi__android.pcap", "sv__smb2-ntlmssp-negotiateflags__input.pcap")
 
 
-def _udp_payloads(path: Path, ports: frozenset[int]) -> Iterator[tuple[int, float, bytes]]:
-    from scapy.layers.inet import UDP
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for frame, pkt in enumerate(reader, start=1):
-            if UDP in pkt and (pkt[UDP].sport in ports or pkt[UDP].dport in ports):
-                udp = pkt[UDP]
-                raw = bytes(udp)
-                yield frame, float(pkt.time), raw[8 : udp.len] if udp.len >= 8 else raw[8:]
-
-
-def _tshark(tshark: str, path: Path, display_filter: str, fields: list[str]) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields",
-           "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") + [""] * (len(fields) - len(line.split("\t"))) for line in out.splitlines()]
-
-
-def _digest(values: set[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(repr(sorted(values, key=repr)).encode()).hexdigest()[:12] + f" ({len(values)} items)"
-
-
 @pytest.mark.shared
 @pytest.mark.tshark
 @pytest.mark.parametrize("capture", DHCPV6_CAPTURES)
@@ -274,9 +234,8 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
     anomalies = Anomalies()
     decoder = Dhcpv6Decoder(anomalies)
     events: list[DhcpMessage] = []
-    for frame, ts, payload in _udp_payloads(path, frozenset({546, 547})):
-        events += [e for e in decoder.decode(payload, PacketContext(ts, path.name, frame, FLOW))
-                   if isinstance(e, DhcpMessage)]
+    for packet_ctx, payload in udp_datagrams(path, {546, 547}):
+        events += [e for e in decoder.decode(payload, packet_ctx) if isinstance(e, DhcpMessage)]
 
     # tshark fields come from the first occurrence; these captures hold no relayed messages
     fields = ["frame.number", "dhcpv6.msgtype", "dhcpv6.duidllt.hwtype", "dhcpv6.duidllt.link_layer_addr",
@@ -284,7 +243,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
               "dhcpv6.vendorclass.data", "dhcpv6.iaaddr.ip"]
     keys = ("message", "mac", "client_fqdn", "hostname", "vendor_class", "ip")
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for row in _tshark(tshark, path, "dhcpv6", fields):
+    for row in tshark_fields(tshark, path, "dhcpv6", fields, occurrence="f"):
         frame_cell, msg_type, llt_hw, llt_mac, ll_hw, ll_mac, fqdn, vendor, address = row[:9]
         frame_no = int(frame_cell)
         want["message"].add((frame_no, MESSAGE_TYPES[int(msg_type)]))
@@ -299,13 +258,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
             want["vendor_class"].add((frame_no, vendor))
         if address:
             want["ip"].add((frame_no, address))
-    got: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for e in events:
-        for key in keys:
-            if getattr(e, key) is not None:
-                got[key].add((e.frame, getattr(e, key)))
-    for key in keys:
-        # digests, not the sets: pytest would print the identifiers of a failing comparison
-        assert _digest(got[key]) == _digest(want[key]), f"{capture}: {key} differs from tshark"
+    got = values_by_frame(events, keys)
+    assert_same_as_tshark(got, want, capture)
     assert got["message"], "no DHCPv6 message decoded"
     assert anomalies.counts == {}

@@ -6,18 +6,20 @@ public captures are compared by digest, never printed.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.captures import tcp_segments
+from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext, StreamContext
 from scanner.decode.protocols.diameter import (
     CC_REQUEST_TYPES,
+    DIAMETER_PORT,
     DiameterSctpDecoder,
     DiameterTcpDecoder,
     command_name,
@@ -28,16 +30,6 @@ FLOW = FlowTuple("sctp", "192.0.2.1", 3868, "192.0.2.2", 3868)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
 
 
-def hx(*lines: str) -> bytes:
-    """A hex fixture: one field per line, anything after '#' is a comment."""
-    return bytes.fromhex("".join("".join(line.split("#", 1)[0].split()) for line in lines))
-
-
-def a(value: str) -> str:
-    """ASCII text as hex, for AVP values inside ``hx`` lines."""
-    return value.encode().hex()
-
-
 IMSI = "001010123456789"
 MSISDN = "491701234567"
 IMEISV = "3569380356438091"
@@ -46,17 +38,17 @@ NAI = "0001010123456789@nai.epc.mnc001.mcc001.3gppnetwork.org"  # 54 octets
 
 # AVP lines used by several fixtures.  Layout (RFC 6733 s4.1): code (4), flags (1:
 # V=0x80 M=0x40), length (3, header included, padding excluded), [Vendor-Id (4)], data, padding.
-SESSION = f"00000107 40 00001c {a(SESSION_ID)}"  # Session-Id (263), length 28
+SESSION = f"00000107 40 00001c {ascii_hex(SESSION_ID)}"  # Session-Id (263), length 28
 RESULT_SUCCESS = "0000010c 40 00000c 000007d1"  # Result-Code (268): DIAMETER_SUCCESS 2001
-ORIGIN_HOST = f"00000108 40 000018 {a('pcef.example.org')}"  # Origin-Host (264), length 24
-USER_NAME_IMSI = f"00000001 40 000017 {a(IMSI)} 00"  # User-Name (1), length 23, 1 octet padding
+ORIGIN_HOST = f"00000108 40 000018 {ascii_hex('pcef.example.org')}"  # Origin-Host (264), length 24
+USER_NAME_IMSI = f"00000001 40 000017 {ascii_hex(IMSI)} 00"  # User-Name (1), length 23, 1 octet padding
 SUBSCRIPTION_ID_E164 = (
     "000001bb 40 000028"  # Subscription-Id (443, grouped), length 40
     " 000001c2 40 00000c 00000000"  # Subscription-Id-Type (450): END_USER_E164 (0)
-    f" 000001bc 40 000014 {a(MSISDN)}"  # Subscription-Id-Data (444), length 20
+    f" 000001bc 40 000014 {ascii_hex(MSISDN)}"  # Subscription-Id-Data (444), length 20
 )
 
-CCR_INITIAL_GX = hx(
+CCR_INITIAL_GX = hex_fixture(
     "01 0000e0",                   # version 1, length 224
     "c0 000110",                   # flags R+P, Credit-Control (272)
     "01000016",                    # Application-Id 16777238 (Gx)
@@ -67,15 +59,15 @@ CCR_INITIAL_GX = hx(
     "0000019f 40 00000c 00000000", # CC-Request-Number (415)
     "000001bb 40 00002c",          # Subscription-Id (443, grouped), length 44
     "000001c2 40 00000c 00000001", #   Subscription-Id-Type: END_USER_IMSI (1)
-    f"000001bc 40 000017 {a(IMSI)} 00",  # Subscription-Id-Data, length 23 + 1 padding
+    f"000001bc 40 000017 {ascii_hex(IMSI)} 00",  # Subscription-Id-Data, length 23 + 1 padding
     SUBSCRIPTION_ID_E164,          # Subscription-Id: E.164 -> MSISDN
     "00000008 40 00000c 0a2d0007", # Framed-IP-Address (8): 10.45.0.7
     "000001ca 00 00002c",          # User-Equipment-Info (458, grouped), length 44
     "000001cb 00 00000c 00000000", #   User-Equipment-Info-Type (459): IMEISV (0)
-    f"000001cc 00 000018 {a(IMEISV)}",  # User-Equipment-Info-Value (460), length 24
+    f"000001cc 00 000018 {ascii_hex(IMEISV)}",  # User-Equipment-Info-Value (460), length 24
 )
 
-CCA_INITIAL_GX = hx(
+CCA_INITIAL_GX = hex_fixture(
     "01 000048",                   # version 1, length 72
     "40 000110",                   # flags P, Credit-Control Answer
     "01000016 00000001 00000001",  # Gx, Hop-by-Hop, End-to-End
@@ -84,7 +76,7 @@ CCA_INITIAL_GX = hx(
     "000001a0 40 00000c 00000001", # CC-Request-Type: INITIAL_REQUEST
 )
 
-CCR_UPDATE_GY = hx(
+CCR_UPDATE_GY = hex_fixture(
     "01 000084",                   # version 1, length 132
     "c0 000110",                   # R+P, Credit-Control
     "00000004 00000002 00000002",  # Application-Id 4 (Diameter Credit Control: Gy/Ro)
@@ -95,10 +87,10 @@ CCR_UPDATE_GY = hx(
     "000004cb c0 000012 000028af", #     PDP-Address (1227, 3GPP), length 18
     "0001 0a2d0008 0000",          #       Address type: IPv4 10.45.0.8, 2 octets padding
     "00000001 c0 00001b 000028af", #     3GPP-IMSI (1, 3GPP), length 27
-    f"{a(IMSI)} 00",               #       UTF-8 digits, 1 octet padding
+    f"{ascii_hex(IMSI)} 00",       #       UTF-8 digits, 1 octet padding
 )
 
-CCR_TERMINATION_GY = hx(
+CCR_TERMINATION_GY = hex_fixture(
     "01 00003c",                   # version 1, length 60
     "c0 000110",                   # R+P, Credit-Control
     "00000004 00000003 00000003",  # Gy
@@ -106,18 +98,18 @@ CCR_TERMINATION_GY = hx(
     "000001a0 40 00000c 00000003", # CC-Request-Type: TERMINATION_REQUEST
 )
 
-CER = hx(
+CER = hex_fixture(
     "01 00006c",                   # version 1, length 108
     "80 000101",                   # R, Capabilities-Exchange (257)
     "00000000 00000004 00000004",  # Application-Id 0 (common messages)
     ORIGIN_HOST,
-    f"00000128 40 000013 {a('example.org')} 00",  # Origin-Realm (296), length 19 + 1 padding
+    f"00000128 40 000013 {ascii_hex('example.org')} 00",  # Origin-Realm (296), length 19 + 1 padding
     "00000101 40 00000e 0001 c0000201 0000",  # Host-IP-Address (257): IPv4 192.0.2.1, padding
     "0000010a 40 00000c 00000000", # Vendor-Id (266)
-    f"0000010d 00 000010 {a('privscan')}",  # Product-Name (269), length 16
+    f"0000010d 00 000010 {ascii_hex('privscan')}",  # Product-Name (269), length 16
 )
 
-CEA = hx(
+CEA = hex_fixture(
     "01 000038",                   # version 1, length 56
     "00 000101",                   # answer, Capabilities-Exchange
     "00000000 00000004 00000004",
@@ -125,21 +117,21 @@ CEA = hx(
     ORIGIN_HOST,
 )
 
-DWR = hx(
+DWR = hex_fixture(
     "01 00002c",                   # version 1, length 44
     "80 000118",                   # R, Device-Watchdog (280)
     "00000000 00000005 00000005",
     ORIGIN_HOST,
 )
 
-DWA = hx(
+DWA = hex_fixture(
     "01 000020",                   # version 1, length 32
     "00 000118",                   # answer, Device-Watchdog
     "00000000 00000005 00000005",
     RESULT_SUCCESS,
 )
 
-RAR = hx(
+RAR = hex_fixture(
     "01 00003c",                   # version 1, length 60
     "c0 000102",                   # R+P, Re-Auth (258)
     "01000016 00000006 00000006",  # Gx
@@ -147,7 +139,7 @@ RAR = hx(
     "0000011d 40 00000c 00000000", # Re-Auth-Request-Type (285): AUTHORIZE_ONLY
 )
 
-RAA = hx(
+RAA = hex_fixture(
     "01 00003c",                   # version 1, length 60
     "40 000102",                   # answer, Re-Auth
     "01000016 00000006 00000006",
@@ -155,7 +147,7 @@ RAA = hx(
     RESULT_SUCCESS,
 )
 
-ULR = hx(
+ULR = hex_fixture(
     "01 000090",                   # version 1, length 144
     "c0 00013c",                   # R+P, Update-Location (316)
     "01000023 00000007 00000007",  # Application-Id 16777251 (S6a/S6d)
@@ -164,12 +156,12 @@ ULR = hx(
     "0000057f c0 00000f 000028af 00f110 00",  # Visited-PLMN-Id (1407, 3GPP): 001/01, padding
     "00000579 80 000038 000028af", # Terminal-Information (1401, 3GPP, grouped), length 56
     "0000057a 80 00001a 000028af", #   IMEI (1402, 3GPP), length 26
-    f"{a('35693803564380')} 0000", #     14 digits (no check digit), 2 octets padding
+    f"{ascii_hex('35693803564380')} 0000", #     14 digits (no check digit), 2 octets padding
     "0000057b 80 00000e 000028af", #   Software-Version (1403, 3GPP), length 14
-    f"{a('91')} 0000",             #     "91", 2 octets padding
+    f"{ascii_hex('91')} 0000",     #     "91", 2 octets padding
 )
 
-ULA = hx(
+ULA = hex_fixture(
     "01 00005c",                   # version 1, length 92
     "40 00013c",                   # P, Update-Location Answer
     "01000023 00000007 00000007",  # S6a
@@ -180,7 +172,7 @@ ULA = hx(
     "947110325476 0000",           #     TBCD 491701234567, 2 octets padding
 )
 
-AIR = hx(
+AIR = hex_fixture(
     "01 000048",                   # version 1, length 72
     "c0 00013e",                   # R+P, Authentication-Information (318)
     "01000023 00000008 00000008",  # S6a
@@ -188,7 +180,7 @@ AIR = hx(
     USER_NAME_IMSI,
 )
 
-AIA = hx(
+AIA = hex_fixture(
     "01 00003c",                   # version 1, length 60
     "40 00013e",                   # answer, Authentication-Information
     "01000023 00000008 00000008",
@@ -196,7 +188,7 @@ AIA = hx(
     RESULT_SUCCESS,
 )
 
-NOR = hx(
+NOR = hex_fixture(
     "01 000048",                   # version 1, length 72
     "c0 000143",                   # R+P, Notify (323)
     "01000023 00000009 00000009",  # S6a
@@ -204,7 +196,7 @@ NOR = hx(
     USER_NAME_IMSI,
 )
 
-AAR = hx(
+AAR = hex_fixture(
     "01 000064",                   # version 1, length 100
     "c0 000109",                   # R+P, AA (265)
     "01000014 0000000a 0000000a",  # Application-Id 16777236 (Rx)
@@ -213,7 +205,7 @@ AAR = hx(
     SUBSCRIPTION_ID_E164,
 )
 
-STR = hx(
+STR = hex_fixture(
     "01 00003c",                   # version 1, length 60
     "c0 000113",                   # R+P, Session-Termination (275)
     "01000014 0000000b 0000000b",  # Rx
@@ -221,24 +213,24 @@ STR = hx(
     "00000127 40 00000c 00000001", # Termination-Cause (295): DIAMETER_LOGOUT
 )
 
-ASR = hx(
+ASR = hex_fixture(
     "01 000030",                   # version 1, length 48
     "c0 000112",                   # R+P, Abort-Session (274)
     "01000014 0000000c 0000000c",  # Rx
     SESSION,
 )
 
-ACR = hx(
+ACR = hex_fixture(
     "01 00008c",                   # version 1, length 140
     "c0 00010f",                   # R+P, Accounting (271)
     "00000003 0000000d 0000000d",  # Application-Id 3 (base accounting)
     SESSION,
     "000001e0 40 00000c 00000002", # Accounting-Record-Type (480): START_RECORD
-    f"00000001 40 00003e {a(NAI)} 0000",  # User-Name: EAP-AKA NAI (62), 2 octets padding
+    f"00000001 40 00003e {ascii_hex(NAI)} 0000",  # User-Name: EAP-AKA NAI (62), 2 octets padding
     "00000008 40 00000e 0001 0a2d000a 0000",  # Framed-IP-Address in Address form: 10.45.0.10
 )
 
-UNKNOWN_COMMAND = hx(
+UNKNOWN_COMMAND = hex_fixture(
     "01 000014",                   # version 1, length 20: header only
     "80 0000fe",                   # R, command 254 (unassigned)
     "00000000 0000000e 0000000e",
@@ -337,13 +329,13 @@ def test_truncated_message_keeps_avps_read() -> None:
 
 def test_dtls_chunk_is_counted_and_skipped() -> None:
     # PPID 47 carries DTLS records (RFC 6083): content type 23, version DTLS 1.2
-    events, anomalies = decode(hx("17 fefd 0001 000000000001 0010") + bytes(16))
+    events, anomalies = decode(hex_fixture("17 fefd 0001 000000000001 0010") + bytes(16))
     assert events == []
     assert anomalies.counts == {"diameter_dtls_skipped": 1}
 
 
 def test_bad_avp_length_stops_the_walk() -> None:
-    bad = hx("01 000020 80 000118 00000000 00000001 00000001", "00000108 40 000004 00000000")
+    bad = hex_fixture("01 000020 80 000118 00000000 00000001 00000001", "00000108 40 000004 00000000")
     events, anomalies = decode(bad)
     assert [e.command for e in events] == ["Device-Watchdog-Request"]
     assert anomalies.counts == {"diameter_avp_malformed": 1}
@@ -431,16 +423,13 @@ def test_tcp_finish_reports_a_cut_message() -> None:
 def test_truncation_and_bit_flips_never_raise(name: str) -> None:
     payload = ALL_FIXTURES[name]
     decoder = DiameterSctpDecoder(Anomalies())
-    for n in range(len(payload) + 1):
-        decoder.decode(payload[:n], CTX)
-    for i in range(len(payload)):
-        for mask in (0x01, 0x10, 0x80, 0xFF):
-            mutated = bytearray(payload)
-            mutated[i] ^= mask
-            decoder.decode(bytes(mutated), CTX)
-            tcp, _ = _tcp_decoder()
-            tcp.feed(bytes(mutated), 1.0, 1)
-            tcp.finish(2.0, 2)
+    for damaged in truncations(payload):
+        decoder.decode(damaged, CTX)
+    for damaged in bit_flips(payload):
+        decoder.decode(damaged, CTX)
+        tcp, _ = _tcp_decoder()
+        tcp.feed(damaged, 1.0, 1)
+        tcp.finish(2.0, 2)
     tcp, _ = _tcp_decoder()
     for i in range(len(payload)):
         tcp.feed(payload[i : i + 1], 1.0, 1)
@@ -481,41 +470,19 @@ SCTP_CAPTURES = (
 TCP_CAPTURES = ("ndpi__diameter.pcap",)
 
 
-def _diameter_payloads(path: Path) -> Iterator[tuple[int, float, str, tuple[Any, ...], bytes]]:
-    """(frame, ts, "sctp"|"tcp", direction key, payload): whole SCTP DATA chunks with PPID 46, TCP
-    segments to or from port 3868 in capture order (the TCP captures here need no reordering)."""
-    from scapy.layers.inet import IP, TCP
+def _sctp_messages(path: Path) -> Iterator[tuple[PacketContext, bytes]]:
+    """Whole Diameter messages: SCTP DATA chunks with PPID 46 (the fixture's flow: only frames are compared)."""
     from scapy.layers.sctp import SCTPChunkData
     from scapy.utils import PcapReader
 
     with PcapReader(str(path)) as reader:
         for frame, pkt in enumerate(reader, start=1):
-            if TCP in pkt and IP in pkt and 3868 in (pkt[TCP].sport, pkt[TCP].dport):
-                tcp = pkt[TCP]
-                payload = bytes(tcp)[tcp.dataofs * 4 : pkt[IP].len - pkt[IP].ihl * 4]
-                if payload:
-                    key = (pkt[IP].src, tcp.sport, pkt[IP].dst, tcp.dport)
-                    yield frame, float(pkt.time), "tcp", key, payload
-                continue
             layer = pkt.getlayer(SCTPChunkData)
             while layer is not None:
                 # B and E both set: the chunk holds a whole user message
                 if isinstance(layer, SCTPChunkData) and layer.proto_id == 46 and layer.beginning and layer.ending:
-                    yield frame, float(pkt.time), "sctp", (), bytes(layer.data)
+                    yield PacketContext(float(pkt.time), path.name, frame, FLOW), bytes(layer.data)
                 layer = layer.payload if layer.payload else None
-
-
-def _tshark(tshark: str, path: Path, display_filter: str, fields: list[str]) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields",
-           "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=\x1f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") + [""] * (len(fields) - len(line.split("\t"))) for line in out.splitlines()]
-
-
-def _digest(values: set[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(repr(sorted(values, key=repr)).encode()).hexdigest()[:12] + f" ({len(values)} items)"
 
 
 def _imeisv_from_raw(raw: bytes) -> str:
@@ -527,8 +494,11 @@ def _imeisv_from_raw(raw: bytes) -> str:
     return "".join(str(b) for b in raw)
 
 
+_AGGREGATOR = "\x1f"  # joins the values of a field that a message holds several of
+
+
 def _cells(cell: str) -> list[str]:
-    return [v for v in cell.split("\x1f") if v]
+    return [v for v in cell.split(_AGGREGATOR) if v]
 
 
 @pytest.mark.shared
@@ -540,16 +510,16 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
         pytest.skip(f"{capture} is not in this copy of the captures")
     anomalies = Anomalies()
     sctp = DiameterSctpDecoder(anomalies)
-    streams: dict[tuple[Any, ...], DiameterTcpDecoder] = {}
     events: list[DiameterMessage] = []
-    for frame, ts, proto, direction, payload in _diameter_payloads(path):
-        if proto == "sctp":
-            out = sctp.decode(payload, PacketContext(ts, path.name, frame, FLOW))
-        else:
-            if direction not in streams:
-                flow = FlowTuple("tcp", *direction)
-                streams[direction] = DiameterTcpDecoder(StreamContext(path.name, flow), anomalies)
-            out = streams[direction].feed(payload, ts, frame)
+    for packet_ctx, message in _sctp_messages(path):
+        events += [e for e in sctp.decode(message, packet_ctx) if isinstance(e, DiameterMessage)]
+    # TCP: segments in capture order (the TCP captures here need no reordering), a decoder per direction
+    streams: dict[FlowTuple, DiameterTcpDecoder] = {}
+    for packet_ctx, _, data in tcp_segments(path, {DIAMETER_PORT}):
+        direction = packet_ctx.flow
+        if direction not in streams:
+            streams[direction] = DiameterTcpDecoder(StreamContext(path.name, direction), anomalies)
+        out = streams[direction].feed(data, packet_ctx.ts, packet_ctx.frame)
         events += [e for e in out if isinstance(e, DiameterMessage)]
 
     fields = ["frame.number", "diameter.cmd.code", "diameter.flags.request", "diameter.applicationId",
@@ -559,7 +529,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
               "diameter.Subscription-Id-Type", "diameter.Subscription-Id-Data", "diameter.MSISDN"]
     keys = ("command", "session_id", "cc_request_type", "imsi", "msisdn", "framed_ip", "imei")
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for row in _tshark(tshark, path, "diameter", fields):
+    for row in tshark_fields(tshark, path, "diameter", fields, aggregator=_AGGREGATOR):
         frame = int(row[0])
         for code, request, app in zip(_cells(row[1]), _cells(row[2]), _cells(row[3]), strict=True):
             want["command"].add((frame, command_name(int(code), request in ("1", "True")), int(app)))
@@ -578,15 +548,9 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
             if ue_type == "0":  # IMEISV
                 want["imei"].add((frame, _imeisv_from_raw(bytes.fromhex(ue_value))))
         want["imei"] |= {(frame, v) for v in _cells(row[12])}
-    got: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for e in events:
-        got["command"].add((e.frame, e.command, e.application_id))
-        for key in keys[1:]:
-            if getattr(e, key) is not None:
-                got[key].add((e.frame, getattr(e, key)))
-    for key in keys:
-        # digests, not the sets: pytest would print the identifiers of a failing comparison
-        assert _digest(got[key]) == _digest(want[key]), f"{capture}: {key} differs from tshark"
+    got = values_by_frame(events, keys[1:])
+    got["command"] = {(e.frame, e.command, e.application_id) for e in events}
+    assert_same_as_tshark(got, want, capture)
     assert got["command"], "no Diameter message decoded"
     assert anomalies.counts == {}
 
@@ -598,7 +562,7 @@ def test_imeisv_forms() -> None:
     from scanner.decode.protocols.telecom import digits_or_tbcd
 
     assert digits_or_tbcd(IMEISV.encode()) == IMEISV  # UTF-8 digits, as specified
-    assert digits_or_tbcd(hx("5396833065340819")) == IMEISV  # TBCD
+    assert digits_or_tbcd(hex_fixture("5396833065340819")) == IMEISV  # TBCD
     assert digits_or_tbcd(bytes(int(d) for d in IMEISV)) == IMEISV  # one digit value per octet (Magma)
 
 

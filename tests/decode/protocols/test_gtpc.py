@@ -6,17 +6,18 @@ values read from the public captures are compared, never printed.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.byte_fixtures import bit_flips, hex_fixture, truncations
+from helpers.captures import tcp_segments, udp_datagrams
+from helpers.tshark import assert_same_as_tshark, tshark_fields
 from scanner.decode.protocols.base import Anomalies, PacketContext, StreamContext
 from scanner.decode.protocols.gtpc import (
+    GTPC_PORT,
     V1_MESSAGES,
     V2_MESSAGES,
     GtpcDecoder,
@@ -30,11 +31,6 @@ FLOW = FlowTuple("udp", "192.0.2.1", 2123, "192.0.2.2", 2123)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
 
 
-def hx(*lines: str) -> bytes:
-    """A hex fixture: one field per line, anything after '#' is a comment."""
-    return bytes.fromhex("".join("".join(line.split("#", 1)[0].split()) for line in lines))
-
-
 def decode(payload: bytes) -> tuple[list[GtpcMessage], Anomalies]:
     anomalies = Anomalies()
     events = GtpcDecoder(anomalies).decode(payload, CTX)
@@ -44,7 +40,7 @@ def decode(payload: bytes) -> tuple[list[GtpcMessage], Anomalies]:
 
 # --------------------------------------------------------------------------- GTPv2-C fixtures
 
-V2_CREATE_SESSION_REQUEST = hx(
+V2_CREATE_SESSION_REQUEST = hex_fixture(
     "48",                    # version 2, P=0, T=1
     "20",                    # Create Session Request (32)
     "0079",                  # length 121
@@ -75,7 +71,7 @@ V2_CREATE_SESSION_REQUEST = hx(
     "84 55667788 c0000202",  #     V4, type 4 (S5/S8 SGW GTP-U), TEID, 192.0.2.2
 )
 
-V2_CREATE_SESSION_RESPONSE = hx(
+V2_CREATE_SESSION_RESPONSE = hex_fixture(
     "48 21 0052",            # v2 T=1, Create Session Response (33), length 82
     "11223344",              # TEID: the MME's S11 TEID from the request
     "000001 00",             # sequence 1 (same as the request), spare
@@ -94,7 +90,7 @@ V2_CREATE_SESSION_RESPONSE = hx(
     "81 0000abcd c0000264",  #     V4, type 1 (S1-U SGW GTP-U), TEID 0xabcd
 )
 
-V2_CREATE_SESSION_RESPONSE_S5_DUAL_STACK = hx(
+V2_CREATE_SESSION_RESPONSE_S5_DUAL_STACK = hex_fixture(
     "48 21 004b",            # v2 T=1, Create Session Response, length 75
     "55667788", "000002 00", # TEID (the SGW's S5 TEID), sequence 2
     "02 0002 00 10 00",      # Cause: Request accepted
@@ -110,7 +106,7 @@ V2_CREATE_SESSION_RESPONSE_S5_DUAL_STACK = hx(
     "85 0000beef c0000265",  #     V4, type 5 (S5/S8 PGW GTP-U)
 )
 
-V2_MODIFY_BEARER_REQUEST = hx(
+V2_MODIFY_BEARER_REQUEST = hex_fixture(
     "48 22 002f",            # v2 T=1, Modify Bearer Request (34), length 47
     "aabbccdd", "000002 00", # TEID (SGW's S11), sequence 2
     "56 0008 00",            # ULI, length 8
@@ -122,7 +118,7 @@ V2_MODIFY_BEARER_REQUEST = hx(
     "80 01020304 c6336401",  #     V4, type 0 (S1-U eNodeB GTP-U), 198.51.100.1
 )
 
-V2_MODIFY_BEARER_RESPONSE = hx(
+V2_MODIFY_BEARER_RESPONSE = hex_fixture(
     "48 23 0034",            # v2 T=1, Modify Bearer Response (35), length 52
     "11223344", "000002 00", # TEID (MME's S11), sequence 2
     "02 0002 00 10 00",      # Cause: Request accepted
@@ -134,7 +130,7 @@ V2_MODIFY_BEARER_RESPONSE = hx(
     "81 0000abcd c0000264",  #     V4, S1-U SGW GTP-U
 )
 
-V2_DELETE_SESSION_REQUEST = hx(
+V2_DELETE_SESSION_REQUEST = hex_fixture(
     "48 24 0017",            # v2 T=1, Delete Session Request (36), length 23
     "aabbccdd", "000003 00", # TEID, sequence 3
     "49 0001 00 05",         # Linked EPS Bearer ID 5
@@ -142,19 +138,19 @@ V2_DELETE_SESSION_REQUEST = hx(
     "08 62f210 1234",        #   TAI only: 262/01 TAC 0x1234
 )
 
-V2_DELETE_SESSION_RESPONSE = hx(
+V2_DELETE_SESSION_RESPONSE = hex_fixture(
     "48 25 000e",            # v2 T=1, Delete Session Response (37), length 14
     "11223344", "000003 00", # TEID, sequence 3
     "02 0002 00 10 00",      # Cause: Request accepted
 )
 
-V2_ECHO_REQUEST = hx(
+V2_ECHO_REQUEST = hex_fixture(
     "40 01 0009",            # v2 T=0 (no TEID), Echo Request (1), length 9
     "000004 00",             # sequence 4, spare
     "03 0001 00 07",         # Recovery 7
 )
 
-V2_PIGGYBACKED = hx(
+V2_PIGGYBACKED = hex_fixture(
     "58 21 000e",            # v2 P=1 T=1, Create Session Response, length 14
     "11223344", "000005 00", # TEID, sequence 5
     "02 0002 00 10 00",      # Cause: Request accepted
@@ -167,14 +163,14 @@ V2_PIGGYBACKED = hx(
     "81 0000abce c0000264",  #     V4, S1-U SGW GTP-U
 )
 
-V2_UNKNOWN_TYPE = hx(
+V2_UNKNOWN_TYPE = hex_fixture(
     "48 fa 0008",            # v2 T=1, message type 250 ("for future use"), length 8
     "00000000", "000007 00", # TEID, sequence 7
 )
 
 # --------------------------------------------------------------------------- GTPv1-C fixtures
 
-V1_CREATE_PDP_CONTEXT_REQUEST = hx(
+V1_CREATE_PDP_CONTEXT_REQUEST = hex_fixture(
     "32",                    # version 1, PT=1, S=1
     "10",                    # Create PDP Context Request (16)
     "006e",                  # length 110 (after the mandatory 8 octets)
@@ -198,7 +194,7 @@ V1_CREATE_PDP_CONTEXT_REQUEST = hx(
     "9a 0008 5396833065340819",  # IMEI(SV): 3569380356438091
 )
 
-V1_CREATE_PDP_CONTEXT_RESPONSE = hx(
+V1_CREATE_PDP_CONTEXT_RESPONSE = hex_fixture(
     "32 11 0027",            # v1 PT=1 S=1, Create PDP Context Response (17), length 39
     "22222222",              # TEID: the SGSN's control TEID from the request
     "04d2 00 00",            # sequence 1234
@@ -211,7 +207,7 @@ V1_CREATE_PDP_CONTEXT_RESPONSE = hx(
     "85 0004 c0000202",      # GSN Address
 )
 
-V1_UPDATE_PDP_CONTEXT_REQUEST = hx(
+V1_UPDATE_PDP_CONTEXT_REQUEST = hex_fixture(
     "32 12 003d",            # v1, Update PDP Context Request (18), length 61
     "44444444", "04d3 00 00",  # TEID (GGSN's), sequence 1235
     "03 62f210 fffe ff",     # RAI
@@ -226,7 +222,7 @@ V1_UPDATE_PDP_CONTEXT_REQUEST = hx(
     "98 0008 01 62f210 1234 0042",  # ULI: SAI 262/01 LAC 0x1234 SAC 0x0042
 )
 
-V1_UPDATE_PDP_CONTEXT_RESPONSE = hx(
+V1_UPDATE_PDP_CONTEXT_RESPONSE = hex_fixture(
     "32 13 0010",            # v1, Update PDP Context Response (19), length 16
     "22222223", "04d3 00 00",  # TEID, sequence 1235
     "01 80",                 # Cause: Request accepted
@@ -234,20 +230,20 @@ V1_UPDATE_PDP_CONTEXT_RESPONSE = hx(
     "11 44444445",           # TEID Control Plane
 )
 
-V1_DELETE_PDP_CONTEXT_REQUEST = hx(
+V1_DELETE_PDP_CONTEXT_REQUEST = hex_fixture(
     "32 14 0008",            # v1, Delete PDP Context Request (20), length 8
     "44444444", "04d4 00 00",  # TEID, sequence 1236
     "13 ff",                 # Teardown Ind
     "14 05",                 # NSAPI 5
 )
 
-V1_DELETE_PDP_CONTEXT_RESPONSE = hx(
+V1_DELETE_PDP_CONTEXT_RESPONSE = hex_fixture(
     "32 15 0006",            # v1, Delete PDP Context Response (21), length 6
     "22222222", "04d4 00 00",  # TEID, sequence 1236
     "01 80",                 # Cause: Request accepted
 )
 
-V1_WITH_EXTENSION_HEADER = hx(
+V1_WITH_EXTENSION_HEADER = hex_fixture(
     "36",                    # v1 PT=1 E=1 S=1
     "10 0016",               # Create PDP Context Request, length 22
     "00000000",              # TEID
@@ -257,7 +253,7 @@ V1_WITH_EXTENSION_HEADER = hx(
     "11 22222224",           # TEID Control Plane
 )
 
-GTP_PRIME = hx(
+GTP_PRIME = hex_fixture(
     "2e",                    # version 1, PT=0 (GTP'), spare 111, 6-octet header
     "f0 0003",               # Data Record Transfer Request, length 3
     "0001",                  # sequence
@@ -412,20 +408,20 @@ def test_piggyback_flag_without_a_message() -> None:
 
 
 def test_user_data_on_control_port_is_skipped() -> None:
-    gpdu = hx("30 ff 0004 00000001", "45000000")  # v1 G-PDU with 4 bytes of "IP"
+    gpdu = hex_fixture("30 ff 0004 00000001", "45000000")  # v1 G-PDU with 4 bytes of "IP"
     events, anomalies = decode(gpdu)
     assert events == []
     assert anomalies.counts == {"gtpc_user_data_on_control_port": 1}
 
 
 def test_apn_and_uli_helpers() -> None:
-    assert decode_apn(hx("03 696d73 06 6d6e63303031")) == "ims.mnc001"
+    assert decode_apn(hex_fixture("03 696d73 06 6d6e63303031")) == "ims.mnc001"
     assert decode_apn(b"internet") == "internet"  # plain text, as some nodes send it
     assert decode_apn(b"\x05ab") is None
-    assert decode_v2_uli(hx("01 62f210 1234 5678")) == "cgi:26201-0x1234-0x5678"
-    assert decode_v2_uli(hx("20 00f110 0001")) == "lai:00101-0x0001"
-    assert decode_v2_uli(hx("40 62f210 0abcde")) == "enb:26201-0xabcde"
-    assert decode_v2_uli(hx("08 62f2")) is None  # cut short
+    assert decode_v2_uli(hex_fixture("01 62f210 1234 5678")) == "cgi:26201-0x1234-0x5678"
+    assert decode_v2_uli(hex_fixture("20 00f110 0001")) == "lai:00101-0x0001"
+    assert decode_v2_uli(hex_fixture("40 62f210 0abcde")) == "enb:26201-0xabcde"
+    assert decode_v2_uli(hex_fixture("08 62f2")) is None  # cut short
 
 
 # --------------------------------------------------------------------------- TCP framing
@@ -476,13 +472,8 @@ def test_truncation_and_bit_flips_never_raise(name: str) -> None:
     payload = ALL_FIXTURES[name]
     anomalies = Anomalies()
     decoder = GtpcDecoder(anomalies)
-    for n in range(len(payload) + 1):
-        decoder.decode(payload[:n], CTX)
-    for i in range(len(payload)):
-        for mask in (0x01, 0x10, 0x80, 0xFF):
-            mutated = bytearray(payload)
-            mutated[i] ^= mask
-            decoder.decode(bytes(mutated), CTX)
+    for damaged in (*truncations(payload), *bit_flips(payload)):
+        decoder.decode(damaged, CTX)
     # and the same through the TCP framing, one byte at a time
     tcp, _ = _tcp_decoder()
     for i in range(len(payload)):
@@ -519,48 +510,6 @@ GTPC_CAPTURES = (
 )
 
 
-def _transport_payloads(path: Path, port: int) -> Iterator[tuple[int, float, str, bytes]]:
-    """(frame, ts, "udp"|"tcp", payload) for UDP/TCP packets to or from ``port``."""
-    from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for frame, pkt in enumerate(reader, start=1):
-            if UDP in pkt:
-                udp = pkt[UDP]
-                if port in (udp.sport, udp.dport):
-                    raw = bytes(udp)
-                    yield frame, float(pkt.time), "udp", raw[8 : udp.len] if udp.len >= 8 else raw[8:]
-            elif TCP in pkt:
-                tcp = pkt[TCP]
-                if port not in (tcp.sport, tcp.dport):
-                    continue
-                if IP in pkt:
-                    segment = pkt[IP].len - pkt[IP].ihl * 4
-                elif IPv6 in pkt:
-                    segment = pkt[IPv6].plen
-                else:
-                    continue
-                payload = bytes(tcp)[tcp.dataofs * 4 : segment]
-                if payload:
-                    yield frame, float(pkt.time), "tcp", payload
-
-
-def _tshark(tshark: str, path: Path, display_filter: str, fields: list[str]) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields",
-           "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
-
-
-def _digest(values: set[tuple[Any, ...]]) -> str:
-    """Sets are compared by digest in failure messages so no identifier reaches the log."""
-    return hashlib.sha256(repr(sorted(values, key=repr)).encode()).hexdigest()[:12] + f" ({len(values)} items)"
-
-
 def _split(cell: str) -> list[str]:
     return [v for v in cell.split(",") if v]
 
@@ -569,13 +518,12 @@ def _decode_capture(path: Path) -> tuple[list[GtpcMessage], Anomalies]:
     anomalies = Anomalies()
     udp = GtpcDecoder(anomalies)
     events: list[GtpcMessage] = []
-    for frame, ts, proto, payload in _transport_payloads(path, 2123):
-        flow = FlowTuple(proto, "a", 0, "b", 2123)
-        if proto == "udp":
-            out = udp.decode(payload, PacketContext(ts, path.name, frame, flow))
-        else:
-            tcp = GtpcTcpDecoder(StreamContext(path.name, flow), anomalies)
-            out = list(tcp.feed(payload, ts, frame)) + list(tcp.finish(ts, frame))
+    for packet_ctx, payload in udp_datagrams(path, {GTPC_PORT}):
+        events += [e for e in udp.decode(payload, packet_ctx) if isinstance(e, GtpcMessage)]
+    # TCP (a single segment in these captures): a decoder per segment, finished at once
+    for packet_ctx, _, data in tcp_segments(path, {GTPC_PORT}):
+        tcp = GtpcTcpDecoder(StreamContext(path.name, packet_ctx.flow), anomalies)
+        out = [*tcp.feed(data, packet_ctx.ts, packet_ctx.frame), *tcp.finish(packet_ctx.ts, packet_ctx.frame)]
         events += [e for e in out if isinstance(e, GtpcMessage)]
     return events, anomalies
 
@@ -589,16 +537,16 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
         pytest.skip(f"{capture} is not in this copy of the captures")
     events, _ = _decode_capture(path)
 
-    rows = _tshark(tshark, path, "gtpv2 || (gtp && udp.port == 2123)", [
+    fields = [
         "frame.number", "gtpv2.message_type", "gtp.message", "e212.imsi", "e164.msisdn", "gtpv2.mei",
         "gtp.ext_imeisv", "gtpv2.apn", "gtp.apn", "gtpv2.pdn_addr_and_prefix.ipv4", "gtp.user_ipv4",
         "gtpv2.pdn_addr_and_prefix.ipv6", "gtp.user_ipv6", "gtpv2.tai_tac", "gtpv2.ecgi_eci",
         "gtpv2.seq", "gtp.seq_number",
-    ])
+    ]
+    rows = tshark_fields(tshark, path, "gtpv2 || (gtp && udp.port == 2123)", fields)
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in (
         "messages", "imsi", "msisdn", "mei", "apn", "ue_ip", "ue_ipv6", "tac", "eci", "seq")}
     for row in rows:
-        row += [""] * (17 - len(row))
         frame = int(row[0])
         for t in _split(row[1]):
             want["messages"].add((frame, 2, int(t)))
@@ -636,9 +584,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
             elif kind == "ecgi":
                 got["eci"].add((e.frame, int(rest.split("-")[1], 16)))
 
-    for key in want:
-        # digests, not the sets: pytest would print the identifiers of a failing comparison
-        assert _digest(got[key]) == _digest(want[key]), f"{capture}: {key} differs from tshark"
+    assert_same_as_tshark(got, want, capture)
     assert got["messages"], "no GTP-C message decoded"
 
 
@@ -649,6 +595,6 @@ def test_gtp_prime_capture_does_not_crash(real_captures: Path) -> None:
         pytest.skip("ndpi__gtp_prime.pcapng is not in this copy of the captures")
     anomalies = Anomalies()
     decoder = GtpcDecoder(anomalies)
-    for frame, ts, _, payload in _transport_payloads(path, 3386):
-        assert decoder.decode(payload, PacketContext(ts, path.name, frame, FLOW)) == []
+    for packet_ctx, payload in udp_datagrams(path, {3386}):  # GTP' (TS 32.295): UDP 3386
+        assert decoder.decode(payload, packet_ctx) == []
     assert anomalies.counts == {"gtpc_gtp_prime_skipped": 1}

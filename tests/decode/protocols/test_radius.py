@@ -6,14 +6,14 @@ are compared by digest, never printed.
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.captures import udp_datagrams
+from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.radius import ACCT_STATUS, RadiusDecoder, framed_ipv6_prefix
 from scanner.model import FlowTuple, RadiusMessage
@@ -22,113 +22,103 @@ FLOW = FlowTuple("udp", "192.0.2.10", 40000, "192.0.2.20", 1813)
 CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
 
 
-def hx(*lines: str) -> bytes:
-    """A hex fixture: one field per line, anything after '#' is a comment."""
-    return bytes.fromhex("".join("".join(line.split("#", 1)[0].split()) for line in lines))
-
-
-def a(value: str) -> str:
-    """ASCII text as hex, for attribute values inside ``hx`` lines."""
-    return value.encode().hex()
-
-
 AUTHENTICATOR = "00112233445566778899aabbccddeeff"  # 16 octets; not checked by a passive decoder
 NAI = "0001010123456789@nai.epc.mnc001.mcc001.3gppnetwork.org"  # EAP-AKA permanent id (54 chars)
 IMSI = "001010123456789"
 IMEISV = "3569380356438091"
 
-ACCESS_REQUEST_EAP_AKA = hx(
+ACCESS_REQUEST_EAP_AKA = hex_fixture(
     "01",                          # Access-Request
     "2a",                          # identifier 42
     "009a",                        # length 154
     AUTHENTICATOR,                 # Request Authenticator
-    f"01 38 {a(NAI)}",             # User-Name (56): EAP-AKA identity "0<IMSI>@nai.epc..."
+    f"01 38 {ascii_hex(NAI)}",     # User-Name (56): EAP-AKA identity "0<IMSI>@nai.epc..."
     "04 06 c0000201",              # NAS-IP-Address 192.0.2.1
-    f"1f 13 {a('3C-22-FB-11-22-33')}",  # Calling-Station-Id: the station's MAC
-    f"1e 1c {a('00-11-22-33-44-55:KidsWiFi')}",  # Called-Station-Id: AP MAC and SSID
+    f"1f 13 {ascii_hex('3C-22-FB-11-22-33')}",  # Calling-Station-Id: the station's MAC
+    f"1e 1c {ascii_hex('00-11-22-33-44-55:KidsWiFi')}",  # Called-Station-Id: AP MAC and SSID
     "4f 07 0201000501",            # EAP-Message: Response/Identity
     "50 12 " + "ab" * 16,          # Message-Authenticator
 )
 
-ACCESS_ACCEPT = hx(
+ACCESS_ACCEPT = hex_fixture(
     "02 2a 0030",                  # Access-Accept, identifier 42, length 48
     AUTHENTICATOR,                 # Response Authenticator
     "08 06 0a000005",              # Framed-IP-Address 10.0.0.5
     "61 0c 00 40 20010db800010002",  # Framed-IPv6-Prefix: reserved, /64, 8 prefix octets
-    f"01 0a {a('kid-tab1')}",      # User-Name
+    f"01 0a {ascii_hex('kid-tab1')}",  # User-Name
 )
 
-ACCESS_REJECT = hx(
+ACCESS_REJECT = hex_fixture(
     "03 2b 001c",                  # Access-Reject, identifier 43, length 28
     AUTHENTICATOR,
-    f"12 08 {a('denied')}",        # Reply-Message
+    f"12 08 {ascii_hex('denied')}",  # Reply-Message
 )
 
-ACCESS_CHALLENGE = hx(
+ACCESS_CHALLENGE = hex_fixture(
     "0b 2c 0020",                  # Access-Challenge, identifier 44, length 32
     AUTHENTICATOR,
     "18 06 01020304",              # State
     "08 06 fffffffe",              # Framed-IP-Address 255.255.255.254: "the NAS chooses" (not an address)
 )
 
-ACCOUNTING_REQUEST_START = hx(
+ACCOUNTING_REQUEST_START = hex_fixture(
     "04 07 007b",                  # Accounting-Request, identifier 7, length 123
     AUTHENTICATOR,
     "28 06 00000001",              # Acct-Status-Type: Start
-    f"01 0a {a('guest-01')}",      # User-Name
-    f"1f 0e {a('491701234567')}",  # Calling-Station-Id: the MSISDN (GGSN Gi RADIUS, TS 29.061)
-    f"1e 0a {a('internet')}",      # Called-Station-Id: the APN
+    f"01 0a {ascii_hex('guest-01')}",  # User-Name
+    f"1f 0e {ascii_hex('491701234567')}",  # Calling-Station-Id: the MSISDN (GGSN Gi RADIUS, TS 29.061)
+    f"1e 0a {ascii_hex('internet')}",  # Called-Station-Id: the APN
     "08 06 0a2d0007",              # Framed-IP-Address 10.45.0.7
-    f"2c 10 {a('0a2d0007-00001')}",  # Acct-Session-Id
+    f"2c 10 {ascii_hex('0a2d0007-00001')}",  # Acct-Session-Id
     "1a 29 000028af",              # Vendor-Specific (41), Vendor-Id 10415 (3GPP)
-    f"01 11 {a(IMSI)}",            #   3GPP-IMSI (17): UTF-8 digits
-    f"14 12 {a(IMEISV)}",          #   3GPP-IMEISV (18): UTF-8 digits
+    f"01 11 {ascii_hex(IMSI)}",    #   3GPP-IMSI (17): UTF-8 digits
+    f"14 12 {ascii_hex(IMEISV)}",  #   3GPP-IMEISV (18): UTF-8 digits
 )
 
-ACCOUNTING_REQUEST_INTERIM = hx(
+ACCOUNTING_REQUEST_INTERIM = hex_fixture(
     "04 08 0040",                  # Accounting-Request, identifier 8, length 64
     AUTHENTICATOR,
     "28 06 00000003",              # Acct-Status-Type: Interim-Update
-    f"2c 10 {a('0a2d0007-00001')}",  # Acct-Session-Id
+    f"2c 10 {ascii_hex('0a2d0007-00001')}",  # Acct-Session-Id
     "08 06 0a2d0007",              # Framed-IP-Address 10.45.0.7
     "1a 10 000028af",              # Vendor-Specific (16), 3GPP
     "14 0a 5396833065340819",      #   3GPP-IMEISV as TBCD, as some GGSNs send it
 )
 
-ACCOUNTING_REQUEST_STOP = hx(
+ACCOUNTING_REQUEST_STOP = hex_fixture(
     "04 09 0038",                  # Accounting-Request, identifier 9, length 56
     AUTHENTICATOR,
     "28 06 00000002",              # Acct-Status-Type: Stop
-    f"2c 10 {a('0a2d0007-00001')}",  # Acct-Session-Id
-    f"1f 0e {a('491701234567')}",  # Calling-Station-Id
+    f"2c 10 {ascii_hex('0a2d0007-00001')}",  # Acct-Session-Id
+    f"1f 0e {ascii_hex('491701234567')}",  # Calling-Station-Id
 )
 
-ACCOUNTING_RESPONSE = hx(
+ACCOUNTING_RESPONSE = hex_fixture(
     "05 07 0014",                  # Accounting-Response, identifier 7, length 20
     AUTHENTICATOR,
 )
 
-DISCONNECT_REQUEST = hx(
+DISCONNECT_REQUEST = hex_fixture(
     "28 10 002e",                  # Disconnect-Request (40, RFC 5176), identifier 16, length 46
     AUTHENTICATOR,
-    f"01 0a {a('guest-01')}",      # User-Name
-    f"2c 10 {a('0a2d0007-00001')}",  # Acct-Session-Id
+    f"01 0a {ascii_hex('guest-01')}",  # User-Name
+    f"2c 10 {ascii_hex('0a2d0007-00001')}",  # Acct-Session-Id
 )
 
-COA_REQUEST = hx(
+COA_REQUEST = hex_fixture(
     "2b 11 0031",                  # CoA-Request (43), identifier 17, length 49
     AUTHENTICATOR,
-    f"1f 13 {a('3C-22-FB-11-22-33')}",  # Calling-Station-Id
-    f"0b 0a {a('kids-min')}",      # Filter-Id
+    f"1f 13 {ascii_hex('3C-22-FB-11-22-33')}",  # Calling-Station-Id
+    f"0b 0a {ascii_hex('kids-min')}",  # Filter-Id
 )
 
-STATUS_SERVER = hx(
+STATUS_SERVER = hex_fixture(
     "0c 12 0026",                  # Status-Server (12, RFC 5997), identifier 18, length 38
     AUTHENTICATOR,
     "50 12 " + "cd" * 16,          # Message-Authenticator
 )
 
-UNKNOWN_CODE = hx(
+UNKNOWN_CODE = hex_fixture(
     "63 01 0014",                  # code 99 (unassigned), identifier 1, length 20
     AUTHENTICATOR,
 )
@@ -219,14 +209,14 @@ def test_truncated_packet_keeps_attributes_read() -> None:
 
 
 def test_zero_length_attribute_stops_the_walk() -> None:
-    bad = hx("04 01 0018", AUTHENTICATOR, "28 00 0000")  # attribute length 0
+    bad = hex_fixture("04 01 0018", AUTHENTICATOR, "28 00 0000")  # attribute length 0
     events, anomalies = decode(bad)
     assert [e.code for e in events] == ["Accounting-Request"]
     assert anomalies.counts == {"radius_attribute_malformed": 1}
 
 
 def test_bad_header_length() -> None:
-    events, anomalies = decode(hx("01 01 0010", AUTHENTICATOR))
+    events, anomalies = decode(hex_fixture("01 01 0010", AUTHENTICATOR))
     assert events == []
     assert anomalies.counts == {"radius_bad_length": 1}
     events, anomalies = decode(b"\x01\x01\x00")
@@ -235,15 +225,15 @@ def test_bad_header_length() -> None:
 
 
 def test_framed_ipv6_prefix() -> None:
-    assert framed_ipv6_prefix(hx("00 30 20010db80001")) == "2001:db8:1::/48"
-    assert framed_ipv6_prefix(hx("00 80") + bytes(16)) == "::/128"
-    assert framed_ipv6_prefix(hx("00 81")) is None  # longer than 128 bits
+    assert framed_ipv6_prefix(hex_fixture("00 30 20010db80001")) == "2001:db8:1::/48"
+    assert framed_ipv6_prefix(hex_fixture("00 80") + bytes(16)) == "::/128"
+    assert framed_ipv6_prefix(hex_fixture("00 81")) is None  # longer than 128 bits
     assert framed_ipv6_prefix(b"\x00") is None
 
 
 def test_other_vendors_are_not_read_as_3gpp() -> None:
     # Vendor 14823 (Aruba) sub-attribute 1 is a user role, not an IMSI.
-    vsa = hx("04 01 0024", AUTHENTICATOR, "1a 10 000039e7", "01 0a", a("employee"))
+    vsa = hex_fixture("04 01 0024", AUTHENTICATOR, "1a 10 000039e7", "01 0a", ascii_hex("employee"))
     events, anomalies = decode(vsa)
     assert [(e.code, e.imsi) for e in events] == [("Accounting-Request", None)]
     assert anomalies.counts == {}
@@ -253,13 +243,8 @@ def test_other_vendors_are_not_read_as_3gpp() -> None:
 def test_truncation_and_bit_flips_never_raise(name: str) -> None:
     payload = ALL_FIXTURES[name]
     decoder = RadiusDecoder(Anomalies())
-    for n in range(len(payload) + 1):
-        decoder.decode(payload[:n], CTX)
-    for i in range(len(payload)):
-        for mask in (0x01, 0x10, 0x80, 0xFF):
-            mutated = bytearray(payload)
-            mutated[i] ^= mask
-            decoder.decode(bytes(mutated), CTX)
+    for damaged in (*truncations(payload), *bit_flips(payload)):
+        decoder.decode(damaged, CTX)
 
 
 def test_random_payloads_never_raise() -> None:
@@ -286,31 +271,6 @@ def test_random_payloads_never_raise() -> None:
 RADIUS_CAPTURES = ("arkime__radius.pcap", "zeek__radius_radius.pcap", "tcpdump__RADIUS-RFC4675.pcap")
 
 
-def _udp_payloads(path: Path, ports: frozenset[int]) -> Iterator[tuple[int, float, bytes]]:
-    from scapy.layers.inet import UDP
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for frame, pkt in enumerate(reader, start=1):
-            if UDP in pkt and (pkt[UDP].sport in ports or pkt[UDP].dport in ports):
-                udp = pkt[UDP]
-                raw = bytes(udp)
-                yield frame, float(pkt.time), raw[8 : udp.len] if udp.len >= 8 else raw[8:]
-
-
-def _tshark(tshark: str, path: Path, display_filter: str, fields: list[str]) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(path), "-Y", display_filter, "-T", "fields",
-           "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") + [""] * (len(fields) - len(line.split("\t"))) for line in out.splitlines()]
-
-
-def _digest(values: set[tuple[Any, ...]]) -> str:
-    return hashlib.sha256(repr(sorted(values, key=repr)).encode()).hexdigest()[:12] + f" ({len(values)} items)"
-
-
 @pytest.mark.shared
 @pytest.mark.tshark
 @pytest.mark.parametrize("capture", RADIUS_CAPTURES)
@@ -323,8 +283,8 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
     anomalies = Anomalies()
     decoder = RadiusDecoder(anomalies)
     events: list[RadiusMessage] = []
-    for frame, ts, payload in _udp_payloads(path, RADIUS_PORTS):
-        out = decoder.decode(payload, PacketContext(ts, path.name, frame, FLOW))
+    for packet_ctx, payload in udp_datagrams(path, RADIUS_PORTS):
+        out = decoder.decode(payload, packet_ctx)
         events += [e for e in out if isinstance(e, RadiusMessage)]
 
     fields = ["frame.number", "radius.code", "radius.User_Name", "radius.Calling_Station_Id",
@@ -332,7 +292,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
               "radius.Acct_Session_Id"]
     keys = ["code", "user_name", "calling_station_id", "called_station_id", "framed_ip", "acct_status", "session_id"]
     want: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for row in _tshark(tshark, path, "radius", fields):
+    for row in tshark_fields(tshark, path, "radius", fields, occurrence="f"):
         frame = int(row[0])
         want["code"].add((frame, CODES[int(row[1])]))
         for key, cell in zip(keys[1:], row[2:], strict=True):
@@ -343,13 +303,7 @@ def test_public_capture_matches_tshark(capture: str, real_captures: Path, tshark
             if key == "acct_status":
                 cell = ACCT_STATUS[int(cell)]
             want[key].add((frame, cell))
-    got: dict[str, set[tuple[Any, ...]]] = {k: set() for k in keys}
-    for e in events:
-        for key in keys:
-            if getattr(e, key) is not None:
-                got[key].add((e.frame, getattr(e, key)))
-    for key in keys:
-        # digests, not the sets: pytest would print the identifiers of a failing comparison
-        assert _digest(got[key]) == _digest(want[key]), f"{capture}: {key} differs from tshark"
+    got = values_by_frame(events, keys)
+    assert_same_as_tshark(got, want, capture)
     assert got["code"], "no RADIUS message decoded"
     assert anomalies.counts == {}
