@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import gzip
 import random
-import subprocess
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from helpers.captures import tcp_segments
+from helpers.tshark import tshark_fields
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext
 from scanner.decode.protocols.http import HttpDecoder
 from scanner.decode.protocols.http2 import MAX_BODY_BYTES, PREFACE, Http2Decoder
@@ -328,28 +329,17 @@ def test_documented_hand_over_call() -> None:
 def tcp_requests(path: Path) -> list[HttpRequest]:
     """Every request in a capture: each client direction's payload in sequence order, fed segment by
     segment to the decoder its first bytes call for (HTTP/2 preface, or HTTP/1 and its hand-over)."""
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    segments: dict[tuple[str, int, str, int], dict[int, tuple[int, float, bytes]]] = defaultdict(dict)
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if TCP not in packet:
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            tcp = packet[TCP]
-            payload = bytes(tcp.payload)
-            if payload:  # retransmissions keep the first copy
-                key = (ip.src, int(tcp.sport), ip.dst, int(tcp.dport))
-                segments[key].setdefault(int(tcp.seq), (number, float(packet.time), payload))
+    segments: dict[FlowTuple, dict[int, tuple[int, float, bytes]]] = defaultdict(dict)
+    for packet_ctx, seq, data in tcp_segments(path):
+        # retransmissions keep the first copy
+        segments[packet_ctx.flow].setdefault(seq, (packet_ctx.frame, packet_ctx.ts, data))
     requests: list[HttpRequest] = []
     anomalies = Anomalies()
-    for key, by_seq in segments.items():
+    for flow, by_seq in segments.items():
         first_seq = min(by_seq)  # these captures do not wrap the sequence space
         ordered = [by_seq[seq] for seq in sorted(by_seq, key=lambda s: s - first_seq)]
         head = ordered[0][2]
-        stream_ctx = StreamContext(path.name, FlowTuple("tcp", *key))
+        stream_ctx = StreamContext(path.name, flow)
         if Http2Decoder.sniff(head):
             decoder: Http2Decoder | HttpDecoder = Http2Decoder(stream_ctx, anomalies)
         elif HttpDecoder.sniff(head):
@@ -368,10 +358,9 @@ def tcp_requests(path: Path) -> list[HttpRequest]:
 @pytest.mark.parametrize("name", ["scapy__http2_h2c.pcap", "sv__http2-range__http2-range.pcap"])
 def test_h2c_captures_match_tshark(real_captures: Path, tshark: str, name: str) -> None:
     path = real_captures / name
-    args = [tshark, "-r", str(path), "-Y", "http2.type == 1 && http2.headers.method", "-T", "fields"]
-    args += ["-e", "frame.number", "-e", "http2.headers.authority", "-e", "http2.headers.path"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    expected = {(int(f), authority, p) for f, authority, p in (line.split("\t") for line in out.split("\n") if line)}
+    fields = ["frame.number", "http2.headers.authority", "http2.headers.path"]
+    rows = tshark_fields(tshark, path, "http2.type == 1 && http2.headers.method", fields)
+    expected = {(int(f), authority, p) for f, authority, p in rows}
     got = {(e.frame, e.host, e.uri) for e in tcp_requests(path) if e.version == "HTTP/2"}
     assert got == expected
 
@@ -394,11 +383,10 @@ def test_continuation_capture(real_captures: Path, tshark: str) -> None:
     the reference is Arkime's own expected output for this capture (tests/pcap/http2-nghttp2.test):
     GET nghttp2.org / with user-agent nghttp2/1.41.0 and headers continuation-test-1..6."""
     path = real_captures / "arkime__http2-nghttp2.pcap"
-    args = [tshark, "-r", str(path), "-Y", "http2.type == 1 && http2.headers.method && tcp.dstport == 80"]
-    args += ["-T", "fields", "-e", "http2.headers.path"]
-    from_tshark = subprocess.run(args, capture_output=True, text=True, check=True).stdout.split()
+    display_filter = "http2.type == 1 && http2.headers.method && tcp.dstport == 80"
+    from_tshark = {p for (p,) in tshark_fields(tshark, path, display_filter, ["http2.headers.path"]) if p}
     (request,) = tcp_requests(path)
-    assert set(from_tshark) <= {request.uri}
+    assert from_tshark <= {request.uri}
     assert (request.method, request.host, request.uri, request.user_agent) == (
         "GET",
         "nghttp2.org",

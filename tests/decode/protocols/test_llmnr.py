@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from helpers.captures import udp_datagrams
+from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.llmnr import LlmnrDecoder
 from scanner.model import Event, FlowTuple, LlmnrMessage
@@ -88,23 +89,6 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
 # --------------------------------------------------------------------------- public captures
 
 CAPTURES = ["sv__smb2-ntlmssp-negotiateflags__input.pcap", "ppp__Pcap++Test_DnsPackets.pcap", "ndpi__1kxun.pcap"]
-_AGGREGATOR = "\x1e"
-
-
-def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            udp = packet[UDP]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
 
 
 @pytest.mark.shared
@@ -114,17 +98,11 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = LlmnrDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, 5355) for e in llmnr_events(decoder.decode(p, c))}
-    args = [tshark, "-r", str(path), "-Y", "llmnr", "-T", "fields", "-E", f"aggregator={_AGGREGATOR}"]
-    for field in ("frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name"):
-        args += ["-e", field]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5355}) for e in llmnr_events(decoder.decode(p, c))}
+    fields = ["frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name"]
     expected: dict[int, set[str]] = {}
-    for line in out.split("\n"):
-        if not line:
-            continue
-        frame, *columns = line.split("\t")
-        names = {n for c in columns for n in c.split(_AGGREGATOR) if n}
+    for (frame,), *columns in tshark_values(tshark, path, "llmnr", fields):
+        names = {n for c in columns for n in c if n}
         names = {n for n in names if not n.endswith((".in-addr.arpa", ".ip6.arpa")) and n != "<Root>"}
         if names:
             expected[int(frame)] = names
@@ -139,5 +117,5 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
 def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
     """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
     decoder = LlmnrDecoder(Anomalies())
-    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+    for packet_ctx, payload in udp_datagrams(real_captures / name):
         decoder.decode(payload, packet_ctx)

@@ -4,12 +4,13 @@ captures compared with tshark (names are compared as sets, never printed)."""
 from __future__ import annotations
 
 import random
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from helpers.captures import udp_datagrams
+from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.mdns import MdnsDecoder, classify, device_names, txt_names
 from scanner.model import Event, FlowTuple, MdnsMessage
@@ -164,33 +165,6 @@ CAPTURES = [
     "ppp__Pcap++Test_DnsPackets.pcap",
     "ndpi__1kxun.pcap",
 ]
-_AGGREGATOR = "\x1e"  # a byte no name contains, to split tshark's multi-valued fields
-
-
-def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            udp = packet[UDP]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
-
-
-def tshark_rows(tshark: str, path: Path, display_filter: str, fields: Sequence[str]) -> list[list[list[str]]]:
-    """Per frame, per field, the list of values."""
-    args = [tshark, "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", f"aggregator={_AGGREGATOR}"]
-    for name in fields:
-        args += ["-e", name]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    # split("\n"), not splitlines(): the latter also splits on the aggregator byte.
-    return [[c.split(_AGGREGATOR) if c else [] for c in line.split("\t")] for line in out.split("\n") if line]
 
 
 @pytest.mark.shared
@@ -200,10 +174,10 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = MdnsDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, 5353) for e in mdns_events(decoder.decode(p, c))}
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5353}) for e in mdns_events(decoder.decode(p, c))}
     expected: dict[int, set[str]] = {}
     fields = ["frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name", "dns.srv.target", "dns.txt"]
-    for frame, *names, txt in tshark_rows(tshark, path, "mdns", fields):
+    for frame, *names, txt in tshark_values(tshark, path, "mdns", fields):
         found = device_names([n for column in names for n in column], txt)
         if found is not None:
             expected[int(frame[0])] = set(found[1])
@@ -217,7 +191,7 @@ def test_iphone_capture_names_the_computer_by_its_instance(real_captures: Path) 
     """The iPhone capture announces a Mac's SMB service: its instance name is the most telling name."""
     decoder = MdnsDecoder(Anomalies())
     path = real_captures / "ndpi__iphone.pcap"
-    events = [e for c, p in udp_datagrams(path, 5353) for e in mdns_events(decoder.decode(p, c))]
+    events = [e for c, p in udp_datagrams(path, {5353}) for e in mdns_events(decoder.decode(p, c))]
     assert len(events) == 9
     announcing = [e for e in events if len(e.names) > 1]
     assert announcing
@@ -231,5 +205,5 @@ def test_iphone_capture_names_the_computer_by_its_instance(real_captures: Path) 
 def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
     """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
     decoder = MdnsDecoder(Anomalies())
-    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+    for packet_ctx, payload in udp_datagrams(real_captures / name):
         decoder.decode(payload, packet_ctx)

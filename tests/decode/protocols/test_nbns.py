@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import random
 import re
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from helpers.captures import udp_datagrams
+from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.nbns import (
     NbnsDecoder,
@@ -145,24 +146,7 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
 # --------------------------------------------------------------------------- public captures
 
 CAPTURES = ["sv__smb2-ntlmssp-negotiateflags__input.pcap", "ndpi__1kxun.pcap"]
-_AGGREGATOR = "\x1e"
 _SUFFIX = re.compile(r"<[0-9a-f]{2}>.*$")  # tshark shows "NAME<20> (Server service)"
-
-
-def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            udp = packet[UDP]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
 
 
 @pytest.mark.shared
@@ -172,17 +156,11 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = NbnsDecoder(anomalies)
-    events = [e for c, p in udp_datagrams(path, 137) for e in nbns_events(decoder.decode(p, c))]
+    events = [e for c, p in udp_datagrams(path, {137}) for e in nbns_events(decoder.decode(p, c))]
     got = {e.frame: set(e.names) for e in events}
-    args = [tshark, "-r", str(path), "-Y", "nbns", "-T", "fields", "-E", f"aggregator={_AGGREGATOR}"]
-    args += ["-e", "frame.number", "-e", "nbns.name"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     expected: dict[int, set[str]] = {}
-    for line in out.split("\n"):
-        if not line:
-            continue
-        frame, column = line.split("\t")
-        names = {_SUFFIX.sub("", n).rstrip() for n in column.split(_AGGREGATOR)}
+    for (frame,), column in tshark_values(tshark, path, "nbns", ["frame.number", "nbns.name"]):
+        names = {_SUFFIX.sub("", n).rstrip() for n in column}
         names = {n for n in names if n and n != "*" and "__MSBROWSE__" not in n}
         if names:
             expected[int(frame)] = names
@@ -198,7 +176,7 @@ def test_registrations_name_the_host(real_captures: Path) -> None:
     path = real_captures / "sv__smb2-ntlmssp-negotiateflags__input.pcap"
     decoder = NbnsDecoder(Anomalies())
     registrations = 0
-    for c, payload in udp_datagrams(path, 137):
+    for c, payload in udp_datagrams(path, {137}):
         wire = parse_nbns(payload)
         for event in nbns_events(decoder.decode(payload, c)):
             assert event.name in event.names
@@ -215,5 +193,5 @@ def test_registrations_name_the_host(real_captures: Path) -> None:
 def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
     """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
     decoder = NbnsDecoder(Anomalies())
-    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+    for packet_ctx, payload in udp_datagrams(real_captures / name):
         decoder.decode(payload, packet_ctx)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import itertools
 import random
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from helpers.captures import udp_datagrams
+from helpers.tshark import tshark_fields
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.quic import (
     VERSIONS,
@@ -479,30 +480,6 @@ CAPTURES = [
 ]
 
 
-def udp_datagrams(path: Path) -> Iterator[tuple[PacketContext, bytes]]:
-    """Every UDP payload in a capture with its 1-based frame number (as Wireshark counts)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet:
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            udp = packet[UDP]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
-
-
-def tshark_rows(tshark: str, path: Path, display_filter: str, *fields: str) -> list[list[str]]:
-    args = [tshark, "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "occurrence=f"]
-    for name in fields:
-        args += ["-e", name]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [line.split("\t") for line in out.splitlines()]
-
-
 @pytest.mark.shared
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", CAPTURES)
@@ -515,13 +492,12 @@ def test_capture_matches_tshark(real_captures: Path, tshark: str, name: str) -> 
         for event in dec.decode(payload, packet_ctx):
             assert isinstance(event, QuicInitial)
             events.append(event)
-    rows = tshark_rows(
+    rows = tshark_fields(
         tshark,
         path,
         "quic && tls.handshake.type == 1",
-        "frame.number",
-        "tls.handshake.extensions_server_name",
-        "quic.version",
+        ["frame.number", "tls.handshake.extensions_server_name", "quic.version"],
+        occurrence="f",
     )
     expected = {(int(frame), sni or None, version) for frame, sni, version in rows}
     got = {(e.frame, e.sni, e.version) for e in events}

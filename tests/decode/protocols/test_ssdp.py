@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from helpers.captures import udp_datagrams
+from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.ssdp import SsdpDecoder, parse_headers, usn_type
 from scanner.model import Event, FlowTuple, SsdpMessage
@@ -156,23 +157,6 @@ CAPTURES = [
     "ndpi__android.pcap",
     "sv__smb2-ntlmssp-negotiateflags__input.pcap",
 ]
-_AGGREGATOR = "\x1e"
-
-
-def udp_datagrams(path: Path, port: int | None) -> Iterator[tuple[PacketContext, bytes]]:
-    """The UDP payloads to or from ``port`` (every one for None), with 1-based frame numbers (as Wireshark counts)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
-
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet or (port is not None and port not in (packet[UDP].sport, packet[UDP].dport)):
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            udp = packet[UDP]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
 
 
 @pytest.mark.shared
@@ -182,20 +166,13 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = SsdpDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, 1900) for e in ssdp_events(decoder.decode(p, c))}
-    args = [tshark, "-r", str(path), "-Y", "ssdp", "-T", "fields", "-E", f"aggregator={_AGGREGATOR}"]
-    for field in ("frame.number", "http.server", "http.user_agent", "http.unknown_header"):
-        args += ["-e", field]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {1900}) for e in ssdp_events(decoder.decode(p, c))}
+    fields = ["frame.number", "http.server", "http.user_agent", "http.unknown_header"]
     expected: dict[int, set[str]] = {}
-    messages = 0
-    for line in out.split("\n"):
-        if not line:
-            continue
-        messages += 1
-        frame, server, agent, unknown = line.split("\t")
-        names = {server, agent}
-        for header in unknown.split(_AGGREGATOR):
+    rows = tshark_values(tshark, path, "ssdp", fields)
+    for (frame,), server, agent, unknown in rows:
+        names = {*server, *agent}
+        for header in unknown:
             key, _, value = header.partition(":")
             if key.strip().lower() == "usn":
                 names.add(usn_type(value.replace("\\r\\n", "").strip()))  # tshark shows the CRLF escaped
@@ -203,7 +180,7 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
         if names:
             expected[int(frame)] = names
     same = got == expected
-    assert same, f"{name}: {len(got)} messages with names, tshark {len(expected)} of {messages}"
+    assert same, f"{name}: {len(got)} messages with names, tshark {len(expected)} of {len(rows)}"
     assert anomalies.counts == {}
 
 
@@ -212,5 +189,5 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
 def test_fuzzed_captures_never_raise(real_captures: Path, name: str) -> None:
     """Every UDP payload of the fuzzed captures, whatever its port, goes through the decoder."""
     decoder = SsdpDecoder(Anomalies())
-    for packet_ctx, payload in udp_datagrams(real_captures / name, None):
+    for packet_ctx, payload in udp_datagrams(real_captures / name):
         decoder.decode(payload, packet_ctx)
