@@ -28,6 +28,8 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import RawPcapReader, rdpcap
 
+from helpers.tshark import tshark_fields
+
 REPO = Path(__file__).resolve().parent.parent
 CAPTURES = REPO / "captures"
 SCRIPT = CAPTURES / "make_captures.py"
@@ -113,25 +115,13 @@ def test_captures_are_small(name: str) -> None:
     assert load_truth(name.removesuffix(".pcap"))["file_bytes"] == size
 
 
-def tshark_fields(tshark: str, pcap: Path, fields: list[str], display_filter: str | None = None) -> list[list[str]]:
-    cmd = [tshark, "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
-           "-E", "aggregator=,"]
-    for f in fields:
-        cmd += ["-e", f]
-    if display_filter:
-        cmd += ["-Y", display_filter]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return [line.split("\t") for line in done.stdout.splitlines()]
-
-
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", sorted(PACKETS))
 def test_tshark_reads_every_capture_without_errors(tshark: str, name: str) -> None:
-    rows = tshark_fields(tshark, CAPTURES / name, ["frame.number"])
+    rows = tshark_fields(tshark, CAPTURES / name, None, ["frame.number"])
     assert len(rows) == PACKETS[name]
-    bad = tshark_fields(tshark, CAPTURES / name, ["frame.number", "_ws.expert.message"],
-                        "_ws.malformed || _ws.expert.severity >= 0x00800000")
+    bad = tshark_fields(tshark, CAPTURES / name, "_ws.malformed || _ws.expert.severity >= 0x00800000",
+                        ["frame.number", "_ws.expert.message"])
     assert bad == [], f"tshark finds errors in {name}: {bad[:5]}"
 
 
@@ -340,7 +330,7 @@ def test_truth_counts_and_ids_are_consistent(name: str) -> None:
 @pytest.mark.tshark
 @pytest.mark.parametrize("name", TRUTHS)
 def test_truth_frames_are_tcp_segments_of_the_truth_flow(tshark: str, name: str) -> None:
-    rows = tshark_fields(tshark, CAPTURES / f"{name}.pcap",
+    rows = tshark_fields(tshark, CAPTURES / f"{name}.pcap", None,
                          ["frame.number", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport", "tcp.len"])
     by_frame = {int(r[0]): r for r in rows}
     truth = load_truth(name)
@@ -479,9 +469,9 @@ def test_labelled_encodings_has_retransmissions_and_pipelining(streams: dict) ->
 # ---------------------------------------------------------------------------------------------
 def gtp_bindings(tshark: str, pcap: Path) -> dict[str, list[tuple[int, int, str]]]:
     """UE address -> [(first frame, last frame, IMSI)] from Create Session and Delete Session."""
-    rows = tshark_fields(tshark, pcap, ["frame.number", "gtpv2.message_type", "gtpv2.seq", "gtpv2.teid", "e212.imsi",
-                                        "gtpv2.pdn_addr_and_prefix.ipv4", "gtpv2.f_teid_interface_type",
-                                        "gtpv2.f_teid_gre_key"], "gtpv2")
+    rows = tshark_fields(tshark, pcap, "gtpv2", ["frame.number", "gtpv2.message_type", "gtpv2.seq", "gtpv2.teid",
+                                                 "e212.imsi", "gtpv2.pdn_addr_and_prefix.ipv4",
+                                                 "gtpv2.f_teid_interface_type", "gtpv2.f_teid_gre_key"])
     imsi_of_seq, sessions, by_teid = {}, {}, {}
     for frame, msg, seq, _teid, imsi, paa, if_types, keys in rows:
         if msg == "32":
@@ -524,22 +514,22 @@ def test_gtp_truth_follows_the_sessions_over_time(tshark: str, name: str) -> Non
 def test_demo_gtp_control_and_user_plane_decode(tshark: str) -> None:
     pcap = CAPTURES / "demo_gtp.pcap"
     inventory = yaml.safe_load((CAPTURES / "demo_gtp.inventory.yaml").read_text(encoding="utf-8"))
-    rows = tshark_fields(tshark, pcap, ["e212.imsi", "e164.msisdn", "gtpv2.mei", "gtpv2.apn", "gtpv2.rat_type"],
-                         "gtpv2.message_type == 32")
+    rows = tshark_fields(tshark, pcap, "gtpv2.message_type == 32",
+                         ["e212.imsi", "e164.msisdn", "gtpv2.mei", "gtpv2.apn", "gtpv2.rat_type"])
     assert {r[0] for r in rows} == {d["identifiers"]["imsi"][0] for d in inventory["devices"]}
     assert {"+" + r[1] for r in rows} == {d["identifiers"]["msisdn"][0] for d in inventory["devices"]}
     assert all(r[2][:14] == next(d["identifiers"]["imei"][0][:14] for d in inventory["devices"]
                                  if d["identifiers"]["imsi"][0] == r[0]) for r in rows)
     assert {r[3] for r in rows} == {"internet.telekom"}
     assert {r[4] for r in rows} == {"6", "10"}
-    paa = [r[0] for r in tshark_fields(tshark, pcap, ["gtpv2.pdn_addr_and_prefix.ipv4"], "gtpv2.message_type == 33")]
+    paa = [r[0] for r in tshark_fields(tshark, pcap, "gtpv2.message_type == 33", ["gtpv2.pdn_addr_and_prefix.ipv4"])]
     assert paa.count("10.45.12.34") == 2
-    assert tshark_fields(tshark, pcap, ["gtpv2.cause"], "gtpv2.message_type == 37")
-    qfi = tshark_fields(tshark, pcap, ["gtp.ext_hdr.pdu_ses_con.qos_flow_id"], "gtp.ext_hdr.pdu_ses_con.qos_flow_id")
+    assert tshark_fields(tshark, pcap, "gtpv2.message_type == 37", ["gtpv2.cause"])
+    qfi = tshark_fields(tshark, pcap, "gtp.ext_hdr.pdu_ses_con.qos_flow_id", ["gtp.ext_hdr.pdu_ses_con.qos_flow_id"])
     assert qfi and {r[0] for r in qfi} == {"9"}
-    hosts = {r[0] for r in tshark_fields(tshark, pcap, ["http.host"], "http.request")}
+    hosts = {r[0] for r in tshark_fields(tshark, pcap, "http.request", ["http.host"])}
     assert {"googleads.g.doubleclick.net", "app.adjust.com", "graph.facebook.com"} <= hosts
-    sni = {r[0] for r in tshark_fields(tshark, pcap, ["tls.handshake.extensions_server_name"], "tls.handshake.type == 1")}
+    sni = {r[0] for r in tshark_fields(tshark, pcap, "tls.handshake.type == 1", ["tls.handshake.extensions_server_name"])}
     assert {"www.youtube.com", "youtubei.googleapis.com"} <= sni  # the second over QUIC, decrypted
     children = yaml.safe_load((CAPTURES / "demo_gtp.subscribers.yaml").read_text(encoding="utf-8"))["devices"]
     assert children and all(d["age"] < 18 and set(d["identifiers"]) == {"imsi", "msisdn"} for d in children)
@@ -548,11 +538,11 @@ def test_demo_gtp_control_and_user_plane_decode(tshark: str) -> None:
 @pytest.mark.tshark
 def test_demo_decodes_as_intended(tshark: str) -> None:
     pcap = CAPTURES / "demo.pcap"
-    names = {r[0] for r in tshark_fields(tshark, pcap, ["dhcp.option.hostname"], "dhcp.option.hostname")}
+    names = {r[0] for r in tshark_fields(tshark, pcap, "dhcp.option.hostname", ["dhcp.option.hostname"])}
     assert "Emmas-iPad" in names and len(names) == 5
-    mdns = ",".join(r[0] for r in tshark_fields(tshark, pcap, ["dns.resp.name"], "mdns"))
+    mdns = ",".join(r[0] for r in tshark_fields(tshark, pcap, "mdns", ["dns.resp.name"]))
     assert "Emma\u2019s iPad._companion-link._tcp.local" in mdns
-    requests = tshark_fields(tshark, pcap, ["http.host", "http.request.uri", "http.request.line"], "http.request")
+    requests = tshark_fields(tshark, pcap, "http.request", ["http.host", "http.request.uri", "http.request.line"])
     hosts = {r[0] for r in requests}
     assert {"googleads.g.doubleclick.net", "app-measurement.com", "graph.facebook.com", "t.appsflyer.com",
             "app.adjust.com"} <= hosts
@@ -562,10 +552,10 @@ def test_demo_decodes_as_intended(tshark: str) -> None:
     lines = ",".join(r[2] for r in requests)
     assert "X-MSISDN: " in lines and "_ga=GA1." in lines and "_fbp=fb.1." in lines
     # every contacted host was looked up first
-    looked_up = {r[0] for r in tshark_fields(tshark, pcap, ["dns.qry.name"], "dns.flags.response == 1 && !mdns")}
-    sni = {r[0] for r in tshark_fields(tshark, pcap, ["tls.handshake.extensions_server_name"], "tls.handshake.type == 1")}
+    looked_up = {r[0] for r in tshark_fields(tshark, pcap, "dns.flags.response == 1 && !mdns", ["dns.qry.name"])}
+    sni = {r[0] for r in tshark_fields(tshark, pcap, "tls.handshake.type == 1", ["tls.handshake.extensions_server_name"])}
     assert hosts | sni <= looked_up
-    assert tshark_fields(tshark, pcap, ["ntp.flags.mode"], "ntp") and tshark_fields(tshark, pcap, ["icmp.type"], "icmp")
+    assert tshark_fields(tshark, pcap, "ntp", ["ntp.flags.mode"]) and tshark_fields(tshark, pcap, "icmp", ["icmp.type"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,23 +7,15 @@ names and bindings tshark shows for them.  Values are compared as sets and never
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from helpers.tshark import tshark_fields, tshark_values
 from scanner.attribute.bindings import BindingLearner
 from scanner.engines.native import NativeEngine
 from scanner.ingest import CaptureSource
 from scanner.model import DhcpMessage, Event, GtpcMessage, QuicInitial, RadiusMessage
-
-
-def tshark_values(tshark: str, path: Path, display_filter: str, field: str) -> set[str]:
-    out = subprocess.run(
-        [tshark, "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-e", field],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    return {value for line in out.splitlines() for value in line.split(",") if value}
 
 
 def native_events(path: Path) -> list[Event]:
@@ -58,7 +50,8 @@ def test_native_engine_matches_tshark(
     real_captures: Path, tshark: str, capture: str, display_filter: str, field: str, event_type: type, attribute: str
 ) -> None:
     path = real_captures / capture
-    expected = tshark_values(tshark, path, display_filter, field) - NOT_ADDRESSES
+    shown = {v for (values,) in tshark_values(tshark, path, display_filter, [field]) for v in values if v}
+    expected = shown - NOT_ADDRESSES
     got = {getattr(e, attribute) for e in native_events(path) if isinstance(e, event_type) and getattr(e, attribute)}
     assert expected, f"tshark found no {field} in {capture}: the case tests nothing"
     missing, extra = len(expected - got), len(got - expected)
@@ -81,11 +74,8 @@ def test_bindings_pair_each_imsi_with_the_address_its_response_allocated(
     path = real_captures / capture
 
     def by_seq(display_filter: str, field: str) -> dict[str, str]:
-        out = subprocess.run(
-            [tshark, "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "occurrence=f", "-e", seq_field, "-e", field],
-            capture_output=True, text=True, check=True,
-        ).stdout
-        return {seq: value for seq, value in (line.split("\t") for line in out.splitlines()) if value}
+        rows = tshark_fields(tshark, path, display_filter, [seq_field, field], occurrence="f")
+        return {seq: value for seq, value in rows if value}
 
     imsis, addresses = by_seq(request_filter, "e212.imsi"), by_seq(response_filter, address_field)
     expected = {(addresses[seq], imsis[seq]) for seq in imsis if seq in addresses and addresses[seq] not in NOT_ADDRESSES}

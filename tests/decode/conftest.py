@@ -7,8 +7,8 @@ packets; each may carry its own timestamp and link type.  At the end the
 decoder is swept as the engine does at the end of a capture, unless the test
 asks not to (to look at state that is still held).
 
-These are fixtures, not a helper module: the suite runs with
-``--import-mode=importlib``, where a helper next to the tests cannot be imported.
+These are fixtures because only the decode tests use them; plain functions that
+tests in several folders share live in tests/helpers.
 """
 
 from __future__ import annotations
