@@ -98,6 +98,10 @@ class StreamContext:
     flow: FlowTuple
     tunnel: Tunnel | None = None
 
+    def at(self, ts: float, frame: int) -> PacketContext:
+        """The context of a message of this direction that ends in ``frame``."""
+        return PacketContext(ts, self.capture, frame, self.flow, self.tunnel)
+
 
 class StreamDecoder:
     """A protocol read from one direction of a reassembled TCP stream.

@@ -383,8 +383,7 @@ class DiameterTcpDecoder(StreamDecoder):
             message, buf = buf[:length], buf[length:]
             wire = self._parser.parse(message)
             if wire is not None:
-                ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
-                events.append(diameter_event(wire, ctx))
+                events.append(diameter_event(wire, self.ctx.at(ts, frame)))
         self._buffer = buf
         return events
 
@@ -411,7 +410,6 @@ class DiameterTcpDecoder(StreamDecoder):
             wire = self._parser.parse(self._buffer)  # counts it as truncated
             self._buffer = b""
             if wire is not None:
-                ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
-                return [diameter_event(wire, ctx)]
+                return [diameter_event(wire, self.ctx.at(ts, frame))]
         self._buffer = b""
         return ()

@@ -292,8 +292,7 @@ class DnsTcpDecoder(StreamDecoder):
             except DnsFormatError:
                 self.anomalies.add("dns_malformed")
                 continue
-            ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
-            event = dns_event(wire, ctx)
+            event = dns_event(wire, self.ctx.at(ts, frame))
             if event is not None:
                 events.append(event)
         self._buffer = buf[: self._MAX_BUFFER]

@@ -734,8 +734,7 @@ class GtpcTcpDecoder(StreamDecoder):
             # Over TCP a piggybacked message is simply the next frame in the stream.
             wire, _, _ = self._parser.parse_v2(message, 0)
             if wire is not None:
-                ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
-                events.append(gtpc_event(wire, ctx))
+                events.append(gtpc_event(wire, self.ctx.at(ts, frame)))
         self._buffer = buf[: self._MAX_MESSAGE]
         return events
 
@@ -746,6 +745,5 @@ class GtpcTcpDecoder(StreamDecoder):
             wire, _, _ = self._parser.parse_v2(self._buffer, 0)
             self._buffer = b""
             if wire is not None:
-                ctx = PacketContext(ts, self.ctx.capture, frame, self.ctx.flow, self.ctx.tunnel)
-                return [gtpc_event(wire, ctx)]
+                return [gtpc_event(wire, self.ctx.at(ts, frame))]
         return ()
