@@ -115,15 +115,8 @@ _FRAMED_IP_PLACEHOLDERS = frozenset({"255.255.255.255", "255.255.255.254", "0.0.
 # S13, TS 29.273 s8.2.3 SWx, TS 29.338 S6c), as in the native decoder.
 _IMSI_USER_NAME_APPS = frozenset({16777251, 16777252, 16777265, 16777312})
 
-# GTPv2 (TS 29.274 Table 8.1-1) IE types the builder follows.
-IE_CAUSE, IE_FTEID, IE_BEARER_CONTEXT, IE_PDN_CONNECTION, IE_IP_ADDRESS, IE_APN = 2, 87, 93, 109, 74, 71
-_GTPV2_GROUPED = frozenset({IE_BEARER_CONTEXT, IE_PDN_CONNECTION})
-GTPV2_CREATE_SESSION_RESPONSE = 33
-
 _NEEDS_MESSAGE_BYTES = frozenset({"gtpv2", "http"})
 MESSAGE_RAW = "_privscan_message_raw"
-GTPV2_FLAG_TEID = 0x08
-IE_ULI = 86
 
 # TLS/QUIC connections whose ClientHello was reported: bounded like the native decoder's tables.
 MAX_CONNECTIONS = 100_000
@@ -622,12 +615,12 @@ class EventBuilder:
                 ue_ip=_address(text(layer, "gtp_gtp_user_ipv4")),
                 ue_ipv6=_address(text(layer, "gtp_gtp_user_ipv6")),
                 apn=text(layer, "gtp_gtp_apn"),
-                rat=None if rat is None else native_gtpc.RAT_TYPES.get(rat, f"rat_{rat}"),
+                rat=None if rat is None else native_gtpc.rat_name(rat),
                 teid=first_int(layer, "gtp_gtp_teid"),
                 seq=first_int(layer, "gtp_gtp_seq_number") if flag(first(layer, "gtp_gtp_flags_s")) else None,
                 cause=first_int(layer, "gtp_gtp_cause"),
                 sender_teid=first_int(layer, "gtp_gtp_teid_cp"),
-                response=_is_response(name),
+                response=native_gtpc.is_response(name),
                 user_teids=tuple(user_teids),
             ),
         )
@@ -650,29 +643,29 @@ class EventBuilder:
         cause: int | None = None
         fteid_index = cause_index = 0
         for ie_type, instance, parent, _ in ies:
-            if ie_type == IE_FTEID:
+            if ie_type == native_gtpc.IE_FTEID:
                 teid = fteids[fteid_index] if fteid_index < len(fteids) else None
                 fteid_index += 1
                 if teid is None:
                     continue
-                if parent == IE_BEARER_CONTEXT:
+                if parent == native_gtpc.IE_BEARER_CONTEXT:
                     if teid not in user_teids:
                         user_teids.append(teid)
                 elif parent == 0 and instance == 0:
                     sender_teid = teid
                 elif parent == 0 and instance == 1 and pgw_control_teid is None:
                     pgw_control_teid = teid
-            elif ie_type == IE_CAUSE:
+            elif ie_type == native_gtpc.IE_CAUSE:
                 value = causes[cause_index] if cause_index < len(causes) else None
                 cause_index += 1
                 if parent == 0 and cause is None:
                     cause = value
-        if msg_type == GTPV2_CREATE_SESSION_RESPONSE and sender_teid is None:
+        if msg_type == native_gtpc.V2_CREATE_SESSION_RESPONSE and sender_teid is None:
             # Without an instance 0 F-TEID the response came from the PGW over S5/S8 (as native).
             sender_teid = pgw_control_teid
         rat = first_int(layer, "gtpv2_gtpv2_rat_type")
         ue_ip = _address(text(layer, "gtpv2_gtpv2_pdn_addr_and_prefix_ipv4")) or _address(
-            text(layer, "gtpv2_gtpv2_ip_address_ipv4") if any(ie[2] == IE_PDN_CONNECTION for ie in ies) else None
+            text(layer, "gtpv2_gtpv2_ip_address_ipv4") if any(ie[2] == native_gtpc.IE_PDN_CONNECTION for ie in ies) else None
         )
         ue_ipv6 = _address(text(layer, "gtpv2_gtpv2_pdn_addr_and_prefix_ipv6"))
         return (
@@ -690,13 +683,13 @@ class EventBuilder:
                 ue_ip=ue_ip,
                 ue_ipv6=ue_ipv6,
                 apn=text(layer, "gtpv2_gtpv2_apn"),
-                rat=None if rat is None else native_gtpc.RAT_TYPES.get(rat, f"rat_{rat}"),
+                rat=None if rat is None else native_gtpc.rat_name(rat),
                 uli=_gtpv2_uli(layer, ies),
                 teid=first_int(layer, "gtpv2_gtpv2_teid") if flag(first(layer, "gtpv2_gtpv2_t")) else None,
                 seq=first_int(layer, "gtpv2_gtpv2_seq"),
                 cause=cause,
                 sender_teid=sender_teid,
-                response=_is_response(name),
+                response=native_gtpc.is_response(name),
                 user_teids=tuple(user_teids),
             ),
         )
@@ -923,7 +916,7 @@ def gtpv2_ies(layer: Layer) -> list[tuple[int, int, int, int]] | None:
         for group in stack:
             group[1] -= 4 + length
         out.append((ie_type, instance, parent, length))
-        if ie_type in _GTPV2_GROUPED:
+        if ie_type in native_gtpc.V2_GROUPED:
             stack.append([ie_type, length])
     return out
 
@@ -933,13 +926,13 @@ def _gtpv2_uli(layer: Layer, ies: list[tuple[int, int, int, int]]) -> str | None
     numbers, without the MNC's digit count) but not the value, which the shared TS 29.274 s8.21
     formatter reads.  The IE is found by walking the top-level IEs with tshark's types and lengths."""
     message = hex_bytes(layer.get(MESSAGE_RAW))
-    if not message or not any(ie[0] == IE_ULI for ie in ies):
+    if not message or not any(ie[0] == native_gtpc.IE_ULI for ie in ies):
         return None
-    offset = 12 if message[0] & GTPV2_FLAG_TEID else 8
+    offset = 12 if message[0] & native_gtpc.V2_FLAG_TEID else 8
     for ie_type, _, parent, length in ies:
         if parent:
             continue  # inside a group: its bytes were stepped over with the group
-        if ie_type == IE_ULI:
+        if ie_type == native_gtpc.IE_ULI:
             return native_gtpc.decode_v2_uli(message[offset + 4 : offset + 4 + length])
         offset += 4 + length
     return None
@@ -1097,13 +1090,6 @@ def _user_plane_path(flow: FlowTuple) -> bool:
 
 def _is_host_name(name: str) -> bool:
     return bool(name) and not name.endswith((".in-addr.arpa", ".ip6.arpa")) and not name.startswith("<")
-
-
-def _is_response(name: str) -> bool:
-    return name.endswith(("_response", "_acknowledge", "_failure_indication")) or name in (
-        "version_not_supported_indication",
-        "version_not_supported",
-    )
 
 
 def _quoted(protocols: list[str]) -> bool:

@@ -126,7 +126,7 @@ IE_PDN_CONNECTION = 109
 # Grouped IEs whose members are walked.  A Bearer Context holds the user-plane
 # F-TEIDs; a PDN Connection (Context Response, MME/SGSN relocation) holds APN,
 # addresses and Bearer Contexts of a subscriber being handed over.
-_V2_GROUPED = frozenset({IE_BEARER_CONTEXT, IE_PDN_CONNECTION})
+V2_GROUPED = frozenset({IE_BEARER_CONTEXT, IE_PDN_CONNECTION})
 _MAX_GROUP_DEPTH = 4  # the spec nests two deep; more is a loop-shaped attack or garbage
 
 # RAT Type values (s8.17); GTPv1 uses the first six with the same meaning (TS 29.060 s7.7.50).
@@ -267,9 +267,14 @@ def message_name(version: int, msg_type: int) -> str:
     return names.get(msg_type, f"message_{msg_type}")
 
 
-def _is_response(name: str) -> bool:
-    # Responses, acknowledges and failure indications answer an earlier message;
-    # the header has no response bit in either version.
+def rat_name(rat_type: int) -> str:
+    """A RAT Type value (TS 29.274 s8.17, TS 29.060 s7.7.50) by name: "EUTRAN", "NR", or "rat_<n>"."""
+    return RAT_TYPES.get(rat_type, f"rat_{rat_type}")
+
+
+def is_response(name: str) -> bool:
+    """Whether a message (by name) answers an earlier one: responses, acknowledges and
+    failure indications.  The header has no response bit in either version."""
     return name.endswith(("_response", "_acknowledge", "_failure_indication")) or name in (
         "version_not_supported_indication",
         "version_not_supported",
@@ -428,7 +433,7 @@ class GtpcParser:
             # On S11 the SGW always sends its own instance 0 (Table 7.2.2-1), so a
             # response without one came from the PGW over S5/S8.
             fields.sender_teid = fields.pgw_control_teid
-        wire = GtpcWire(2, name, teid, seq, _is_response(name), fields)
+        wire = GtpcWire(2, name, teid, seq, is_response(name), fields)
         return wire, end, bool(flags & V2_FLAG_PIGGYBACK)
 
     def _walk_v2(self, buf: bytes, pos: int, end: int, fields: _Fields, depth: int, parent: int) -> None:
@@ -445,7 +450,7 @@ class GtpcParser:
                 self.anomalies.add("gtpc_ie_truncated")
                 return
             value = buf[start:pos]
-            if ie_type in _V2_GROUPED:
+            if ie_type in V2_GROUPED:
                 if depth >= _MAX_GROUP_DEPTH:
                     self.anomalies.add("gtpc_ie_too_deep")
                     continue
@@ -484,7 +489,7 @@ class GtpcParser:
             self._paa(value, fields)
         elif ie_type == IE_RAT_TYPE:
             if value:
-                fields.rat = RAT_TYPES.get(value[0], f"rat_{value[0]}")
+                fields.rat = rat_name(value[0])
             else:
                 self.anomalies.add("gtpc_ie_malformed")
         elif ie_type == IE_ULI:
@@ -563,7 +568,7 @@ class GtpcParser:
         fields = _Fields()
         if pos is not None:
             self._walk_v1(buf, pos, end, fields)
-        return GtpcWire(1, name, teid, seq, _is_response(name), fields)
+        return GtpcWire(1, name, teid, seq, is_response(name), fields)
 
     def _skip_v1_extensions(self, buf: bytes, pos: int, end: int, next_ext: int) -> int | None:
         """Skip extension headers (s6.1): length in 4-octet units, next type in the last octet."""
@@ -620,7 +625,7 @@ class GtpcParser:
             self._end_user_address(value, fields)
         elif ie_type == V1_IE_RAT_TYPE:
             if value:
-                fields.rat = RAT_TYPES.get(value[0], f"rat_{value[0]}")
+                fields.rat = rat_name(value[0])
         elif ie_type == V1_IE_ULI:
             fields.uli = decode_v1_uli(value)
             if fields.uli is None:
