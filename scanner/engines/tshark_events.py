@@ -46,7 +46,7 @@ from scanner.decode.protocols.base import Anomalies
 from scanner.decode.protocols.dns import qtype_name
 from scanner.decode.protocols.mdns import device_names as mdns_device_names
 from scanner.decode.protocols.ssdp import device_names as ssdp_device_names
-from scanner.decode.protocols.telecom import digits_or_tbcd, imsi_from_nai, tbcd
+from scanner.decode.protocols.telecom import FRAMED_IP_PLACEHOLDERS, digits_or_tbcd, imsi_from_nai, ipv4, tbcd
 from scanner.decode.protocols.tls import ClientHello
 from scanner.engines.tshark_fields import (
     Layer,
@@ -108,12 +108,8 @@ NBNS_RR_NB, NBNS_RR_NBSTAT = 0x20, 0x21
 # (Wireshark prints its control characters escaped, so it is matched on its letters).
 _NETBIOS_MACHINERY = re.compile(r"^\*$|__MSBROWSE__")
 
-# RFC 2865 s5.8 / RFC 7155 s4.4.10.5.1: "let the user / the NAS choose" are not addresses.
-_FRAMED_IP_PLACEHOLDERS = frozenset({"255.255.255.255", "255.255.255.254", "0.0.0.0"})
-
-# Diameter applications where User-Name is the bare IMSI (TS 29.272 s7.3.1 S6a/S6d and
-# S13, TS 29.273 s8.2.3 SWx, TS 29.338 S6c), as in the native decoder.
-_IMSI_USER_NAME_APPS = frozenset({16777251, 16777252, 16777265, 16777312})
+# Framed-IP-Address values that are not an address, as tshark prints them.
+_FRAMED_IP_PLACEHOLDERS = frozenset(ipv4(raw) for raw in FRAMED_IP_PLACEHOLDERS)
 
 _NEEDS_MESSAGE_BYTES = frozenset({"gtpv2", "http"})
 MESSAGE_RAW = "_privscan_message_raw"
@@ -718,7 +714,7 @@ class EventBuilder:
                 flow=ctx.flow,
                 tunnel=ctx.tunnel,
                 code=native_radius.code_name(code),
-                acct_status=None if status is None else native_radius.ACCT_STATUS.get(status, f"Status-{status}"),
+                acct_status=None if status is None else native_radius.acct_status_name(status),
                 user_name=user_name,
                 calling_station_id=string_field(layer, "radius_radius_Calling_Station_Id"),
                 called_station_id=string_field(layer, "radius_radius_Called_Station_Id"),
@@ -755,10 +751,7 @@ class EventBuilder:
         imsi = imsi or string_field(layer, "diameter_diameter_3GPP-IMSI") or None
         user_name = string_field(layer, "diameter_diameter_User-Name")
         if imsi is None and user_name:
-            if application_id in _IMSI_USER_NAME_APPS and user_name.isdigit() and 6 <= len(user_name) <= 15:
-                imsi = user_name
-            else:
-                imsi = imsi_from_nai(user_name)
+            imsi = native_diameter.imsi_from_user_name(user_name, application_id)
         cc_type = first_int(layer, "diameter_diameter_CC-Request-Type")
         return (
             DiameterMessage(
@@ -775,9 +768,7 @@ class EventBuilder:
                 framed_ip=_diameter_address(layer),
                 imei=_diameter_imei(layer),
                 session_id=string_field(layer, "diameter_diameter_Session-Id"),
-                cc_request_type=None
-                if cc_type is None
-                else native_diameter.CC_REQUEST_TYPES.get(cc_type, f"TYPE_{cc_type}"),
+                cc_request_type=None if cc_type is None else native_diameter.cc_request_type_name(cc_type),
             ),
         )
 

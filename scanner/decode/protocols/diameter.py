@@ -34,7 +34,16 @@ from scanner.decode.protocols.base import (
     StreamContext,
     StreamDecoder,
 )
-from scanner.decode.protocols.telecom import digits_or_tbcd, imsi_from_nai, ipv4, ipv6, tbcd, text
+from scanner.decode.protocols.telecom import (
+    FRAMED_IP_PLACEHOLDERS,
+    VENDOR_3GPP,
+    digits_or_tbcd,
+    imsi_from_nai,
+    ipv4,
+    ipv6,
+    tbcd,
+    text,
+)
 from scanner.model import DiameterMessage, Event
 
 DIAMETER_PORT = 3868
@@ -52,8 +61,6 @@ MAX_MESSAGE = 1 << 20  # far above any real message (a ULA is a few kB); keeps b
 AVP_FLAG_VENDOR = 0x80
 _AVP_HEADER = struct.Struct("!IB3s")  # code, flags, length (24 bits)
 MAX_AVP_DEPTH = 8  # Subscription-Data nests about five deep; more is garbage
-
-VENDOR_3GPP = 10415
 
 # Command codes (RFC 6733 s3.1, RFC 4006, RFC 7155, TS 29.272, TS 29.229, TS 29.329, TS 29.219).
 COMMANDS = {
@@ -111,9 +118,6 @@ _GROUPED = frozenset({
     AVP_SUBSCRIPTION_DATA, AVP_TERMINAL_INFORMATION,
 })
 
-# RFC 7155 s4.4.10.5.1: 0xFFFFFFFF / 0xFFFFFFFE ask the user / the NAS to choose.
-_FRAMED_IP_PLACEHOLDERS = frozenset({b"\xff\xff\xff\xff", b"\xff\xff\xff\xfe", b"\x00\x00\x00\x00"})
-
 # DTLS record header (RFC 6347 s4.1): content type 20..25, version 0xFEFF / 0xFEFD.
 _DTLS_CONTENT_TYPES = frozenset(range(20, 26))
 
@@ -141,6 +145,18 @@ class DiameterWire:
 def command_name(code: int, request: bool) -> str:
     base = COMMANDS.get(code, f"Command-{code}")
     return f"{base}-{'Request' if request else 'Answer'}"
+
+
+def cc_request_type_name(request_type: int) -> str:
+    return CC_REQUEST_TYPES.get(request_type, f"TYPE_{request_type}")
+
+
+def imsi_from_user_name(user_name: str, application_id: int | None) -> str | None:
+    """The IMSI in a User-Name: the whole of it on the applications that send the bare
+    IMSI (S6a/S6d, S13, SWx, S6c), else the one a 3GPP NAI embeds."""
+    if application_id in _IMSI_USER_NAME_APPS and user_name.isdigit() and 6 <= len(user_name) <= 15:
+        return user_name
+    return imsi_from_nai(user_name)
 
 
 def plausible_header(buf: bytes, offset: int = 0) -> bool:
@@ -191,10 +207,7 @@ class DiameterParser:
         found = _Found()
         self._walk(buf, HEADER_LENGTH, end, found, application_id, depth=0)
         if found.imsi is None and found.user_name:
-            if application_id in _IMSI_USER_NAME_APPS and found.user_name.isdigit() and 6 <= len(found.user_name) <= 15:
-                found.imsi = found.user_name
-            else:
-                found.imsi = imsi_from_nai(found.user_name)
+            found.imsi = imsi_from_user_name(found.user_name, application_id)
         return DiameterWire(command_name(code, request), code, request, application_id, found)
 
     def _walk(self, buf: bytes, pos: int, end: int, found: _Found, application_id: int, depth: int) -> None:
@@ -261,7 +274,7 @@ class DiameterParser:
         elif key == AVP_CC_REQUEST_TYPE:
             if len(value) == 4:
                 request_type = struct.unpack("!I", value)[0]
-                found.cc_request_type = CC_REQUEST_TYPES.get(request_type, f"TYPE_{request_type}")
+                found.cc_request_type = cc_request_type_name(request_type)
             else:
                 self.anomalies.add("diameter_avp_malformed")
         elif key in (AVP_FRAMED_IP_ADDRESS, AVP_PDP_ADDRESS):
@@ -280,9 +293,9 @@ class DiameterParser:
     def _address(self, value: bytes) -> str | None:
         """Framed-IP-Address is four octets (RFC 7155); some nodes and PDP-Address use the Address type."""
         if len(value) == 4:
-            return ipv4(value) if value not in _FRAMED_IP_PLACEHOLDERS else None
+            return ipv4(value) if value not in FRAMED_IP_PLACEHOLDERS else None
         if len(value) == 6 and value[:2] == b"\x00\x01":
-            return ipv4(value[2:]) if value[2:] not in _FRAMED_IP_PLACEHOLDERS else None
+            return ipv4(value[2:]) if value[2:] not in FRAMED_IP_PLACEHOLDERS else None
         if len(value) == 18 and value[:2] == b"\x00\x02":
             return ipv6(value[2:]) if any(value[2:]) else None
         self.anomalies.add("diameter_avp_malformed")

@@ -19,7 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scanner.decode.protocols.base import DatagramDecoder, PacketContext
-from scanner.decode.protocols.telecom import digits_or_tbcd, imsi_from_nai, ipv4, ipv6, text
+from scanner.decode.protocols.telecom import (
+    FRAMED_IP_PLACEHOLDERS,
+    VENDOR_3GPP,
+    digits_or_tbcd,
+    imsi_from_nai,
+    ipv4,
+    ipv6,
+    text,
+)
 from scanner.model import Event, RadiusMessage
 
 # 1812/1813 (RFC 2865/2866), the pre-standard 1645/1646 that NAS still use, and
@@ -54,13 +62,8 @@ ATTR_ACCT_STATUS_TYPE = 40
 ATTR_ACCT_SESSION_ID = 44
 ATTR_FRAMED_IPV6_PREFIX = 97
 
-VENDOR_3GPP = 10415
 VSA_3GPP_IMSI = 1  # TS 29.061 s16.4.7.2: UTF-8 digits
 VSA_3GPP_IMEISV = 20
-
-# RFC 2865 s5.8: 255.255.255.255 lets the user choose, 255.255.255.254 lets the
-# NAS choose.  Neither is an address of the user.
-_FRAMED_IP_PLACEHOLDERS = frozenset({b"\xff\xff\xff\xff", b"\xff\xff\xff\xfe", b"\x00\x00\x00\x00"})
 
 
 @dataclass(slots=True)
@@ -78,6 +81,10 @@ class _Attributes:
 
 def code_name(code: int) -> str:
     return CODES.get(code, f"Code-{code}")
+
+
+def acct_status_name(status: int) -> str:
+    return ACCT_STATUS.get(status, f"Status-{status}")
 
 
 def framed_ipv6_prefix(value: bytes) -> str | None:
@@ -160,7 +167,7 @@ class RadiusDecoder(DatagramDecoder):
         elif attr_type == ATTR_FRAMED_IP_ADDRESS:
             if len(value) != 4:
                 self.anomalies.add("radius_attribute_malformed")
-            elif value not in _FRAMED_IP_PLACEHOLDERS and attrs.framed_ip is None:
+            elif value not in FRAMED_IP_PLACEHOLDERS and attrs.framed_ip is None:
                 attrs.framed_ip = ipv4(value)
         elif attr_type == ATTR_FRAMED_IPV6_PREFIX:
             prefix = framed_ipv6_prefix(value)
@@ -173,7 +180,7 @@ class RadiusDecoder(DatagramDecoder):
                 self.anomalies.add("radius_attribute_malformed")
             else:
                 status = struct.unpack("!I", value)[0]
-                attrs.acct_status = ACCT_STATUS.get(status, f"Status-{status}")
+                attrs.acct_status = acct_status_name(status)
         elif attr_type == ATTR_ACCT_SESSION_ID:
             if attrs.session_id is None:
                 attrs.session_id = text(value)

@@ -11,6 +11,8 @@ writing an identifier that several protocols reuse:
 - NAIs that carry an IMSI (TS 23.003 s13.3, s14.3, s19.3.2): EAP-AKA, EAP-AKA'
   and EAP-SIM permanent identities (``0<IMSI>@nai.epc.mnc001.mcc001...``) and
   IMS private identities (``<IMSI>@ims.mnc001.mcc001.3gppnetwork.org``).
+- What RADIUS and Diameter share: 3GPP's vendor id, and the Framed-IP-Address
+  values that are not an address.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ _NAI_PERMANENT = re.compile(
     r"^[016](\d{6,15})@(?:nai\.epc|wlan)\.mnc(\d{3})\.mcc(\d{3})\.3gppnetwork\.org$", re.ASCII | re.IGNORECASE
 )
 _IMS_PRIVATE = re.compile(r"^(\d{6,15})@ims\.mnc(\d{3})\.mcc(\d{3})\.3gppnetwork\.org$", re.ASCII | re.IGNORECASE)
+
+VENDOR_3GPP = 10415  # IANA enterprise number: RADIUS Vendor-Specific attributes, Diameter AVPs (TS 29.061, TS 29.230)
+
+# Framed-IP-Address (RFC 2865 s5.8, taken over by Diameter in RFC 7155 s4.4.10.5.1):
+# 255.255.255.255 lets the user choose, 255.255.255.254 lets the NAS choose, and
+# 0.0.0.0 is none.  Not an address of the user.
+FRAMED_IP_PLACEHOLDERS = frozenset({b"\xff\xff\xff\xff", b"\xff\xff\xff\xfe", b"\x00\x00\x00\x00"})
 
 
 def tbcd(data: bytes) -> str:
