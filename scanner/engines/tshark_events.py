@@ -499,11 +499,7 @@ class EventBuilder:
 
     def _dhcp(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         op = first_int(layer, "dhcp_dhcp_type")
-        message_type = first_int(layer, "dhcp_dhcp_option_dhcp")
-        if message_type is not None:
-            message = native_dhcp.MESSAGE_TYPES.get(message_type, f"TYPE-{message_type}")
-        else:
-            message = "BOOTREQUEST" if op == native_dhcp.OP_BOOTREQUEST else "BOOTREPLY"
+        message = native_dhcp.message_name(first_int(layer, "dhcp_dhcp_option_dhcp"), op)
         mac = text(layer, "dhcp_dhcp_hw_mac_addr")
         hw_type, hw_len = first_int(layer, "dhcp_dhcp_hw_type"), first_int(layer, "dhcp_dhcp_hw_len")
         if (
@@ -534,7 +530,12 @@ class EventBuilder:
                 message=message,
                 mac=mac,
                 hostname=hostname or None,
-                ip=_dhcp_address(message, layer),
+                ip=native_dhcp.leased_address(
+                    message,
+                    _address(text(layer, "dhcp_dhcp_ip_your")),
+                    _address(text(layer, "dhcp_dhcp_option_requested_ip_address")),
+                    _address(text(layer, "dhcp_dhcp_ip_client")),
+                ),
                 vendor_class=vendor or None,
                 client_fqdn=client_fqdn,
                 lease_time=first_int(layer, "dhcp_dhcp_option_ip_address_lease_time"),
@@ -548,7 +549,7 @@ class EventBuilder:
             return ()
         # Relayed messages nest the client's message: the innermost one is the last printed.
         msg_type = types[-1]
-        message = native_dhcpv6.MESSAGE_TYPES.get(msg_type, f"TYPE-{msg_type}")
+        message = native_dhcpv6.message_name(msg_type)
         mac = None
         for key in ("dhcpv6_dhcpv6_duidllt_link_layer_addr", "dhcpv6_dhcpv6_duidll_link_layer_addr"):
             candidate = text(layer, key)
@@ -1011,17 +1012,6 @@ def _undecoded_body(layer: Layer) -> bytes:
         return b""
     end = message.find(b"\r\n\r\n")
     return message[end + 4 :] if end >= 0 else b""
-
-
-def _dhcp_address(message: str, layer: Layer) -> str | None:
-    """The address leased (OFFER/ACK) or the one asked for or held (RFC 2131 s4.3), as native."""
-    if message in ("OFFER", "ACK", "BOOTREPLY"):
-        return _address(text(layer, "dhcp_dhcp_ip_your"))
-    if message == "NAK":
-        return None
-    return _address(text(layer, "dhcp_dhcp_option_requested_ip_address")) or _address(
-        text(layer, "dhcp_dhcp_ip_client")
-    )
 
 
 def _diameter_address(layer: Layer) -> str | None:

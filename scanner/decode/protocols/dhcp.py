@@ -57,8 +57,32 @@ MESSAGE_TYPES = {
 _YIADDR_MESSAGES = frozenset({"OFFER", "ACK", "BOOTREPLY"})
 
 
+def message_name(message_type: int | None, op: int | None) -> str:
+    """Option 53's message type by name; without option 53 the message is plain BOOTP
+    (RFC 951), named after its op."""
+    if message_type is not None:
+        return MESSAGE_TYPES.get(message_type, f"TYPE-{message_type}")
+    return "BOOTREQUEST" if op == OP_BOOTREQUEST else "BOOTREPLY"
+
+
+def leased_address(message: str, yiaddr: str | None, requested: str | None, ciaddr: str | None) -> str | None:
+    """The address a message is about (RFC 2131 s4.3, table 5): the one the server gives in
+    an OFFER or ACK, none in a NAK, else the one the client asks for (option 50) or holds.
+    Each address is None where the message leaves it out or zero."""
+    if message in _YIADDR_MESSAGES:
+        return yiaddr
+    if message == "NAK":
+        return None
+    return requested or ciaddr
+
+
 def format_mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
+
+
+def _address(raw: bytes | None) -> str | None:
+    """An IPv4 address field or option; None when absent, malformed or 0.0.0.0."""
+    return ipv4(raw) if raw is not None and len(raw) == 4 and any(raw) else None
 
 
 def wire_name(data: bytes) -> str | None:
@@ -99,10 +123,7 @@ class DhcpDecoder(DatagramDecoder):
         # else: BOOTP (RFC 951): a vendor area, no options
 
         message_type = options.get(OPT_MESSAGE_TYPE)
-        if message_type:
-            message = MESSAGE_TYPES.get(message_type[0], f"TYPE-{message_type[0]}")
-        else:
-            message = "BOOTREQUEST" if op == OP_BOOTREQUEST else "BOOTREPLY"
+        message = message_name(message_type[0] if message_type else None, op)
 
         mac = None
         if htype in (HTYPE_ETHERNET, HTYPE_IEEE802) and hlen == MAC_LENGTH and any(chaddr[:MAC_LENGTH]):
@@ -125,23 +146,13 @@ class DhcpDecoder(DatagramDecoder):
                 message=message,
                 mac=mac,
                 hostname=hostname or None,
-                ip=self._address(message, ciaddr, yiaddr, options.get(OPT_REQUESTED_IP)),
+                ip=leased_address(message, _address(yiaddr), _address(options.get(OPT_REQUESTED_IP)), _address(ciaddr)),
                 vendor_class=text(vendor) if vendor else None,
                 client_fqdn=client_fqdn,
                 lease_time=struct.unpack("!I", lease)[0] if lease and len(lease) == 4 else None,
                 version=4,
             ),
         )
-
-    def _address(self, message: str, ciaddr: bytes, yiaddr: bytes, requested: bytes | None) -> str | None:
-        """The address leased (OFFER/ACK) or the one the client asks for or holds (RFC 2131 s4.3, table 5)."""
-        if message in _YIADDR_MESSAGES:
-            return ipv4(yiaddr) if any(yiaddr) else None
-        if message == "NAK":
-            return None
-        if requested is not None and len(requested) == 4 and any(requested):
-            return ipv4(requested)
-        return ipv4(ciaddr) if any(ciaddr) else None
 
     def _options(self, payload: bytes) -> dict[int, bytes]:
         options: dict[int, bytes] = {}

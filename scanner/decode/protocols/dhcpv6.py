@@ -54,6 +54,10 @@ MAC_LENGTH = 6
 _OPTION = struct.Struct("!HH")
 
 
+def message_name(msg_type: int) -> str:
+    return MESSAGE_TYPES.get(msg_type, f"TYPE-{msg_type}")
+
+
 @dataclass(slots=True)
 class _Found:
     mac: str | None = None
@@ -99,7 +103,7 @@ class Dhcpv6Decoder(DatagramDecoder):
             self.anomalies.add("dhcpv6_truncated")
             return None
         msg_type = buf[0]
-        name = MESSAGE_TYPES.get(msg_type, f"TYPE-{msg_type}")
+        name = message_name(msg_type)
         if msg_type not in (RELAY_FORW, RELAY_REPL):
             if len(buf) < CLIENT_HEADER:
                 self.anomalies.add("dhcpv6_truncated")
