@@ -41,9 +41,21 @@ from scanner.decode.protocols import dhcp as native_dhcp
 from scanner.decode.protocols import dhcpv6 as native_dhcpv6
 from scanner.decode.protocols import diameter as native_diameter
 from scanner.decode.protocols import gtpc as native_gtpc
+from scanner.decode.protocols import nbns as native_nbns
 from scanner.decode.protocols import radius as native_radius
 from scanner.decode.protocols.base import Anomalies
-from scanner.decode.protocols.dns import qtype_name
+from scanner.decode.protocols.dns import (
+    RR_A,
+    RR_AAAA,
+    RR_CNAME,
+    RR_NS,
+    RR_PTR,
+    RR_SRV,
+    RR_TXT,
+    answer_section,
+    qtype_name,
+)
+from scanner.decode.protocols.llmnr import host_names as llmnr_host_names
 from scanner.decode.protocols.mdns import device_names as mdns_device_names
 from scanner.decode.protocols.ssdp import device_names as ssdp_device_names
 from scanner.decode.protocols.telecom import FRAMED_IP_PLACEHOLDERS, digits_or_tbcd, imsi_from_nai, ipv4, tbcd
@@ -89,8 +101,8 @@ GTPU_MESSAGE = 0xFF
 GTPC_PORT, GTPU_PORT = 2123, 2152
 HTTP2_HEADERS = 1
 
-# DNS resource record types whose value the events carry (RFC 1035, RFC 3596, RFC 2782).
-RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV, RR_OPT = 1, 2, 5, 12, 16, 28, 33, 41
+RR_OPT = 41  # EDNS (RFC 6891): a pseudo-record without a TTL
+# The field that holds the value of each DNS resource record type the events carry.
 _RR_VALUE_FIELDS = {
     RR_A: "dns_dns_a",
     RR_AAAA: "dns_dns_aaaa",
@@ -102,8 +114,6 @@ _RR_VALUE_FIELDS = {
 
 # NetBIOS names as Wireshark prints them: "NAME<1d>", RR names with " (Browser)" after.
 _NETBIOS_NAME = re.compile(r"^(?P<name>.*)<(?P<suffix>[0-9A-Fa-f]{2})>")
-NB_SUFFIX_WORKSTATION, NB_SUFFIX_SERVER = 0x00, 0x20
-NBNS_RR_NB, NBNS_RR_NBSTAT = 0x20, 0x21
 # Protocol machinery, not a host's name: the NBSTAT wildcard and the browser election name
 # (Wireshark prints its control characters escaped, so it is matched on its letters).
 _NETBIOS_MACHINERY = re.compile(r"^\*$|__MSBROWSE__")
@@ -260,18 +270,7 @@ class EventBuilder:
             self.anomalies.add("tshark_dns_malformed")
             return ()
         response = flag(first(layer, "dns_dns_flags_response"))
-        answers: list[str] = []
-        addresses: list[tuple[str, str]] = []
-        ttl: int | None = None
-        for record in dns_records(layer):
-            if record.section != 1 or not record.value:
-                continue
-            answers.append(record.value)
-            if record.rtype in (RR_A, RR_AAAA):
-                # Bound to the name the client asked for, whatever alias answered (as native).
-                addresses.append((record.value, qname))
-                if record.ttl is not None:
-                    ttl = record.ttl if ttl is None else min(ttl, record.ttl)
+        answers, addresses, ttl = answer_section(dns_records(layer), qname)
         qtypes = integers(layer, "dns_dns_qry_type")
         return (
             DnsMessage(
@@ -282,11 +281,11 @@ class EventBuilder:
                 tunnel=ctx.tunnel,
                 query=qname,
                 qtype=qtype_name(qtypes[0]) if qtypes else "TYPE0",
-                answers=tuple(answers),
+                answers=answers,
                 rcode=first_int(layer, "dns_dns_flags_rcode") if response else None,
                 response=response,
                 ttl=ttl,
-                addresses=tuple(addresses),
+                addresses=addresses,
             ),
         )
 
@@ -307,28 +306,22 @@ class EventBuilder:
                             name=name, names=names),)
 
     def _llmnr(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
-        candidates = [str(q) for q in values(layer, "dns_dns_qry_name")]
-        for record in dns_records(layer):
-            candidates.append(record.name)
-            if record.rtype == RR_PTR:
-                candidates.append(record.value)
-        names = tuple(dict.fromkeys(n for n in candidates if _is_host_name(n)))
+        names = llmnr_host_names((str(q) for q in values(layer, "dns_dns_qry_name")), dns_records(layer))
         if not names:
             return ()
         return (LlmnrMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
                              name=names[0], names=names),)
 
     def _nbns(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
-        entries = nbns_names(layer)
-        useful = [e for e in entries if e[0] and not _NETBIOS_MACHINERY.search(e[0]) and e[0].isprintable()]
+        useful = [
+            native_nbns.NetbiosName(*entry)
+            for entry in nbns_names(layer)
+            if entry[0] and not _NETBIOS_MACHINERY.search(entry[0]) and entry[0].isprintable()
+        ]
         if not useful:
             return ()
-        best = next(
-            (n for n, suffix, group in useful if group is not True and suffix in (NB_SUFFIX_WORKSTATION, NB_SUFFIX_SERVER)),
-            useful[0][0],
-        )
         return (NbnsMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
-                            name=best, names=tuple(dict.fromkeys(n for n, _, _ in useful))),)
+                            name=native_nbns.best_name(useful), names=tuple(dict.fromkeys(n.name for n in useful))),)
 
     def _ssdp(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         fields: dict[str, str] = {}
@@ -858,11 +851,11 @@ def nbns_names(layer: Layer) -> list[tuple[str, int, bool | None]]:
             continue
         rtype = types[index] if index < len(types) else 0
         length = next(data_lengths, 0)
-        if rtype == NBNS_RR_NB:
+        if rtype == native_nbns.RR_NB:
             # NB_FLAGS then an address per entry; the first entry's flags say what the name is.
             groups = [next(nb_groups, False) for _ in range(max(length // 6, 0))]
             out.append((name, suffix, groups[0] if groups else None))
-        elif rtype == NBNS_RR_NBSTAT:
+        elif rtype == native_nbns.RR_NBSTAT:
             for _ in range(next(counts, 0)):
                 node = _netbios_name(next(node_names, ""))
                 group = next(node_groups, None)
@@ -1067,10 +1060,6 @@ def _first_time(seen: OrderedDict[tuple[Any, ...], None], key: tuple[Any, ...]) 
 
 def _user_plane_path(flow: FlowTuple) -> bool:
     return GTPU_PORT in (flow.sport, flow.dport) and GTPC_PORT not in (flow.sport, flow.dport)
-
-
-def _is_host_name(name: str) -> bool:
-    return bool(name) and not name.endswith((".in-addr.arpa", ".ip6.arpa")) and not name.startswith("<")
 
 
 def _quoted(protocols: list[str]) -> bool:

@@ -11,8 +11,9 @@ import re
 import socket
 import struct
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from scanner.decode.protocols.base import (
     Anomalies,
@@ -53,6 +54,22 @@ class ResourceRecord:
     value: str  # address, target name, or text; "" when not decoded
     section: int  # 1 answer, 2 authority, 3 additional
     rclass: int = 1
+
+
+class RecordLike(Protocol):
+    """What the rules below read of a resource record: the parser's ``ResourceRecord`` and
+    the tshark engine's records, rebuilt from its fields, both have it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def rtype(self) -> int: ...
+    @property
+    def ttl(self) -> int | None: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def section(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +234,15 @@ def _read_txt(rdata: bytes) -> str:
     return " ".join(parts)
 
 
-def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
-    """The ``dns`` event for a parsed message (None when it has no question)."""
-    if not wire.questions:
-        return None
-    qname, qtype, _ = wire.questions[0]
+def answer_section(
+    records: Iterable[RecordLike], qname: str
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], int | None]:
+    """What a ``DnsMessage`` keeps of the answer section: every answer's value in record order,
+    an (address, question name) pair per A/AAAA answer, and the lowest TTL of those."""
     answers: list[str] = []
     addresses: list[tuple[str, str]] = []
     ttl: int | None = None
-    for rr in wire.records:
+    for rr in records:
         if rr.section != 1 or not rr.value:
             continue
         answers.append(rr.value)
@@ -233,7 +250,17 @@ def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
             # Bind the address to the name the client asked for: that is the
             # service it meant to reach, whatever CDN alias answered.
             addresses.append((rr.value, qname))
-            ttl = rr.ttl if ttl is None else min(ttl, rr.ttl)
+            if rr.ttl is not None:
+                ttl = rr.ttl if ttl is None else min(ttl, rr.ttl)
+    return tuple(answers), tuple(addresses), ttl
+
+
+def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
+    """The ``dns`` event for a parsed message (None when it has no question)."""
+    if not wire.questions:
+        return None
+    qname, qtype, _ = wire.questions[0]
+    answers, addresses, ttl = answer_section(wire.records, qname)
     response = wire.response
     return DnsMessage(
         ts=ctx.ts,
@@ -244,11 +271,11 @@ def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
         tunnel=ctx.tunnel,
         query=qname,
         qtype=qtype_name(qtype),
-        answers=tuple(answers),
+        answers=answers,
         rcode=wire.rcode if response else None,
         response=response,
         ttl=ttl,
-        addresses=tuple(addresses),
+        addresses=addresses,
     )
 
 

@@ -10,10 +10,10 @@ names their PTR answers carry are kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from scanner.decode.protocols.base import DatagramDecoder, PacketContext
-from scanner.decode.protocols.dns import RR_PTR, DnsFormatError, parse_dns
+from scanner.decode.protocols.dns import RR_PTR, DnsFormatError, RecordLike, parse_dns
 from scanner.model import Event, LlmnrMessage
 
 LLMNR_PORT = 5355
@@ -23,6 +23,17 @@ _REVERSE_SUFFIXES = (".in-addr.arpa", ".ip6.arpa")
 
 def _is_host_name(name: str) -> bool:
     return bool(name) and not name.endswith(_REVERSE_SUFFIXES) and not name.startswith("<")
+
+
+def host_names(questions: Iterable[str], records: Iterable[RecordLike]) -> tuple[str, ...]:
+    """The host names in a message: the questions', the records' and those PTR answers point
+    to, distinct, in the order seen (the question first: the name asked for)."""
+    candidates = list(questions)
+    for rr in records:
+        candidates.append(rr.name)
+        if rr.rtype == RR_PTR:
+            candidates.append(rr.value)
+    return tuple(dict.fromkeys(n for n in candidates if _is_host_name(n)))
 
 
 class LlmnrDecoder(DatagramDecoder):
@@ -37,13 +48,7 @@ class LlmnrDecoder(DatagramDecoder):
             return ()
         if wire.truncated:
             self.anomalies.add("llmnr_truncated")
-        candidates = [q[0] for q in wire.questions]
-        for rr in wire.records:
-            candidates.append(rr.name)
-            if rr.rtype == RR_PTR:
-                candidates.append(rr.value)
-        # dict.fromkeys: distinct, in the order seen (the question first: the name asked for).
-        names = tuple(dict.fromkeys(n for n in candidates if _is_host_name(n)))
+        names = host_names((q[0] for q in wire.questions), wire.records)
         if not names:
             return ()
         return (
