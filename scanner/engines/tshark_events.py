@@ -55,6 +55,7 @@ from scanner.decode.protocols.dns import (
     answer_section,
     qtype_name,
 )
+from scanner.decode.protocols.http import header_text
 from scanner.decode.protocols.llmnr import host_names as llmnr_host_names
 from scanner.decode.protocols.mdns import device_names as mdns_device_names
 from scanner.decode.protocols.ssdp import device_names as ssdp_device_names
@@ -62,7 +63,6 @@ from scanner.decode.protocols.telecom import FRAMED_IP_PLACEHOLDERS, digits_or_t
 from scanner.decode.protocols.tls import ClientHello
 from scanner.engines.tshark_fields import (
     Layer,
-    decode_text,
     first,
     first_int,
     flag,
@@ -331,7 +331,7 @@ class EventBuilder:
                 continue
             key = name.strip().lower().decode("latin-1")
             if key and key not in fields:
-                fields[key] = decode_text(value.strip()[:512])
+                fields[key] = header_text(value.strip()[:512])
         names = ssdp_device_names(fields)
         if not names:
             return ()
@@ -346,7 +346,7 @@ class EventBuilder:
             return ()  # a response
         headers = _header_fields(raw_values(layer, "http_http_request_line"), values(layer, "http_http_request_line"))
         uri_raw = raw(layer, "http_http_request_uri")
-        uri = decode_text(uri_raw) if uri_raw is not None else (text(layer, "http_http_request_uri") or "")
+        uri = header_text(uri_raw) if uri_raw is not None else (text(layer, "http_http_request_uri") or "")
         content_encoding = _header(headers, "content-encoding")
         truncated = False
         # http.file_data is the body tshark de-chunked and decoded.  When tshark cannot undo
@@ -986,7 +986,7 @@ def _header_fields(raw_lines: list[bytes], printed: list[Any]) -> list[tuple[str
         colon = line.find(b":")
         if colon <= 0:
             continue
-        headers.append((decode_text(line[:colon].strip()), decode_text(line[colon + 1 :].strip())))
+        headers.append((header_text(line[:colon].strip()), header_text(line[colon + 1 :].strip())))
     return headers
 
 

@@ -35,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from scanner.decode.protocols.http import header_text
+
 Layer = Mapping[str, Any]
 
 # Packets that can carry an event.  ``frame.number == 1`` is there so that tshark
@@ -222,19 +224,12 @@ def hex_bytes(value: Any) -> bytes | None:
         return None
 
 
-def decode_text(data: bytes) -> str:
-    """Header and attribute octets as text: UTF-8 when they are, else latin-1 (which never fails)."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def string_field(layer: Layer, key: str) -> str | None:
-    """A string field from its raw bytes when tshark gave them (exact), else as tshark printed it."""
+    """A string field from its raw bytes when tshark gave them (exact, read as header octets
+    are: UTF-8, else latin-1), else as tshark printed it."""
     data = raw(layer, key)
     if data is not None:
-        return decode_text(data)
+        return header_text(data)
     return text(layer, key)
 
 

@@ -35,8 +35,8 @@ MAX_BODY_BYTES = 1024 * 1024
 _HEADERS, _BODY, _CHUNKED, _SKIP_BODY = 0, 1, 2, 3
 
 
-def _text(raw: bytes) -> str:
-    # Header fields are octets; UTF-8 is what apps actually send, latin-1 never fails.
+def header_text(raw: bytes) -> str:
+    """Header field octets as text: UTF-8, which is what apps send, else latin-1, which never fails."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -219,7 +219,7 @@ class HttpDecoder(StreamDecoder):
                 self.anomalies.add("http_bad_request_line")
                 return None
         method = parts[0].decode("ascii")
-        uri = _text(b" ".join(parts[1:-1]))
+        uri = header_text(b" ".join(parts[1:-1]))
         version = parts[-1].decode("ascii", "replace")
         headers: list[tuple[str, str]] = []
         for raw in lines[1:]:
@@ -228,13 +228,13 @@ class HttpDecoder(StreamDecoder):
                 continue
             if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding
                 name, value = headers[-1]
-                headers[-1] = (name, value + " " + _text(line.strip()))
+                headers[-1] = (name, value + " " + header_text(line.strip()))
                 continue
             colon = line.find(b":")
             if colon <= 0:
                 self.anomalies.add("http_bad_header_line")
                 continue
-            headers.append((_text(line[:colon].strip()), _text(line[colon + 1 :].strip())))
+            headers.append((header_text(line[:colon].strip()), header_text(line[colon + 1 :].strip())))
         request = _Request(method, uri, version, headers, first_frame or 0)
         request.host = request.header("host")
         if request.host is None and "://" in uri:

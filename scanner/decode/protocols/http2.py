@@ -35,6 +35,7 @@ from hpack.exceptions import HPACKError
 
 from scanner.decode.content import ContentError, decode_content
 from scanner.decode.protocols.base import Anomalies, StreamContext, StreamDecoder
+from scanner.decode.protocols.http import header_text
 from scanner.model import Event, HttpRequest
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 s3.4
@@ -57,14 +58,6 @@ MAX_OPEN_STREAMS = 128
 # The client's encoder may use a table as large as the server allowed in SETTINGS, which this
 # direction does not see: accept up to this much instead of HPACK's default 4096.
 MAX_HPACK_TABLE = 64 * 1024
-
-
-def _text(raw: bytes) -> str:
-    # Field values are octets; UTF-8 is what clients send, latin-1 never fails.
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 class _Stream:
@@ -281,7 +274,7 @@ class Http2Decoder(StreamDecoder):
             # The dynamic table may now differ from the client's: no later block can be trusted.
             self._fail("http2_hpack_error", events, ts, frame)
             return
-        headers = [(_text(bytes(name)), _text(bytes(value))) for name, value in fields]
+        headers = [(header_text(bytes(name)), header_text(bytes(value))) for name, value in fields]
         stream = self._streams.get(stream_id)
         if stream is None:
             if len(self._streams) >= MAX_OPEN_STREAMS:
