@@ -21,7 +21,7 @@ from scapy.layers.dns import DNS, DNSRR, DNSRRSRV
 from .net import DESTINATIONS, Exchange, Scene, udp_raw
 from .people import Device, make_device
 from .requests import Draft, place
-from .truth import Leak, Recorder, inventory_yaml, write_json
+from .truth import Leak, Recorder, inventory_yaml
 from .wire import Capture, EtherLink, Host, ether, mac_bytes
 
 START_UTC = 1717264800  # 2024-06-01 18:00:00 UTC
@@ -200,10 +200,7 @@ def build(out: Path) -> dict[str, object]:
     scene.quic(host[jonas.id], "www.youtube.com", t + 6.0, "android")
     scene.ping(host[jonas.id], "1.1.1.1", t + 9.0, count=3)
 
-    cap.finish()
-    size = cap.write(out / "demo.pcap")
-    truth = rec.truth(cap, "demo", SEED, "demo.pcap", size, devices)
-    write_json(out / "demo.truth.json", truth)
+    truth = rec.write_capture(cap, out, "demo", "demo", SEED, devices)
     (out / "demo.inventory.yaml").write_text(inventory_yaml(
         devices, "A family's devices on the Wi-Fi of demo.pcap (privscan inventory format, DESIGN.md).\n"
         "Synthetic: made by captures/make_captures.py; no real person's data."), encoding="utf-8")

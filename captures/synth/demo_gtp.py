@@ -23,7 +23,7 @@ from .gtp import RAT_EUTRAN, RAT_NR, S11, CoreNodes, GtpLink, Subscription
 from .net import DESTINATIONS, Exchange, Scene
 from .people import Device, make_device
 from .requests import Draft, place
-from .truth import Leak, Recorder, inventory_yaml, write_json
+from .truth import Leak, Recorder, inventory_yaml
 from .wire import Capture, Host
 
 START_UTC = 1717311600  # 2024-06-02 07:00:00 UTC
@@ -106,10 +106,7 @@ def build(out: Path) -> dict[str, object]:
     post(h_lotta, Draft("ib.adnxs.com", lotta, query=[("member", "9325"), ("size", "320x50")]),
          [rec.leak(lotta, "location", "decimal_6", "query", "lat,lon")], t + 11.0)
 
-    cap.finish()
-    size = cap.write(out / "demo_gtp.pcap")
-    truth = rec.truth(cap, "demo_gtp", SEED, "demo_gtp.pcap", size, devices)
-    write_json(out / "demo_gtp.truth.json", truth)
+    truth = rec.write_capture(cap, out, "demo_gtp", "demo_gtp", SEED, devices)
     (out / "demo_gtp.inventory.yaml").write_text(inventory_yaml(
         devices, "Subscribers of demo_gtp.pcap and their phones (privscan inventory format, DESIGN.md).\n"
         "No addresses: 10.45.12.34 belongs to sub-leon, then to sub-sabine, as the GTPv2-C sessions say.\n"

@@ -23,7 +23,7 @@ from .gtp import RAT_EUTRAN, RAT_NR, S11, CoreNodes, GtpLink, Subscription
 from .net import DESTINATIONS, Exchange, Scene
 from .people import Device, make_device
 from .requests import HEADER_NAMES, JSON_PARENTS, PARAM_NAMES, Draft, filler, place, place_decoy
-from .truth import Leak, Recorder, coverage, inventory_yaml, write_json
+from .truth import Leak, Recorder, coverage, inventory_yaml
 from .wire import Capture, EtherLink, Host
 
 TRANSFORMS = ("plain", "url2", "upper", "nodash", "upper_nodash", "md5", "sha1", "sha256", "base64",
@@ -331,11 +331,8 @@ def labelled_encodings(out: Path) -> dict[str, object]:
     plan = planner.plan(combos)
     end = _run_plan(scene, planner, plan, hosts_by_id, 2.0, (1.0, 5.0))
     _background(scene, hosts, devices, rng, end)
-    cap.finish()
-    size = cap.write(out / "labelled_encodings.pcap")
-    truth = rec.truth(cap, "encodings", SEED_ENCODINGS, "labelled_encodings.pcap", size, devices)
+    truth = rec.write_capture(cap, out, "labelled_encodings", "encodings", SEED_ENCODINGS, devices)
     check_coverage(truth)
-    write_json(out / "labelled_encodings.truth.json", truth)
     (out / "labelled_encodings.inventory.yaml").write_text(inventory_yaml(
         devices, "Test devices of labelled_encodings.pcap (privscan inventory format, DESIGN.md).\n"
         "Synthetic: made by captures/make_captures.py; no real person's data."), encoding="utf-8")
@@ -418,10 +415,7 @@ def labelled_gtp(out: Path) -> dict[str, object]:
         lo, hi = active[d.id]
         h = hosts_by_id[d.id]
         scene.https(h, rng.choice(BACKGROUND_TLS), rng.uniform(lo, min(hi, t) - 10), d.platform, exchanges=1)
-    cap.finish()
-    size = cap.write(out / "labelled_gtp.pcap")
-    truth = rec.truth(cap, "gtp", SEED_GTP, "labelled_gtp.pcap", size, devices)
-    write_json(out / "labelled_gtp.truth.json", truth)
+    truth = rec.write_capture(cap, out, "labelled_gtp", "gtp", SEED_GTP, devices)
     (out / "labelled_gtp.inventory.yaml").write_text(inventory_yaml(
         devices, "Subscribers of labelled_gtp.pcap (privscan inventory format, DESIGN.md). No addresses:\n"
         "who holds which UE address, and when, comes from the GTPv2-C sessions in the capture.\n"

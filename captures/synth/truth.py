@@ -140,6 +140,15 @@ class Recorder:
             self.placed.append(_Placed(item, host, dict(flow), offset, transport, uids))
 
     # -- output -----------------------------------------------------------------------------------
+    def write_capture(self, cap: Capture, out: Path, stem: str, variant: str, seed: int,
+                      devices: list[Device]) -> dict[str, object]:
+        """Finish the capture and write `<stem>.pcap` and its ground truth `<stem>.truth.json`; return the truth."""
+        cap.finish()
+        size = cap.write(out / f"{stem}.pcap")
+        truth = self.truth(cap, variant, seed, f"{stem}.pcap", size, devices)
+        write_json(out / f"{stem}.truth.json", truth)
+        return truth
+
     def truth(self, cap: Capture, variant: str, seed: int, pcap_name: str, file_bytes: int,
               devices: list[Device]) -> dict[str, object]:
         leaks: list[dict[str, object]] = []
