@@ -11,7 +11,9 @@ A fixture is written one field per line with a comment, as dpkt's tests do::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+
+import pytest
 
 
 def hex_fixture(*lines: str) -> bytes:
@@ -37,3 +39,21 @@ def bit_flips(payload: bytes) -> Iterator[bytes]:
             mutated = bytearray(payload)
             mutated[i] ^= mask
             yield bytes(mutated)
+
+
+def fuzz_fixtures(fixtures: Mapping[str, bytes], max_offset: int, check: Callable[[bytes, bytes, int], None]) -> None:
+    """Hypothesis, 300 examples: ``check(fixture, junk, offset)`` with a fixture, up to 64 bytes
+    of junk and an offset up to ``max_offset`` (where ``check`` may put the junk)."""
+    hypothesis = pytest.importorskip("hypothesis")
+    strategies = pytest.importorskip("hypothesis.strategies")
+
+    @hypothesis.settings(max_examples=300, deadline=None)
+    @hypothesis.given(
+        strategies.sampled_from(sorted(fixtures)),
+        strategies.binary(max_size=64),
+        strategies.integers(min_value=0, max_value=max_offset),
+    )
+    def run(name: str, junk: bytes, at: int) -> None:
+        check(fixtures[name], junk, at)
+
+    run()

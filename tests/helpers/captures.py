@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 from scanner.decode.protocols.base import PacketContext
 from scanner.model import FlowTuple
@@ -23,18 +24,11 @@ def udp_datagrams(path: Path, ports: Collection[int] | None = None) -> Iterator[
     """
     from scapy.layers.inet import IP, UDP
     from scapy.layers.inet6 import IPv6
-    from scapy.utils import PcapReader
 
-    with PcapReader(str(path)) as reader:
-        for number, packet in enumerate(reader, 1):
-            if UDP not in packet:
-                continue
-            udp = packet[UDP]
-            if ports is not None and udp.sport not in ports and udp.dport not in ports:
-                continue
-            ip = packet[IP] if IP in packet else packet[IPv6]
-            flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
-            yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
+    for number, packet, udp in _transport(path, UDP, ports):
+        ip = packet[IP] if IP in packet else packet[IPv6]
+        flow = FlowTuple("udp", ip.src, int(udp.sport), ip.dst, int(udp.dport))
+        yield PacketContext(float(packet.time), path.name, number, flow), bytes(udp.payload)
 
 
 def tcp_segments(path: Path, ports: Collection[int] | None = None) -> Iterator[tuple[PacketContext, int, bytes]]:
@@ -46,24 +40,30 @@ def tcp_segments(path: Path, ports: Collection[int] | None = None) -> Iterator[t
     """
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6
+
+    for number, packet, tcp in _transport(path, TCP, ports):
+        if IP in packet:
+            ip = packet[IP]
+            end = ip.len - ip.ihl * 4
+        elif IPv6 in packet:
+            ip = packet[IPv6]
+            end = ip.plen
+        else:
+            continue
+        data = bytes(tcp)[tcp.dataofs * 4 : end]
+        if data:
+            flow = FlowTuple("tcp", ip.src, int(tcp.sport), ip.dst, int(tcp.dport))
+            yield PacketContext(float(packet.time), path.name, number, flow), int(tcp.seq), data
+
+
+def _transport(path: Path, layer: Any, ports: Collection[int] | None) -> Iterator[tuple[int, Any, Any]]:
+    """(frame number, packet, its ``layer``) of the packets with that transport layer to or from one of ``ports``."""
     from scapy.utils import PcapReader
 
     with PcapReader(str(path)) as reader:
         for number, packet in enumerate(reader, 1):
-            if TCP not in packet:
+            if layer not in packet:
                 continue
-            tcp = packet[TCP]
-            if ports is not None and tcp.sport not in ports and tcp.dport not in ports:
-                continue
-            if IP in packet:
-                ip = packet[IP]
-                end = ip.len - ip.ihl * 4
-            elif IPv6 in packet:
-                ip = packet[IPv6]
-                end = ip.plen
-            else:
-                continue
-            data = bytes(tcp)[tcp.dataofs * 4 : end]
-            if data:
-                flow = FlowTuple("tcp", ip.src, int(tcp.sport), ip.dst, int(tcp.dport))
-                yield PacketContext(float(packet.time), path.name, number, flow), int(tcp.seq), data
+            transport = packet[layer]
+            if ports is None or transport.sport in ports or transport.dport in ports:
+                yield number, packet, transport

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.byte_fixtures import ascii_hex, bit_flips, fuzz_fixtures, hex_fixture, truncations
 from helpers.captures import tcp_segments
 from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext, StreamContext
@@ -437,18 +437,9 @@ def test_truncation_and_bit_flips_never_raise(name: str) -> None:
 
 
 def test_random_payloads_never_raise() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    strategies = pytest.importorskip("hypothesis.strategies")
     decoder = DiameterSctpDecoder(Anomalies())
 
-    @hypothesis.settings(max_examples=300, deadline=None)
-    @hypothesis.given(
-        strategies.sampled_from(sorted(ALL_FIXTURES)),
-        strategies.binary(max_size=64),
-        strategies.integers(min_value=0, max_value=230),
-    )
-    def run(name: str, junk: bytes, at: int) -> None:
-        payload = ALL_FIXTURES[name]
+    def check(payload: bytes, junk: bytes, at: int) -> None:
         mutated = payload[:at] + junk + payload[at:]
         decoder.decode(mutated, CTX)
         tcp, _ = _tcp_decoder()
@@ -457,7 +448,7 @@ def test_random_payloads_never_raise() -> None:
         tcp.feed(junk + payload, 2.0, 3)
         tcp.finish(3.0, 4)
 
-    run()
+    fuzz_fixtures(ALL_FIXTURES, 230, check)
 
 
 # --------------------------------------------------------------------------- public captures vs tshark

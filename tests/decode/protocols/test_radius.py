@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helpers.byte_fixtures import ascii_hex, bit_flips, hex_fixture, truncations
+from helpers.byte_fixtures import ascii_hex, bit_flips, fuzz_fixtures, hex_fixture, truncations
 from helpers.captures import udp_datagrams
 from helpers.tshark import assert_same_as_tshark, tshark_fields, values_by_frame
 from scanner.decode.protocols.base import Anomalies, PacketContext
@@ -248,22 +248,13 @@ def test_truncation_and_bit_flips_never_raise(name: str) -> None:
 
 
 def test_random_payloads_never_raise() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    strategies = pytest.importorskip("hypothesis.strategies")
     decoder = RadiusDecoder(Anomalies())
 
-    @hypothesis.settings(max_examples=300, deadline=None)
-    @hypothesis.given(
-        strategies.sampled_from(sorted(ALL_FIXTURES)),
-        strategies.binary(max_size=64),
-        strategies.integers(min_value=0, max_value=160),
-    )
-    def run(name: str, junk: bytes, at: int) -> None:
-        payload = ALL_FIXTURES[name]
+    def check(payload: bytes, junk: bytes, at: int) -> None:
         decoder.decode(payload[:at] + junk + payload[at:], CTX)
         decoder.decode(junk, CTX)
 
-    run()
+    fuzz_fixtures(ALL_FIXTURES, 160, check)
 
 
 # --------------------------------------------------------------------------- public captures vs tshark
