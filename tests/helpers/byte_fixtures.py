@@ -11,6 +11,7 @@ A fixture is written one field per line with a comment, as dpkt's tests do::
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
@@ -39,6 +40,16 @@ def bit_flips(payload: bytes) -> Iterator[bytes]:
             mutated = bytearray(payload)
             mutated[i] ^= mask
             yield bytes(mutated)
+
+
+def random_byte_changes(payload: bytes, rng: random.Random, times: int, at_most: int = 1) -> Iterator[bytes]:
+    """``times`` copies of ``payload``, each with 1 to ``at_most`` octets set to random values
+    (``rng`` seeded by the test: the same copies on every run)."""
+    for _ in range(times):
+        mutated = bytearray(payload)
+        for _ in range(1 if at_most == 1 else rng.randrange(1, at_most + 1)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        yield bytes(mutated)
 
 
 def fuzz_fixtures(fixtures: Mapping[str, bytes], max_offset: int, check: Callable[[bytes, bytes, int], None]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
@@ -78,12 +79,8 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
     rng = random.Random(4795)
     decoder = LlmnrDecoder(Anomalies())
     for fixture in (QUERY, RESPONSE, REVERSE_RESPONSE):
-        for cut in range(len(fixture) + 1):
-            decoder.decode(fixture[:cut], ctx())
-        for _ in range(300):
-            mutated = bytearray(fixture)
-            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-            decoder.decode(bytes(mutated), ctx())
+        for damaged in (*truncations(fixture), *random_byte_changes(fixture, rng, 300)):
+            decoder.decode(damaged, ctx())
 
 
 # --------------------------------------------------------------------------- public captures

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
@@ -138,13 +139,8 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
     rng = random.Random(6762)
     for fixture in (ANNOUNCEMENT, TXT_ANSWER, BROWSE_QUERY):
         decoder = MdnsDecoder(Anomalies())
-        for cut in range(len(fixture) + 1):
-            decoder.decode(fixture[:cut], ctx())
-        for _ in range(500):
-            mutated = bytearray(fixture)
-            for _ in range(rng.randrange(1, 4)):
-                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-            decoder.decode(bytes(mutated), ctx())
+        for damaged in (*truncations(fixture), *random_byte_changes(fixture, rng, 500, at_most=3)):
+            decoder.decode(damaged, ctx())
 
 
 def test_malformed_is_counted() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
@@ -134,13 +135,8 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
     rng = random.Random(1002)
     decoder = NbnsDecoder(Anomalies())
     for fixture in (REGISTRATION, QUERY, NODE_STATUS):
-        for cut in range(len(fixture) + 1):
-            decoder.decode(fixture[:cut], ctx())
-        for _ in range(300):
-            mutated = bytearray(fixture)
-            for _ in range(rng.randrange(1, 4)):
-                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-            decoder.decode(bytes(mutated), ctx())
+        for damaged in (*truncations(fixture), *random_byte_changes(fixture, rng, 300, at_most=3)):
+            decoder.decode(damaged, ctx())
 
 
 # --------------------------------------------------------------------------- public captures

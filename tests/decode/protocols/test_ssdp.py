@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
@@ -139,13 +140,8 @@ def test_truncation_and_flipped_bytes_never_raise() -> None:
     rng = random.Random(1900)
     decoder = SsdpDecoder(Anomalies())
     for fixture in (NOTIFY, RESPONSE, M_SEARCH_WITH_AGENT):
-        for cut in range(len(fixture) + 1):
-            decoder.decode(fixture[:cut], ctx())
-        for _ in range(300):
-            mutated = bytearray(fixture)
-            for _ in range(rng.randrange(1, 6)):
-                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-            decoder.decode(bytes(mutated), ctx())
+        for damaged in (*truncations(fixture), *random_byte_changes(fixture, rng, 300, at_most=5)):
+            decoder.decode(damaged, ctx())
 
 
 # --------------------------------------------------------------------------- public captures
