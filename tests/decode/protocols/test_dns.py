@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.events import events_of_type
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.dns import ROOT_NAME, DnsDecoder, DnsFormatError, parse_dns, read_name
 from scanner.model import DnsMessage, FlowTuple
@@ -47,12 +48,7 @@ def ctx(flow: FlowTuple = SERVER_FLOW) -> PacketContext:
 def decode(payload: bytes, flow: FlowTuple = CLIENT_FLOW) -> tuple[list[DnsMessage], dict[str, int]]:
     anomalies = Anomalies()
     events = DnsDecoder(anomalies).decode(payload, ctx(flow))
-    return dns_events(events), anomalies.counts
-
-
-def dns_events(events) -> list[DnsMessage]:
-    assert all(isinstance(e, DnsMessage) for e in events)
-    return [e for e in events if isinstance(e, DnsMessage)]
+    return events_of_type(events, DnsMessage), anomalies.counts
 
 
 def query(name: bytes, qtype: int = 1, ident: int = 1) -> bytes:

@@ -14,6 +14,7 @@ import pytest
 
 from helpers.byte_fixtures import bit_flips, fuzz_fixtures, hex_fixture, truncations
 from helpers.captures import tcp_segments, udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import assert_same_as_tshark, tshark_fields
 from scanner.decode.protocols.base import Anomalies, PacketContext, StreamContext
 from scanner.decode.protocols.gtpc import (
@@ -34,8 +35,7 @@ CTX = PacketContext(ts=1.0, capture="fixture", frame=1, flow=FLOW)
 def decode(payload: bytes) -> tuple[list[GtpcMessage], Anomalies]:
     anomalies = Anomalies()
     events = GtpcDecoder(anomalies).decode(payload, CTX)
-    assert all(isinstance(e, GtpcMessage) for e in events)
-    return [e for e in events if isinstance(e, GtpcMessage)], anomalies
+    return events_of_type(events, GtpcMessage), anomalies
 
 
 # --------------------------------------------------------------------------- GTPv2-C fixtures

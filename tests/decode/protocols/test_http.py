@@ -17,6 +17,7 @@ import hpack
 import pytest
 import zstandard
 
+from helpers.events import events_of_type
 from scanner.decode.content import MAX_DECODED_BODY, ChunkedDecoder, decode_content
 from scanner.decode.protocols.base import Anomalies, StreamContext
 from scanner.decode.protocols.http import MAX_BODY_BYTES, HttpDecoder
@@ -38,14 +39,9 @@ def feed(*pieces: bytes, finish: bool = True) -> tuple[list[Event], dict[str, in
     return events, anomalies.counts
 
 
-def http(events: list[Event]) -> list[HttpRequest]:
-    assert all(isinstance(e, HttpRequest) for e in events), events
-    return [e for e in events if isinstance(e, HttpRequest)]
-
-
 def one_request(*pieces: bytes) -> HttpRequest:
     events, anomalies = feed(*pieces)
-    (request,) = http(events)
+    (request,) = events_of_type(events, HttpRequest)
     assert anomalies == {}
     return request
 
@@ -62,7 +58,7 @@ def post(body: bytes, *headers: str, chunked: bool = False) -> bytes:
 
 def test_content_length_body_and_the_next_request() -> None:
     events, anomalies = feed(post(JSON_BODY, "Content-Type: application/json") + b"GET /next HTTP/1.1\r\nHost: b\r\n\r\n")
-    first, second = http(events)
+    first, second = events_of_type(events, HttpRequest)
     assert (first.method, first.uri, first.host, first.body, first.body_len) == (
         "POST", "/v1/collect?app=kids", "stats.example", JSON_BODY, len(JSON_BODY)
     )
@@ -97,7 +93,7 @@ CHUNKED = (
 def test_chunked_body_with_extensions_and_trailers() -> None:
     data = post(CHUNKED, "Transfer-Encoding: chunked", chunked=True) + b"GET /after HTTP/1.1\r\nHost: b\r\n\r\n"
     events, anomalies = feed(data)
-    first, second = http(events)
+    first, second = events_of_type(events, HttpRequest)
     assert (first.body, first.chunked) == (JSON_BODY, True)
     assert second.uri == "/after"  # the trailer section was consumed, not taken for a request
     assert anomalies == {}
@@ -126,7 +122,7 @@ def test_chunk_boundary_inside_a_value() -> None:
 )
 def test_malformed_chunked_body_is_an_anomaly_then_resync(chunks: bytes) -> None:
     events, anomalies = feed(post(chunks, "Transfer-Encoding: chunked", chunked=True), b"GET /ok HTTP/1.1\r\nHost: b\r\n\r\n")
-    assert [r.uri for r in http(events)] == ["/v1/collect?app=kids", "/ok"]
+    assert [r.uri for r in events_of_type(events, HttpRequest)] == ["/v1/collect?app=kids", "/ok"]
     assert anomalies == {"http_chunked_malformed": 1}
 
 
@@ -199,7 +195,7 @@ def test_decompression_bomb_in_a_request() -> None:
 def test_body_that_does_not_decode_is_kept_raw_with_an_anomaly() -> None:
     garbage = b"\x1f\x8b\x08\x00not really gzip"
     events, anomalies = feed(post(garbage, "Content-Encoding: gzip"))
-    (request,) = http(events)
+    (request,) = events_of_type(events, HttpRequest)
     assert request.body == garbage
     assert anomalies == {"http_content_encoding_error": 1}
 
@@ -207,7 +203,7 @@ def test_body_that_does_not_decode_is_kept_raw_with_an_anomaly() -> None:
 def test_body_beyond_the_kept_bound_is_skipped_and_the_next_request_read() -> None:
     big = b"k" * (MAX_BODY_BYTES + 5000)
     events, _ = feed(post(big)[: 200_000], post(big)[200_000:], b"GET /after HTTP/1.1\r\nHost: b\r\n\r\n")
-    first, second = http(events)
+    first, second = events_of_type(events, HttpRequest)
     assert (first.body_len, first.body_truncated) == (MAX_BODY_BYTES, True)
     assert second.uri == "/after"
 
@@ -255,7 +251,7 @@ def test_empty_lines_before_a_request_are_ignored() -> None:
     # RFC 9112 s2.2: a server SHOULD ignore at least one empty line before the request-line;
     # some clients send CRLF after a POST body, in the same segment or in the next one.
     events, anomalies = feed(post(b"a=1") + b"\r\n", b"GET /second HTTP/1.1\r\nHost: b\r\n\r\n", b"\r\n\r\nGET /third HTTP/1.1\r\nHost: c\r\n\r\n")
-    assert [r.uri for r in http(events)] == ["/v1/collect?app=kids", "/second", "/third"]
+    assert [r.uri for r in events_of_type(events, HttpRequest)] == ["/v1/collect?app=kids", "/second", "/third"]
     assert anomalies == {}
 
 
@@ -275,26 +271,26 @@ def test_bad_request_line_is_an_anomaly_and_the_decoder_resyncs() -> None:
         b"\x16\x03\x01garbage that is not a request\r\n\r\nGET /lost HTTP/1.1\r\n\r\n",  # same segment: dropped
         b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n",  # a segment that starts a request
     )
-    assert [r.uri for r in http(events)] == ["/one", "/two"]
+    assert [r.uri for r in events_of_type(events, HttpRequest)] == ["/one", "/two"]
     assert anomalies == {"http_bad_request_line": 1}
 
 
 def test_header_section_without_end_is_bounded() -> None:
     events, anomalies = feed(b"GET / HTTP/1.1\r\n", b"X-Pad: " + b"p" * (70 * 1024), b"GET /two HTTP/1.1\r\nHost: a\r\n\r\n")
-    assert [r.uri for r in http(events)] == ["/two"]
+    assert [r.uri for r in events_of_type(events, HttpRequest)] == ["/two"]
     assert anomalies == {"http_header_too_long": 1}
 
 
 def test_request_cut_by_the_end_of_the_capture_is_still_reported() -> None:
     events, _ = feed(post(JSON_BODY)[:-10])
-    (request,) = http(events)
+    (request,) = events_of_type(events, HttpRequest)
     assert (request.uri, request.body_truncated) == ("/v1/collect?app=kids", True)
 
 
 def test_first_frame_of_a_request_spread_over_segments() -> None:
     data = post(JSON_BODY)
     events, _ = feed(data[:20], data[20:60], data[60:])
-    (request,) = http(events)
+    (request,) = events_of_type(events, HttpRequest)
     assert (request.frame, request.first_frame) == (3, 1)
 
 
@@ -333,7 +329,7 @@ def test_upgrade_h2c_then_preface_gives_http2_requests() -> None:
         + h2_frame(0x1, 0x5, 3, headers)  # HEADERS, END_STREAM|END_HEADERS, stream 3
     )
     events, anomalies = feed(upgrade, client_after_101)
-    first, second = http(events)
+    first, second = events_of_type(events, HttpRequest)
     assert (first.version, first.uri) == ("HTTP/1.1", "/index")
     assert (second.version, second.method, second.host, second.uri, second.user_agent) == (
         "HTTP/2", "GET", "h2.example", "/ads?adid=1", "KidsApp/3"
@@ -374,7 +370,7 @@ def test_header_section_cut_by_lost_bytes_keeps_its_complete_lines() -> None:
     decoder = HttpDecoder(StreamContext("test.pcap", FLOW), anomalies)
     assert decoder.feed(b"GET /track?adid=38400000 HTTP/1.1\r\nHost: ads.example\r\nCookie: uid=k", 1.0, 1) == []
     decoder.gap(2.0, 2)
-    events = http(list(decoder.feed(b"GET /next HTTP/1.1\r\nHost: b\r\n\r\n", 3.0, 3)))
+    events = events_of_type(list(decoder.feed(b"GET /next HTTP/1.1\r\nHost: b\r\n\r\n", 3.0, 3)), HttpRequest)
     cut, after = events
     assert (cut.uri, cut.host, cut.body_truncated, cut.first_frame) == ("/track?adid=38400000", "ads.example", True, 1)
     assert all(name != "Cookie" for name, _ in cut.headers)  # the cut line is not guessed at

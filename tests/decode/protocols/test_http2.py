@@ -7,12 +7,12 @@ from __future__ import annotations
 import gzip
 import random
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from helpers.captures import tcp_segments
+from helpers.events import events_of_type
 from helpers.tshark import tshark_fields
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext
 from scanner.decode.protocols.http import HttpDecoder
@@ -44,11 +44,6 @@ def ctx() -> StreamContext:
     return StreamContext(capture="test", flow=FLOW)
 
 
-def http_events(events: Sequence[Event]) -> list[HttpRequest]:
-    assert all(isinstance(e, HttpRequest) for e in events)
-    return [e for e in events if isinstance(e, HttpRequest)]
-
-
 def run(data: bytes, chunk: int = 0, finish: bool = True) -> tuple[list[HttpRequest], Anomalies, Http2Decoder]:
     """Feed ``data`` whole (chunk 0) or in chunks of ``chunk`` bytes, frame number = chunk index + 1."""
     anomalies = Anomalies()
@@ -59,7 +54,7 @@ def run(data: bytes, chunk: int = 0, finish: bool = True) -> tuple[list[HttpRequ
         events += decoder.feed(piece, float(number), number)
     if finish:
         events += decoder.finish(99.0, 99)
-    return http_events(events), anomalies, decoder
+    return events_of_type(events, HttpRequest), anomalies, decoder
 
 
 # --------------------------------------------------------------------------- building frames
@@ -270,7 +265,7 @@ def test_gap_reports_pending_requests_then_stops() -> None:
     assert not decoder.feed(PREFACE + frame(1, 0x04, 1, request_block(3, "/x")), 1.0, 1)
     decoder.gap(2.0, 2)
     assert not decoder.done  # it still owes the request it read
-    (event,) = http_events(decoder.feed(b"garbage after the hole", 3.0, 3))
+    (event,) = events_of_type(decoder.feed(b"garbage after the hole", 3.0, 3), HttpRequest)
     assert event.uri == "/x" and event.body_truncated
     assert decoder.done
 
@@ -308,7 +303,7 @@ def test_http1_hands_over_after_upgrade() -> None:
     events = list(http1.feed(UPGRADE_REQUEST, 1.0, 1))
     events += http1.feed(PREFACE + SETTINGS_EMPTY, 2.0, 3)
     events += http1.feed(frame(1, 0x05, 3, request_block(2, "/humans.txt", "h2c.example.org")), 3.0, 4)
-    requests = http_events(events)
+    requests = events_of_type(events, HttpRequest)
     assert [(e.version, e.uri, e.frame) for e in requests] == [
         ("HTTP/1.1", "/robots.txt", 1),
         ("HTTP/2", "/humans.txt", 4),
@@ -319,7 +314,7 @@ def test_http1_hands_over_after_upgrade() -> None:
 def test_documented_hand_over_call() -> None:
     """What the module docstring tells the HTTP/1 decoder to do."""
     decoder = STREAM_DECODERS["http2"](ctx(), Anomalies())
-    (event,) = http_events(decoder.feed(PREFACE + frame(1, 0x05, 3, request_block()), 1.0, 7))
+    (event,) = events_of_type(decoder.feed(PREFACE + frame(1, 0x05, 3, request_block()), 1.0, 7), HttpRequest)
     assert event.frame == 7
 
 
@@ -347,8 +342,8 @@ def tcp_requests(path: Path) -> list[HttpRequest]:
         else:
             continue  # a server direction
         for number, ts, payload in ordered:
-            requests += http_events(decoder.feed(payload, ts, number))
-        requests += http_events(decoder.finish(ordered[-1][1], ordered[-1][0]))
+            requests += events_of_type(decoder.feed(payload, ts, number), HttpRequest)
+        requests += events_of_type(decoder.finish(ordered[-1][1], ordered[-1][0]), HttpRequest)
     assert anomalies.counts == {}
     return requests
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.llmnr import LlmnrDecoder
-from scanner.model import Event, FlowTuple, LlmnrMessage
+from scanner.model import FlowTuple, LlmnrMessage
 
 FLOW = FlowTuple("udp", "192.168.1.5", 61234, "224.0.0.252", 5355)
 
@@ -47,11 +47,6 @@ def ctx() -> PacketContext:
     return PacketContext(ts=1.0, capture="test", frame=1, flow=FLOW)
 
 
-def llmnr_events(events: Sequence[Event]) -> list[LlmnrMessage]:
-    assert all(isinstance(e, LlmnrMessage) for e in events)
-    return [e for e in events if isinstance(e, LlmnrMessage)]
-
-
 CASES = [
     (QUERY, "emma-laptop", ("emma-laptop",), "query: the name asked for"),
     (RESPONSE, "emma-laptop", ("emma-laptop",), "response: the responder's name, once"),
@@ -62,7 +57,7 @@ CASES = [
 @pytest.mark.parametrize(("payload", "name", "names", "why"), CASES, ids=[c[3] for c in CASES])
 def test_names(payload: bytes, name: str, names: tuple[str, ...], why: str) -> None:
     anomalies = Anomalies()
-    (event,) = llmnr_events(LlmnrDecoder(anomalies).decode(payload, ctx()))
+    (event,) = events_of_type(LlmnrDecoder(anomalies).decode(payload, ctx()), LlmnrMessage)
     assert (event.name, event.names) == (name, names), why
     assert event.flow == FLOW
     assert event.to_record()["type"] == "llmnr"
@@ -95,7 +90,7 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = LlmnrDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5355}) for e in llmnr_events(decoder.decode(p, c))}
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5355}) for e in events_of_type(decoder.decode(p, c), LlmnrMessage)}
     fields = ["frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name"]
     expected: dict[int, set[str]] = {}
     for (frame,), *columns in tshark_values(tshark, path, "llmnr", fields):

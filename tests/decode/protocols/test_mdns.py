@@ -4,17 +4,17 @@ captures compared with tshark (names are compared as sets, never printed)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.mdns import MdnsDecoder, classify, device_names, txt_names
-from scanner.model import Event, FlowTuple, MdnsMessage
+from scanner.model import FlowTuple, MdnsMessage
 
 FLOW = FlowTuple("udp", "192.168.1.23", 5353, "224.0.0.251", 5353)
 
@@ -63,12 +63,7 @@ def ctx(frame: int = 1) -> PacketContext:
 def decode(payload: bytes) -> tuple[list[MdnsMessage], Anomalies]:
     anomalies = Anomalies()
     events = MdnsDecoder(anomalies).decode(payload, ctx())
-    return mdns_events(events), anomalies
-
-
-def mdns_events(events: Sequence[Event]) -> list[MdnsMessage]:
-    assert all(isinstance(e, MdnsMessage) for e in events)
-    return [e for e in events if isinstance(e, MdnsMessage)]
+    return events_of_type(events, MdnsMessage), anomalies
 
 
 def test_announcement_gives_the_instance_name_first() -> None:
@@ -170,7 +165,7 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = MdnsDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5353}) for e in mdns_events(decoder.decode(p, c))}
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {5353}) for e in events_of_type(decoder.decode(p, c), MdnsMessage)}
     expected: dict[int, set[str]] = {}
     fields = ["frame.number", "dns.qry.name", "dns.resp.name", "dns.ptr.domain_name", "dns.srv.target", "dns.txt"]
     for frame, *names, txt in tshark_values(tshark, path, "mdns", fields):
@@ -187,7 +182,7 @@ def test_iphone_capture_names_the_computer_by_its_instance(real_captures: Path) 
     """The iPhone capture announces a Mac's SMB service: its instance name is the most telling name."""
     decoder = MdnsDecoder(Anomalies())
     path = real_captures / "ndpi__iphone.pcap"
-    events = [e for c, p in udp_datagrams(path, {5353}) for e in mdns_events(decoder.decode(p, c))]
+    events = [e for c, p in udp_datagrams(path, {5353}) for e in events_of_type(decoder.decode(p, c), MdnsMessage)]
     assert len(events) == 9
     announcing = [e for e in events if len(e.names) > 1]
     assert announcing

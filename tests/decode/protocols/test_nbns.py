@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.nbns import (
@@ -22,7 +22,7 @@ from scanner.decode.protocols.nbns import (
     decode_netbios_name,
     parse_nbns,
 )
-from scanner.model import Event, FlowTuple, NbnsMessage
+from scanner.model import FlowTuple, NbnsMessage
 
 FLOW = FlowTuple("udp", "192.168.1.5", 137, "192.168.1.255", 137)
 
@@ -71,11 +71,6 @@ def ctx() -> PacketContext:
     return PacketContext(ts=1.0, capture="test", frame=1, flow=FLOW)
 
 
-def nbns_events(events: Sequence[Event]) -> list[NbnsMessage]:
-    assert all(isinstance(e, NbnsMessage) for e in events)
-    return [e for e in events if isinstance(e, NbnsMessage)]
-
-
 ENCODING_CASES = [
     ("EGFCEFEECACACACACACACACACACACACA", ("FRED", 0x20), "RFC 1001 s14.1 example"),
     ("EFENENEBCNEMEBFAFEEPFACACACACAAA", ("EMMA-LAPTOP", 0x00), "workstation name"),
@@ -105,7 +100,7 @@ MESSAGE_CASES = [
 @pytest.mark.parametrize(("payload", "name", "names", "why"), MESSAGE_CASES, ids=[c[3] for c in MESSAGE_CASES])
 def test_messages(payload: bytes, name: str, names: tuple[str, ...], why: str) -> None:
     anomalies = Anomalies()
-    (event,) = nbns_events(NbnsDecoder(anomalies).decode(payload, ctx()))
+    (event,) = events_of_type(NbnsDecoder(anomalies).decode(payload, ctx()), NbnsMessage)
     assert (event.name, event.names) == (name, names), why
     assert event.flow == FLOW
     assert anomalies.counts == {}
@@ -127,7 +122,7 @@ def test_damage_is_counted() -> None:
     anomalies = Anomalies()
     decoder = NbnsDecoder(anomalies)
     assert not decoder.decode(REGISTRATION[:30], ctx())
-    assert [e.name for e in nbns_events(decoder.decode(REGISTRATION[:-4], ctx()))] == ["EMMA-LAPTOP"]
+    assert [e.name for e in events_of_type(decoder.decode(REGISTRATION[:-4], ctx()), NbnsMessage)] == ["EMMA-LAPTOP"]
     assert anomalies.counts == {"nbns_malformed": 1, "nbns_truncated": 1}
 
 
@@ -152,7 +147,7 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = NbnsDecoder(anomalies)
-    events = [e for c, p in udp_datagrams(path, {137}) for e in nbns_events(decoder.decode(p, c))]
+    events = [e for c, p in udp_datagrams(path, {137}) for e in events_of_type(decoder.decode(p, c), NbnsMessage)]
     got = {e.frame: set(e.names) for e in events}
     expected: dict[int, set[str]] = {}
     for (frame,), column in tshark_values(tshark, path, "nbns", ["frame.number", "nbns.name"]):
@@ -174,7 +169,7 @@ def test_registrations_name_the_host(real_captures: Path) -> None:
     registrations = 0
     for c, payload in udp_datagrams(path, {137}):
         wire = parse_nbns(payload)
-        for event in nbns_events(decoder.decode(payload, c)):
+        for event in events_of_type(decoder.decode(payload, c), NbnsMessage):
             assert event.name in event.names
             if wire.opcode == 5:
                 registrations += 1

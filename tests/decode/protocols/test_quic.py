@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from helpers.captures import udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import tshark_fields
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.quic import (
@@ -23,7 +23,7 @@ from scanner.decode.protocols.quic import (
     client_initial_keys,
     crypto_frames,
 )
-from scanner.model import Event, FlowTuple, QuicInitial
+from scanner.model import FlowTuple, QuicInitial
 
 V1 = VERSIONS[bytes.fromhex("00000001")]
 V2 = VERSIONS[bytes.fromhex("6b3343cf")]
@@ -172,11 +172,6 @@ def decoder() -> tuple[QuicDecoder, Anomalies]:
     return QuicDecoder(anomalies), anomalies
 
 
-def quic_events(events: Sequence[Event]) -> list[QuicInitial]:
-    assert all(isinstance(e, QuicInitial) for e in events)
-    return [e for e in events if isinstance(e, QuicInitial)]
-
-
 # --------------------------------------------------------------------------- building Initials
 
 
@@ -242,7 +237,7 @@ def test_initial_keys_match_the_rfc(version: QuicVersion, key: str, iv: str, hp:
 )
 def test_rfc_client_initial_is_decrypted(packet: bytes, version: str) -> None:
     dec, anomalies = decoder()
-    (event,) = quic_events(dec.decode(packet, ctx()))
+    (event,) = events_of_type(dec.decode(packet, ctx()), QuicInitial)
     assert isinstance(event, QuicInitial)
     assert event.version == version
     assert event.sni == "example.com"
@@ -329,7 +324,7 @@ def test_crypto_frames_out_of_order_across_packets() -> None:
     dec, anomalies = decoder()
     assert not dec.decode(p1, ctx(1))
     assert not dec.decode(p2, ctx(2))
-    (event,) = quic_events(dec.decode(p3, ctx(3)))
+    (event,) = events_of_type(dec.decode(p3, ctx(3)), QuicInitial)
     assert event.frame == 3
     assert event.sni == "example.com"
     # Retransmissions after completion add nothing.
@@ -346,7 +341,7 @@ def test_coalesced_initials_in_one_datagram() -> None:
     short = bytes([0x40]) + bytes(40)
     datagram = first + second + handshake + short
     dec, anomalies = decoder()
-    (event,) = quic_events(dec.decode(datagram, ctx()))
+    (event,) = events_of_type(dec.decode(datagram, ctx()), QuicInitial)
     assert event.sni == "example.com"
     assert anomalies.counts == {}
 
@@ -358,7 +353,7 @@ def test_client_switching_to_the_server_cid_keeps_the_original_keys() -> None:
     p2 = initial(crypto(*parts[1]), dcid=b"\xaa" * 8, key_dcid=RFC_DCID, pn=1, pad_to=1200)
     dec, anomalies = decoder()
     assert not dec.decode(p1, ctx(1))
-    (event,) = quic_events(dec.decode(p2, ctx(2)))
+    (event,) = events_of_type(dec.decode(p2, ctx(2)), QuicInitial)
     assert event.sni == "example.com"
     assert anomalies.counts == {}
 
@@ -370,7 +365,7 @@ def test_each_connection_is_reassembled_on_its_own() -> None:
     assert not dec.decode(initial(crypto(*a_parts[0]), pn=0), ctx(1))
     # Same DCID bytes from another client: its own state, not a continuation of the first.
     assert not dec.decode(initial(crypto(*a_parts[1]), pn=0), ctx(2, other))
-    (event,) = quic_events(dec.decode(initial(crypto(*a_parts[1]), pn=1), ctx(3)))
+    (event,) = events_of_type(dec.decode(initial(crypto(*a_parts[1]), pn=1), ctx(3)), QuicInitial)
     assert event.flow == CLIENT
 
 
@@ -512,7 +507,7 @@ def test_torture_capture_counts(real_captures: Path) -> None:
     """nDPI's out-of-order, same-packet torture test: 113 ClientHellos, 49 distinct SNIs (tshark agrees)."""
     dec, _ = decoder()
     path = real_captures / "ndpi__quic_frags_ch_out_of_order_same_packet_craziness.pcapng"
-    events = [e for c, p in udp_datagrams(path) for e in quic_events(dec.decode(p, c))]
+    events = [e for c, p in udp_datagrams(path) for e in events_of_type(dec.decode(p, c), QuicInitial)]
     assert len(events) == 113
     assert len({e.sni for e in events}) == 49
     assert {"googleads.g.doubleclick.net", "pagead2.googlesyndication.com"} <= {e.sni for e in events}

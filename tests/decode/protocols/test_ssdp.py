@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from helpers.byte_fixtures import random_byte_changes, truncations
 from helpers.captures import udp_datagrams
+from helpers.events import events_of_type
 from helpers.tshark import tshark_values
 from scanner.decode.protocols.base import Anomalies, PacketContext
 from scanner.decode.protocols.ssdp import SsdpDecoder, parse_headers, usn_type
-from scanner.model import Event, FlowTuple, SsdpMessage
+from scanner.model import FlowTuple, SsdpMessage
 
 FLOW = FlowTuple("udp", "192.168.1.40", 1900, "239.255.255.250", 1900)
 
@@ -54,11 +54,6 @@ def ctx() -> PacketContext:
     return PacketContext(ts=1.0, capture="test", frame=1, flow=FLOW)
 
 
-def ssdp_events(events: Sequence[Event]) -> list[SsdpMessage]:
-    assert all(isinstance(e, SsdpMessage) for e in events)
-    return [e for e in events if isinstance(e, SsdpMessage)]
-
-
 CASES = [
     (
         NOTIFY,
@@ -79,7 +74,7 @@ CASES = [
 @pytest.mark.parametrize(("payload", "name", "names", "why"), CASES, ids=[c[3] for c in CASES])
 def test_names(payload: bytes, name: str, names: tuple[str, ...], why: str) -> None:
     anomalies = Anomalies()
-    (event,) = ssdp_events(SsdpDecoder(anomalies).decode(payload, ctx()))
+    (event,) = events_of_type(SsdpDecoder(anomalies).decode(payload, ctx()), SsdpMessage)
     assert (event.name, event.names) == (name, names), why
     assert anomalies.counts == {}
 
@@ -162,7 +157,7 @@ def test_capture_names_match_tshark(real_captures: Path, tshark: str, name: str)
     path = real_captures / name
     anomalies = Anomalies()
     decoder = SsdpDecoder(anomalies)
-    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {1900}) for e in ssdp_events(decoder.decode(p, c))}
+    got = {e.frame: set(e.names) for c, p in udp_datagrams(path, {1900}) for e in events_of_type(decoder.decode(p, c), SsdpMessage)}
     fields = ["frame.number", "http.server", "http.user_agent", "http.unknown_header"]
     expected: dict[int, set[str]] = {}
     rows = tshark_values(tshark, path, "ssdp", fields)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.events import events_of_type
 from scanner.decode.protocols.base import Anomalies, StreamContext
 from scanner.decode.protocols.tls import TlsDecoder, TlsFormatError, is_grease, parse_client_hello
 from scanner.model import FlowTuple, TlsClientHello
@@ -33,8 +34,7 @@ def feed(*pieces: bytes) -> tuple[list[TlsClientHello], dict[str, int], TlsDecod
     for frame, piece in enumerate(pieces, 1):
         events.extend(decoder.feed(piece, float(frame), frame))
     events.extend(decoder.finish(99.0, 99))
-    assert all(isinstance(e, TlsClientHello) for e in events)
-    return [e for e in events if isinstance(e, TlsClientHello)], anomalies.counts, decoder
+    return events_of_type(events, TlsClientHello), anomalies.counts, decoder
 
 
 def hello_of(handshake: bytes):
