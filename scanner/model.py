@@ -50,7 +50,7 @@ class Tunnel:
     teid: int | None = None
 
     def to_record(self) -> dict[str, Any]:
-        key = {"gtpu": "teid", "vxlan": "vni", "gre": "key"}.get(self.type, "id")
+        key = {"gtpu": "teid", "vxlan": "vni", "geneve": "vni", "gre": "key"}.get(self.type, "id")
         record: dict[str, Any] = {"type": self.type, "src": self.src, "dst": self.dst}
         if self.teid is not None:
             record[key] = self.teid

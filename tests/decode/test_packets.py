@@ -385,6 +385,7 @@ def test_geneve_is_decapsulated_with_its_vni(decode_frames, one, header: str, in
     event = the_question(decode_frames([ether(outer)]), one)
     assert event.flow == INNER_FLOW
     assert event.tunnel == Tunnel("geneve", OUTER_A, OUTER_B, 0xABC)
+    assert event.to_record()["tunnel"] == {"type": "geneve", "src": OUTER_A, "dst": OUTER_B, "vni": 0xABC}
 
 
 def test_ip_in_ip_and_ipv6_in_ipv4(decode_frames, one) -> None:
