@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from scanner.model import AttributedObservation, Channel, Destination, Event, Evidence, Subject
 
+# Where a contact shows the destination's name: the SNI of TLS/QUIC, the Host header, the DNS question.
+CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
+
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
 MAX_LEAKS = 1_000_000
@@ -40,10 +43,6 @@ class LeakRecord:
     notes: set[str] = field(default_factory=set)
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
-
-    @property
-    def first_value_hmac(self) -> str:
-        return next(iter(self.values))
 
 
 @dataclass(slots=True)

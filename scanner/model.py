@@ -300,8 +300,6 @@ class DiameterMessage(Event):
 
 # --------------------------------------------------------------------------- detection
 
-# Where in a message an identifier was found.  Fixed names: they are in the report contract.
-LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent", "header_enrichment", "name")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -401,15 +399,6 @@ class AttributedObservation:
     destination: Destination
     channel: Channel
 
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A subject reaching a destination, identifiers or not (DNS, SNI, Host)."""
-
-    subject: Subject
-    destination: Destination
-    channel: Channel
-    event: Event
 
 
 # --------------------------------------------------------------------------- findings

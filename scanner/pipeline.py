@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner import __version__
-from scanner.aggregate import Aggregator
+from scanner.aggregate import CONTACT_LOCATION, Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
@@ -99,13 +99,11 @@ class ScanPipeline:
         files += [SignatureFile(f.path, f.sha256) for f in self.trackers.files]
         files += policy_files
         self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
-        self.events = 0
         self.started = time.monotonic()
 
     # ------------------------------------------------------------------ streaming
 
     def consume(self, event: Event) -> None:
-        self.events += 1
         if isinstance(event, _CONTROL_PLANE):
             self.bindings.learn(event)
             if not isinstance(event, DhcpMessage):
@@ -140,7 +138,8 @@ class ScanPipeline:
             if destination.tracker:
                 if subject is None:
                     subject = self.subjects.resolve(event)
-                self.aggregator.add_contact(subject, destination, Channel(event.type, event.type in _ENCRYPTED, "sni"), event)
+                location = CONTACT_LOCATION.get(event.type, "sni")
+                self.aggregator.add_contact(subject, destination, Channel(event.type, event.type in _ENCRYPTED, location), event)
 
     def _destination(self, event: Event, subject: Subject | None) -> Destination:
         flow = event.flow
@@ -193,6 +192,8 @@ class ScanPipeline:
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
+        if aggregator.dropped_contacts:
+            warnings.append(f"{aggregator.dropped_contacts} contacts dropped: more than {len(aggregator.contacts)} distinct ones")
         record = stats.to_record()
         record.update(
             {

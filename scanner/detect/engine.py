@@ -89,13 +89,11 @@ class Detector:
         self.geo = GeoDetector(signatures.signature("geo"), places)
         self.cookies = CookieIdDetector(signatures.signature("cookie_id"))
         self.names = PersonalNames(load_first_names(TABLES / "first_names.txt"))
-        self.fields_seen = 0
 
     def observe(self, event: Event) -> Detection:
         fields = self.extractor.fields(event)
         if not fields:
             return Detection([], False if isinstance(event, HttpRequest) else None)
-        self.fields_seen += len(fields)
         found: dict[tuple[str, str], Observation] = {}
         domain = None
         if isinstance(event, HttpRequest) and event.host:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
+from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
 from scanner.model import SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
 from scanner.policy.allowlist import AllowEntry
@@ -194,7 +194,8 @@ class PolicyEngine:
             return None
         destination = contact.destination
         finding_id = fingerprint(contact.subject.id, "-", "-", destination.org, destination.host)
-        channel = Channel(protocol=_most_common(contact.protocols) or "tls", encrypted=contact.encrypted_only, location="sni")
+        protocol = _most_common(contact.protocols) or "tls"
+        channel = Channel(protocol=protocol, encrypted=contact.encrypted_only, location=CONTACT_LOCATION.get(protocol, "sni"))
         return self._finish(finding_id, matched, contact, None, channel, contact.subject.id, destination.org, destination.host, destination.domain)
 
 
