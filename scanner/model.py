@@ -302,6 +302,11 @@ class DiameterMessage(Event):
 
 
 
+# Where in a message an identifier was found.  Fixed names: they are in the report contract
+# (channel.location), and the JSON Schema's enum is checked against this list.
+LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent", "header_enrichment", "name")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     """One identifier value found in one event.
