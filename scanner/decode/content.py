@@ -5,9 +5,11 @@ coding (RFC 9112 s7.1).  Output is bounded: a decompression bomb yields its firs
 
 from __future__ import annotations
 
+import re
 import zlib
 
 MAX_DECODED_BODY = 4 * 1024 * 1024
+_CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 
 
 class ContentError(Exception):
@@ -120,11 +122,12 @@ class ChunkedDecoder:
                 continue
             if self._state == self._SIZE:
                 size_text = line.split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
+                # Hex digits only: int(x, 16) also takes "-6", "+5" and "1_0", and a negative
+                # size would send the parser backwards for ever.
+                if not _CHUNK_SIZE.match(size_text):
                     self.malformed = self.finished = True
                     break
+                size = int(size_text, 16)
                 if size == 0:
                     self._state = self._TRAILER
                 else:
