@@ -49,7 +49,10 @@ def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: d
 
     def add_destination(host: str, domain: str | None, org: str | None, category: str | None, tracker: bool, party: str) -> str:
         host_node = f"host:{host}"
-        if host_node not in graph:
+        if host_node in graph:
+            if party == "third":  # party depends on who sent and from where: the node shows the worst
+                graph.nodes[host_node]["party"] = "third"
+        else:
             graph.add_node(host_node, kind="host", label=host, domain=domain or "", org=org or "", category=category or "",
                            tracker=tracker, party=party)
             parent = host_node
@@ -86,20 +89,8 @@ def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: d
                 graph.add_node(id_node, kind="identifier", id_type=leak.id_type, label=previews.get(value_hmac, leak.id_type))
             if not graph.has_edge(subject_node, id_node, key="has_identifier"):
                 graph.add_edge(subject_node, id_node, key="has_identifier", relation="has_identifier")
-            graph.add_edge(
-                id_node,
-                host_node,
-                key="sent_to",
-                relation="sent_to",
-                count=leak.count,
-                first_seen=round(leak.first_seen, 6),
-                last_seen=round(leak.last_seen, 6),
-                protocols=",".join(sorted(leak.protocols)),
-                encodings=",".join(sorted(leak.encodings)),
-                encrypted=not leak.clear_text,
-                findings=finding_id,
-                severity=severity,
-            )
+            _add_sent_to(graph, id_node, host_node, leak.count, leak.first_seen, leak.last_seen, leak.protocols,
+                         leak.encodings, not leak.clear_text, finding_id, severity)
             if leak.operator_injected:
                 if "operator" not in graph:
                     graph.add_node("operator", kind="operator", label="Mobile operator (header enrichment)")
@@ -123,13 +114,59 @@ def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: d
     return graph
 
 
+def _add_sent_to(
+    graph: nx.MultiDiGraph,
+    id_node: str,
+    host_node: str,
+    count: int,
+    first_seen: float,
+    last_seen: float,
+    protocols: Iterable[str],
+    encodings: Iterable[str],
+    encrypted: bool,
+    finding_id: str,
+    severity: str,
+) -> None:
+    """One sent_to edge per (identifier, host): a value two subjects share (a family's e-mail)
+    reaches the host once in the graph, with both leaks' counts and findings on the edge."""
+    if graph.has_edge(id_node, host_node, key="sent_to"):
+        data = graph.edges[id_node, host_node, "sent_to"]
+        count += data["count"]
+        first_seen = min(first_seen, data["first_seen"])
+        last_seen = max(last_seen, data["last_seen"])
+        protocols = {*protocols, *data["protocols"].split(",")}
+        encodings = {*encodings, *data["encodings"].split(",")}
+        encrypted = encrypted and data["encrypted"]
+        finding_id = ",".join(sorted({*data["findings"].split(","), finding_id} - {""}))
+        severity = max(severity, data["severity"], key=lambda s: SEVERITY_RANK[s])
+    graph.add_edge(
+        id_node,
+        host_node,
+        key="sent_to",
+        relation="sent_to",
+        count=count,
+        first_seen=round(first_seen, 6),
+        last_seen=round(last_seen, 6),
+        protocols=",".join(sorted(p for p in protocols if p)),
+        encodings=",".join(sorted(e for e in encodings if e)),
+        encrypted=encrypted,
+        findings=finding_id,
+        severity=severity,
+    )
+
+
 def analyse(graph: nx.MultiDiGraph, findings: Iterable[Finding]) -> GraphAnalyses:
     findings = list(findings)
     linkable: list[LinkableIdentifier] = []
     for node, data in graph.nodes(data=True):
         if data.get("kind") != "identifier":
             continue
-        hosts = sorted(graph.nodes[h]["label"] for _, h, k in graph.out_edges(node, keys=True) if k == "sent_to")
+        # The local network is where a name is heard, not a company that keeps it.
+        hosts = sorted(
+            graph.nodes[h]["label"]
+            for _, h, k in graph.out_edges(node, keys=True)
+            if k == "sent_to" and graph.nodes[h].get("category") != "local_network"
+        )
         orgs = sorted({graph.nodes[f"host:{h}"].get("org") or h for h in hosts})
         if len(orgs) < 2:
             continue
