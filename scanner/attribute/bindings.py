@@ -22,9 +22,10 @@ is bounded (pending requests, sessions and address history are capped).
 
 from __future__ import annotations
 
+import socket
 from bisect import bisect_right
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scanner.detect.validators import imei, imeisv, mac, mac_bare, msisdn_loose
 from scanner.model import DhcpMessage, DiameterMessage, Event, GtpcMessage, RadiusMessage
@@ -128,7 +129,8 @@ class AddressTable:
 class _Session:
     identity: Identity
     addresses: tuple[str, ...]
-    teids: list[int]  # TEIDs of the user plane
+    teids: set[int]  # TEIDs of the user plane
+    keys: list[tuple[str, int]] = field(default_factory=list)  # (endpoint, control TEID) naming it
 
 
 class BindingLearner:
@@ -155,7 +157,10 @@ class BindingLearner:
             self._dhcp(event)
 
     def lookup(self, address: str, ts: float) -> Identity | None:
-        return self.addresses.lookup(address, ts)
+        identity = self.addresses.lookup(address, ts)
+        if identity is None and ":" in address:
+            identity = self.addresses.lookup(ipv6_prefix64(address), ts)
+        return identity
 
     def lookup_tunnel(self, teid: int, ts: float) -> Identity | None:
         return self.teids.lookup(str(teid), ts)
@@ -192,8 +197,11 @@ class BindingLearner:
             msisdn=request.msisdn,
             mei=_normal_imei(request.mei),
         )
-        addresses = tuple(a for a in (event.ue_ip or request.ue_ip, event.ue_ipv6 or request.ue_ipv6) if a)
-        session = _Session(identity, addresses, [])
+        # A UE is given an IPv6 /64 prefix and picks its own interface identifier (TS 23.401
+        # 5.3.1.2.2): it is bound by prefix, an IPv4 address as it is.
+        ipv6 = event.ue_ipv6 or request.ue_ipv6
+        addresses = tuple(a for a in (event.ue_ip or request.ue_ip, ipv6_prefix64(ipv6) if ipv6 else None) if a)
+        session = _Session(identity, addresses, set())
         for address in addresses:
             self._bind_address(address, event.ts, identity)
         # both ends name the session by their own control TEID
@@ -211,6 +219,7 @@ class BindingLearner:
 
     def _store_session(self, key: tuple[str, int], session: _Session) -> None:
         self._sessions[key] = session
+        session.keys.append(key)
         if len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
 
@@ -222,8 +231,9 @@ class BindingLearner:
             self.addresses.release(address, ts, session.identity)
         for user_teid in session.teids:
             self.teids.release(str(user_teid), ts, session.identity)
-        for key in [k for k, s in self._sessions.items() if s is session]:
-            del self._sessions[key]
+        for key in session.keys:  # both ends' names of the session (not a scan of every session)
+            if self._sessions.get(key) is session:
+                del self._sessions[key]
 
     def _bind_address(self, address: str, ts: float, identity: Identity) -> None:
         self.addresses.bind(address, ts, identity)
@@ -231,14 +241,16 @@ class BindingLearner:
 
     def _bind_teids(self, session: _Session, teids: tuple[int, ...], ts: float) -> None:
         for teid in teids:
-            if teid:
-                session.teids.append(teid)
+            if teid and teid not in session.teids:
+                session.teids.add(teid)
                 self.teids.bind(str(teid), ts, session.identity)
 
     # ------------------------------------------------------------------ RADIUS / Diameter / DHCP
 
     def _radius(self, event: RadiusMessage) -> None:
-        if not event.framed_ip:
+        prefix = ipv6_prefix64(event.framed_ipv6_prefix) if event.framed_ipv6_prefix else None
+        addresses = [a for a in (event.framed_ip, prefix) if a]
+        if not addresses:
             return
         status = (event.acct_status or "").lower()
         is_accounting = event.code.startswith("Accounting-Request")
@@ -256,10 +268,11 @@ class BindingLearner:
         )
         if identity.key is None:
             return
-        if status == "stop":
-            self.addresses.release(event.framed_ip, event.ts, identity)
-        else:
-            self._bind_address(event.framed_ip, event.ts, identity)
+        for address in addresses:
+            if status == "stop":
+                self.addresses.release(address, event.ts, identity)
+            else:
+                self._bind_address(address, event.ts, identity)
 
     def _diameter_message(self, event: DiameterMessage) -> None:
         if not event.request:
@@ -296,6 +309,15 @@ class BindingLearner:
             self.bindings_learned += 1
         elif message == "RELEASE" and event.ip:
             self.addresses.release(event.ip, event.ts, identity)
+
+
+def ipv6_prefix64(address: str) -> str:
+    """The /64 an IPv6 address is in, as the key the bindings use ("2001:db8:1:2::/64")."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, address.split("/", 1)[0])
+    except OSError:
+        return address
+    return socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8)) + "/64"
 
 
 def _normal_imei(value: str | None) -> str | None:

@@ -348,3 +348,40 @@ def test_address_history_is_bounded() -> None:
     assert last is not None and last.imsi == f"26201000000{MAX_INTERVALS_PER_ADDRESS + 4:04d}"
     assert table.lookup("10.0.0.1", T0 + 1) is None, "the oldest intervals were dropped"
     assert len(table) == 1
+
+
+# ---------------------------------------------------------------------- IPv6
+
+
+def test_an_ipv6_pdn_binds_the_prefix_not_one_address() -> None:
+    """TS 23.401 5.3.1.2.2: the UE gets a /64 and picks its own interface identifier."""
+    learner = BindingLearner()
+    learner.learn(gtp("create_session_request", T0, seq=7, imsi=LEON, teid=0, sender_teid=0x1000))
+    learner.learn(gtp("create_session_response", T0 + 0.03, seq=7, src=SGW, dst=MME, ue_ipv6="2001:db8:a:b::1",
+                      teid=0x1000, sender_teid=0x2000, cause=16))
+    assert imsi_at(learner, "2001:db8:a:b:3c22:fbff:fe11:2233", T0 + 1) == LEON, "any address in the /64"
+    assert imsi_at(learner, "2001:db8:a:c::1", T0 + 1) is None, "not the next /64"
+    delete_session(learner, T0 + 5, seq=8)
+    assert imsi_at(learner, "2001:db8:a:b:3c22:fbff:fe11:2233", T0 + 6) is None
+
+
+def test_radius_framed_ipv6_prefix_binds_the_prefix() -> None:
+    learner = BindingLearner()
+    start = RadiusMessage(ts=T0, capture="aaa.pcap", frame=1, flow=FlowTuple("udp", "10.1.1.1", 40000, "10.1.1.2", 1813),
+                          code="Accounting-Request", acct_status="Start", calling_station_id="491713920030",
+                          framed_ipv6_prefix="2001:db8:5:6::/64")
+    learner.learn(start)
+    identity = learner.lookup("2001:db8:5:6:abcd::9", T0 + 1)
+    assert identity is not None and identity.msisdn == "491713920030"
+
+
+def test_ending_a_session_does_not_scan_every_session() -> None:
+    learner = BindingLearner()
+    for n in range(2000):
+        create_session(learner, T0 + n, f"26201{n:010d}", seq=n, ue_ip=f"10.{n // 256}.{n % 256}.1",
+                       mme_teid=0x10000 + n, sgw_teid=0x20000 + n, user_teids=(0x30000 + n,))
+    sessions = learner._sessions
+    assert len(sessions) == 4000  # each session under both ends' control TEIDs
+    delete_session(learner, T0 + 5000, seq=99999, sgw_teid=0x20000 + 7)
+    assert len(sessions) == 3998, "the session is forgotten under both of its names"
+    assert imsi_at(learner, "10.0.7.1", T0 + 5001) is None
