@@ -37,19 +37,23 @@ def open_capture(source: CaptureSource) -> Iterator[ReadingCapture]:
     """Open a capture; on exit the info holds the sha256 and size of the whole stored file."""
     info = CaptureInfo(path=source.path)
     opened = open_source(source)
+    finished = False
     try:
         if opened.compression:
             info.format = opened.compression
         yield ReadingCapture(info, read_frames(opened.stream, info), opened)
+        finished = True
     finally:
-        # Hash what was not read (a capture abandoned at a damaged record) so the
-        # digest names the whole file, as sha256sum would.
         counter = opened.counter
-        try:
-            while counter.read(1 << 20):
+        if finished:
+            # Hash what was not read (a capture abandoned at a damaged record) so the digest
+            # names the whole file, as sha256sum would.  Not when the scan itself stopped (an
+            # error, ^C, a closed pipe): reading on would only delay the exit.
+            try:
+                while counter.read(1 << 20):
+                    pass
+            except OSError:
                 pass
-        except OSError:
-            pass
         info.sha256 = counter.sha256.hexdigest()
         info.bytes = counter.bytes_read
         if opened.compression and info.format and not info.format.endswith(opened.compression):
