@@ -105,7 +105,7 @@ class Aggregator:
         elif child_directed is False:
             leak.child_directed_unflagged += 1
 
-    def add_contact(self, subject: Subject, destination: Destination, channel: Channel, event: Event) -> None:
+    def add_contact(self, subject: Subject, destination: Destination, protocol: str, encrypted: bool, event: Event) -> None:
         key = (subject.id, destination.host)
         contact = self.contacts.get(key)
         if contact is None:
@@ -118,5 +118,5 @@ class Aggregator:
         contact.last_seen = max(contact.last_seen, event.ts)
         if len(contact.evidence) < MAX_EVIDENCE:
             contact.evidence.append(Evidence.of(event))
-        _bump(contact.protocols, channel.protocol)
-        contact.encrypted_only = contact.encrypted_only and channel.encrypted
+        _bump(contact.protocols, protocol)
+        contact.encrypted_only = contact.encrypted_only and encrypted

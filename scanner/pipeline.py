@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner import __version__
-from scanner.aggregate import CONTACT_LOCATION, Aggregator
+from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
@@ -69,7 +69,6 @@ class ScanSettings:
     engine: str = "native"
     show_values: bool = False
     hmac_key_file: str | None = None
-    stable: bool = False  # leave run-dependent numbers (elapsed time) out, for byte-identical reports
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
 
 
@@ -120,8 +119,10 @@ class ScanPipeline:
             # of the request's identifiers (when neither a binding nor an address does), not only of
             # those found after it.
             owner = next((o.owner for o in detection.observations if o.owner), None)
+            if isinstance(event, _LOCAL_TYPES):
+                owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
-            destination = self._destination(event, subject)
+            destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
                 if observation.id_type == "cookie_id" and not destination.tracker:
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
@@ -134,14 +135,14 @@ class ScanPipeline:
                 )
         if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
             if destination is None:
-                destination = self._destination(event, subject)
+                destination = self._destination(event)
             if destination.tracker:
                 if subject is None:
                     subject = self.subjects.resolve(event)
-                location = CONTACT_LOCATION.get(event.type, "sni")
-                self.aggregator.add_contact(subject, destination, Channel(event.type, event.type in _ENCRYPTED, location), event)
+                    destination = self._first_party(destination, subject)
+                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event)
 
-    def _destination(self, event: Event, subject: Subject | None) -> Destination:
+    def _destination(self, event: Event) -> Destination:
         flow = event.flow
         if isinstance(event, _LOCAL_TYPES):
             return _local_network(flow.dst, flow.dport)
@@ -162,18 +163,12 @@ class ScanPipeline:
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
-        try:
-            destination = self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source)
-        except ValueError:
-            destination = self.destinations.resolve(None, flow.dst, flow.dport, host_source="ip")
-        # The inventory may name the domains a device's own apps talk to: those are first parties.
-        if (
-            subject is not None
-            and destination.domain
-            and destination.party == "third"
-            and destination.domain in self.first_party.get(subject.id, ())
-        ):
-            destination = dataclasses.replace(destination, party="first")
+        return self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source)
+
+    def _first_party(self, destination: Destination, subject: Subject) -> Destination:
+        """The inventory may name the domains a device's own apps talk to: those are first parties."""
+        if destination.party == "third" and destination.domain and destination.domain in self.first_party.get(subject.id, ()):
+            return dataclasses.replace(destination, party="first")
         return destination
 
     # ------------------------------------------------------------------ results
@@ -205,8 +200,9 @@ class ScanPipeline:
                 "findings_by_severity": dict(sorted(severities(findings).items())),
             }
         )
-        if not self.settings.stable:
-            record["elapsed_s"] = round(time.monotonic() - self.started, 3)
+        # The one run-dependent number: reports blank it for byte-identical output
+        # (RenderOptions(stable=True) or PRIVSCAN_STABLE_REPORT=1).
+        record["elapsed_s"] = round(time.monotonic() - self.started, 3)
         subjects = sorted(self.subjects.subjects(), key=lambda s: (s.minor is not True, s.id))
         return ScanResult(
             tool_version=__version__,

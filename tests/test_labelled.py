@@ -99,7 +99,7 @@ def score(truth: set[Triple], found: set[Triple]) -> Score:
 
 
 def scan(pcap: Path, inventory: Path | None) -> ScanResult:
-    settings = ScanSettings(inventory=str(inventory) if inventory else None, stable=True)
+    settings = ScanSettings(inventory=str(inventory) if inventory else None)
     return run_scan(expand_inputs([str(pcap)]), settings)
 
 

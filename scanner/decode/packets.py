@@ -24,11 +24,12 @@ from scanner.decode.protocols import DATAGRAM_DECODERS, STREAM_DECODERS
 from scanner.decode.protocols.base import (
     Anomalies,
     DatagramDecoder,
+    DecoderBug,
     PacketContext,
     StreamContext,
     StreamDecoder,
 )
-from scanner.decode.tcp import FIN, IGNORE, RST, SYN, HalfStream, TcpReassembler
+from scanner.decode.tcp import ACK, FIN, IGNORE, RST, SYN, HalfStream, TcpReassembler
 from scanner.model import Event, FlowTuple, Tunnel
 
 _U32 = struct.Struct("!I")
@@ -128,7 +129,7 @@ class PacketDecoder:
             return _GENERAL
         proto = data[23]
         if proto == 6:
-            if not data[47] & (FIN | RST):
+            if not data[47] & (FIN | RST | SYN):
                 half = self.tcp_halves.get(data[26:38])
                 if half is not None and half.state == IGNORE:
                     half.last_ts = ts
@@ -148,7 +149,7 @@ class PacketDecoder:
                 if 70 <= inner_end <= n:
                     inner_proto = data[59]
                     if inner_proto == 6 and inner_end >= 90:
-                        if not data[83] & (FIN | RST):
+                        if not data[83] & (FIN | RST | SYN):
                             half = self.tcp_halves.get(data[62:74])
                             if half is not None and half.state == IGNORE:
                                 half.last_ts = ts
@@ -317,6 +318,12 @@ class PacketDecoder:
         key = addrs + buf[l4 : l4 + 4]
         half = self.tcp_halves.get(key)
         flags = buf[l4 + 13]
+        restarted: list[Event] | None = None
+        # A SYN on a pair we know: a retransmission of the connection's own SYN, or a new
+        # connection on reused ports (NAT, a missed FIN), which must not inherit the old state.
+        if half is not None and flags & (SYN | ACK) == SYN and half.isn != _U32.unpack_from(buf, l4 + 4)[0]:
+            restarted = self._tcp_forget(half, key)
+            half = None
         if half is not None and half.state == IGNORE:
             # The fast path: a direction nobody wants, e.g. TLS records after the ClientHello.
             half.last_ts = ts
@@ -341,6 +348,23 @@ class PacketDecoder:
             more = self._tcp_end(half, key, flags, ts, frame)
             if more:
                 events = (events or []) + more
+        if restarted:
+            events = restarted + (events or [])
+        return events
+
+    def _tcp_forget(self, half: HalfStream, key: bytes) -> list[Event] | None:
+        """Drop a connection at once, flushing both directions' decoders (at their own last bytes)."""
+        events: list[Event] | None = None
+        self.tcp_halves.pop(key, None)
+        peer = half.peer
+        for direction in (half, peer):
+            if direction is not None and direction.state != IGNORE:
+                more = self.tcp.close(direction, direction.last_ts, direction.last_frame)
+                if more:
+                    events = (events or []) + more
+        if peer is not None:
+            self.tcp_halves.pop(self._key_of(peer.ctx.flow), None)
+            half.peer = peer.peer = None
         return events
 
     def _new_tcp_flow(
@@ -461,7 +485,10 @@ class PacketDecoder:
             FlowTuple("udp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport),
             self._tunnel(tunnel) if tunnel else None,
         )
-        return decoder.decode(payload, ctx)
+        try:
+            return decoder.decode(payload, ctx)
+        except Exception as exc:
+            raise DecoderBug(decoder.name, exc) from exc
 
     def _sctp(
         self, buf: bytes, l4: int, end: int, addrs: bytes, ts: float, frame: int, tunnel: RawTunnel | None
@@ -494,7 +521,10 @@ class PacketDecoder:
                             n = len(addrs) // 2
                             flow = FlowTuple("sctp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport)
                             ctx = PacketContext(ts, self.capture, frame, flow, self._tunnel(tunnel) if tunnel else None)
-                        out = decoder.decode(buf[offset + 16 : min(offset + length, end)], ctx)
+                        try:
+                            out = decoder.decode(buf[offset + 16 : min(offset + length, end)], ctx)
+                        except Exception as exc:
+                            raise DecoderBug(decoder.name, exc) from exc
                         if out:
                             events = (events or []) + list(out)
             offset += (length + 3) & ~3
@@ -529,7 +559,7 @@ class PacketDecoder:
         for key in stale:
             half = halves.pop(key)
             if half.state != IGNORE:
-                more = self.tcp.close(half, now, half.last_frame)
+                more = self.tcp.close(half, half.last_ts, half.last_frame)
                 if more:
                     events = (events or []) + more
         if everything:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from scanner.decode.protocols.base import Anomalies, StreamContext, StreamDecoder
+from scanner.decode.protocols.base import Anomalies, DecoderBug, StreamContext, StreamDecoder
 from scanner.model import Event
 
 SEQ_MASK = 0xFFFFFFFF
@@ -29,6 +29,7 @@ IGNORE = 2  # nothing here for us: drop packets without buffering
 FIN = 0x01
 SYN = 0x02
 RST = 0x04
+ACK = 0x10
 
 # Bytes a direction may hold out of order before the hole is declared lost.
 MAX_PENDING_BYTES = 512 * 1024
@@ -54,6 +55,7 @@ class HalfStream:
         "ctx",
         "decoder",
         "head",
+        "isn",
         "last_frame",
         "last_ts",
         "next_seq",
@@ -68,6 +70,7 @@ class HalfStream:
         self.ctx = ctx
         self.state = UNKNOWN
         self.next_seq: int | None = None
+        self.isn: int | None = None  # the SYN's sequence number, to tell its retransmission from a new connection
         # out-of-order segments by sequence number: (payload, capture time, frame)
         self.pending: dict[int, tuple[bytes, float, int]] | None = None
         self.pending_bytes = 0
@@ -114,7 +117,9 @@ class TcpReassembler:
         half.last_frame = frame
         events: list[Event] | None = None
         if flags & SYN:
-            half.next_seq = (seq + 1) & SEQ_MASK
+            if half.isn != seq or half.next_seq is None:  # not a retransmission of the SYN we had
+                half.isn = seq
+                half.next_seq = (seq + 1) & SEQ_MASK
             seq = (seq + 1) & SEQ_MASK  # data on a SYN (TCP Fast Open) follows the SYN's sequence number
             if not payload:
                 return None
@@ -217,7 +222,10 @@ class TcpReassembler:
     def _gap(self, half: HalfStream, ts: float, frame: int, events: list[Event] | None) -> list[Event] | None:
         self.anomalies.add("tcp_gap")
         if half.decoder is not None:
-            half.decoder.gap(ts, frame)
+            try:
+                half.decoder.gap(ts, frame)
+            except Exception as exc:
+                raise DecoderBug(half.decoder.name, exc) from exc
             if half.decoder.done:
                 self._ignore(half)
         elif half.state == UNKNOWN:
@@ -255,7 +263,10 @@ class TcpReassembler:
             data = head
         decoder = half.decoder
         assert decoder is not None
-        out: Sequence[Event] = decoder.feed(data, ts, frame)
+        try:
+            out: Sequence[Event] = decoder.feed(data, ts, frame)
+        except Exception as exc:
+            raise DecoderBug(decoder.name, exc) from exc
         if decoder.done:
             self._ignore(half)
         return list(out) if out else None
@@ -273,11 +284,17 @@ class TcpReassembler:
             decoder = self.choose_decoder(half, head)
             if decoder is not None:
                 half.decoder, half.state = decoder, PARSING
-                out = decoder.feed(head, ts, frame)
+                try:
+                    out = decoder.feed(head, ts, frame)
+                except Exception as exc:
+                    raise DecoderBug(decoder.name, exc) from exc
                 if out:
                     events = (events or []) + list(out)
         if half.decoder is not None:
-            out = half.decoder.finish(ts, frame)
+            try:
+                out = half.decoder.finish(ts, frame)
+            except Exception as exc:
+                raise DecoderBug(half.decoder.name, exc) from exc
             if out:
                 events = (events or []) + list(out)
         self._ignore(half)

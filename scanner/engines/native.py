@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from scanner.decode.packets import PacketDecoder
-from scanner.decode.protocols.base import Anomalies
+from scanner.decode.protocols.base import Anomalies, DecoderBug
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.ingest import CaptureSource, open_capture
 from scanner.model import Event
@@ -74,8 +74,11 @@ class NativeEngine:
                     except Exception as exc:
                         if self.strict:
                             raise
-                        # A decoder bug must not end an audit: count it like any oddity.
-                        self.anomalies.add(f"internal_error_{type(exc).__name__}")
+                        # A decoder bug must not end an audit: count it like any oddity, by name.
+                        if isinstance(exc, DecoderBug):
+                            self.anomalies.add(f"internal_error_{exc.decoder}_{type(exc.error).__name__}")
+                        else:
+                            self.anomalies.add(f"internal_error_{type(exc).__name__}")
                         continue
                     if out:
                         produced += len(out)

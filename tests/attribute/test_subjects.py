@@ -236,7 +236,7 @@ def test_subjects_lists_every_subject_once() -> None:
 
 
 def scan(pcap: str, **settings: str) -> tuple[ScanResult, ScanPipeline]:
-    pipeline = ScanPipeline(ScanSettings(stable=True, **settings))
+    pipeline = ScanPipeline(ScanSettings(**settings))
     engine = NativeEngine()
     for event in engine.events(expand_inputs([str(CAPTURES / pcap)])):
         pipeline.consume(event)

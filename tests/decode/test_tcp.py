@@ -244,7 +244,9 @@ def test_fin_or_rst_flushes_a_request_whose_body_is_incomplete(decode_frames, fl
     (request,) = result.of(HttpRequest)
     assert (request.method, request.host, request.uri) == B
     assert (request.body, request.body_truncated) == (b"email=kid%", True)
-    assert request.frame == 3  # flushed by the FIN/RST segment
+    # Flushed by the FIN/RST segment, named after the segment that carried its last bytes: that is
+    # when (and, on a reassigned address, who) sent it.
+    assert request.frame == 2
     if flags == "RA":  # a reset forgets the connection at once
         assert result.decoder.tcp_halves == {}
 
@@ -469,3 +471,36 @@ def test_every_hole_is_given_up_when_the_direction_ends(decode_frames) -> None:
     assert requests(result) == [A, B, C]  # A: its request line and Host line were whole
     assert [r.body_truncated for r in result.of(HttpRequest)] == [True, True, False]
     assert result.decoder.tcp.buffered_bytes == 0
+
+
+# ------------------------------------------------------------------------------ ports reused
+
+
+def test_a_new_connection_on_reused_ports_is_read(decode_frames, tls) -> None:
+    """NAT and missed FINs reuse a 4-tuple: a SYN with a new sequence number starts a new connection
+    instead of inheriting the old one's IGNORE state."""
+    old = Conn(isn=5_000)
+    frames = [old.c(APP_DATA, i * len(APP_DATA)) for i in range(5)]  # mid-stream junk: ignored
+    new = Conn(isn=9_000_000, server_isn=7_000)
+    frames += [new.syn(), new.synack(), new.c(REQ_A)]
+    result = decode_frames(frames)
+    assert requests(result) == [A]
+    assert result.decoder.tcp_flows == 2
+
+
+def test_a_retransmitted_syn_does_not_restart_the_connection(decode_frames) -> None:
+    conn = Conn()
+    result = decode_frames([conn.syn(), conn.c(REQ_A[:20], 0), conn.syn(), conn.c(REQ_A[20:], 20)])
+    assert requests(result) == [A]
+    assert result.decoder.tcp_flows == 1
+
+
+def test_a_request_flushed_at_the_end_keeps_the_time_of_its_last_bytes(decode_frames) -> None:
+    """Attribution is time-aware: a request cut short must not take the capture's last time."""
+    conn = Conn()
+    frames = [conn.syn(), conn.synack(), conn.c(REQ_B[:-5], 0)]
+    frames += [Conn(client=("10.0.0.9", 41000)).c(REQ_C)]  # other traffic, 50 s later
+    result = decode_frames(frames, step=50.0, start=1_000.0)
+    (cut,) = [r for r in result.of(HttpRequest) if r.host == "stats.example"]
+    assert cut.body_truncated
+    assert (cut.frame, cut.ts) == (3, pytest.approx(1_100.0)), "its own frame and time, not the flush's (1 150 s)"

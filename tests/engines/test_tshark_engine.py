@@ -219,7 +219,7 @@ def _scan_triples(capture: Path, inventory: Path, engine: str, subscribers: Path
     from scanner.pipeline import ScanSettings, run_scan
 
     settings = ScanSettings(
-        inventory=str(inventory), subscribers=str(subscribers) if subscribers else None, engine=engine, stable=True
+        inventory=str(inventory), subscribers=str(subscribers) if subscribers else None, engine=engine
     )
     result = run_scan(expand_inputs([str(capture)]), settings, None)
     return {

@@ -77,7 +77,7 @@ def test_two_values_one_finding_id_of_the_smallest_hmac(records: Any, evaluate: 
 
 
 def _scan(paths: list[Path], inventory: str | None = DEMO_INVENTORY) -> ScanResult:
-    return run_scan(expand_inputs([str(p) for p in paths]), ScanSettings(inventory=inventory, stable=True))
+    return run_scan(expand_inputs([str(p) for p in paths]), ScanSettings(inventory=inventory))
 
 
 def _ids(result: ScanResult) -> dict[tuple[str, str, str], str]:

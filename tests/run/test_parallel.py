@@ -37,7 +37,7 @@ def split_capture(source: Path, directory: Path, parts: int) -> list[Path]:
 
 
 def json_report(paths: list[str], jobs: int, **settings: str) -> str:
-    result = run_scan(expand_inputs(paths), ScanSettings(stable=True, jobs=jobs, **settings))
+    result = run_scan(expand_inputs(paths), ScanSettings(jobs=jobs, **settings))
     rendered = get_format("json")(RenderOptions(stable=True)).render(result)
     assert isinstance(rendered, str)
     return rendered

@@ -22,6 +22,16 @@ DATAGRAM_DECODERS: dict[str, type[DatagramDecoder]] = {}
 STREAM_DECODERS: dict[str, type[StreamDecoder]] = {}
 
 
+class DecoderBug(Exception):
+    """A protocol decoder raised.  Decoders count bad traffic and never raise, so this is a bug
+    in the decoder, kept apart from a damaged packet so that strict runs (tests) see it."""
+
+    def __init__(self, decoder: str, error: BaseException) -> None:
+        super().__init__(f"{decoder} decoder: {type(error).__name__}: {error}")
+        self.decoder = decoder
+        self.error = error
+
+
 class Anomalies:
     """Counts of oddities in traffic, by name (``dns_truncated``, ``tcp_gap``, ...)."""
 

@@ -106,8 +106,11 @@ class HttpDecoder(StreamDecoder):
         self._first_frame: int | None = None
         self._delegate: StreamDecoder | None = None
         self._resync = False
-        # A request whose body lost bytes: reported at the next feed or at the end.
+        # A request whose body lost bytes: reported at the next feed or at the end, with the
+        # time and frame of the last bytes it got (not those of whatever came next).
         self._orphan: _Request | None = None
+        self._orphan_at: tuple[float, int] = (0.0, 0)
+        self._last_at: tuple[float, int] | None = None  # time and frame of the last bytes fed
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -120,8 +123,9 @@ class HttpDecoder(StreamDecoder):
             return self._feed_delegate(data, ts, frame)
         events: list[Event] = []
         if self._orphan is not None:
-            events.append(self._emit(self._orphan, ts, frame))
+            events.append(self._emit(self._orphan, *self._orphan_at))
             self._orphan = None
+        self._last_at = (ts, frame)
         if self._resync:
             # After lost bytes, wait for a segment that starts a request.
             if not data.startswith(_METHOD_PREFIXES):
@@ -312,6 +316,7 @@ class HttpDecoder(StreamDecoder):
             self._delegate.gap(ts, frame)
             self.done = self._delegate.done
             return
+        self._orphan_at = self._last_at or (ts, frame)
         if self._request is not None:
             # Keep what the request said before the loss: its URI and headers hold identifiers.
             self._request.truncated = True
@@ -332,9 +337,11 @@ class HttpDecoder(StreamDecoder):
             return self._delegate.finish(ts, frame)
         events: list[Event] = []
         if self._orphan is not None:
-            events.append(self._emit(self._orphan, ts, frame))
+            events.append(self._emit(self._orphan, *self._orphan_at))
             self._orphan = None
         if self._request is not None:
+            # Cut short by the end of the connection or of the capture: it was last added to
+            # when its last bytes came, which is when (and who) sent it.
             self._request.truncated = True
-            events.append(self._finish_request(ts, frame))
+            events.append(self._finish_request(*(self._last_at or (ts, frame))))
         return events
