@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import AttributedObservation, Channel, Destination, Event, Evidence, Subject
+from scanner.model import AttributedObservation, Destination, Event, Evidence, Subject
 
 # Where a contact shows the destination's name: the SNI of TLS/QUIC, the Host header, the DNS question.
 CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
@@ -26,7 +26,6 @@ class LeakRecord:
     subject: Subject
     id_type: str
     destination: Destination
-    channel: Channel  # of the first observation
     first_seen: float
     last_seen: float
     count: int = 0
@@ -39,7 +38,6 @@ class LeakRecord:
     clear_text: bool = False  # seen at least once on an unencrypted channel
     operator_injected: bool = False
     known: bool = False  # an inventory value, not a shape-only match
-    confidence: float = 0.0
     notes: set[str] = field(default_factory=set)
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
@@ -81,7 +79,7 @@ class Aggregator:
                 self.dropped_leaks += 1
                 return
             leak = self.leaks[key] = LeakRecord(
-                item.subject, observation.id_type, item.destination, item.channel, event.ts, event.ts
+                item.subject, observation.id_type, item.destination, event.ts, event.ts
             )
         leak.count += 1
         leak.first_seen = min(leak.first_seen, event.ts)
@@ -97,7 +95,6 @@ class Aggregator:
         leak.clear_text = leak.clear_text or not item.channel.encrypted
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"
-        leak.confidence = max(leak.confidence, observation.confidence)
         if observation.note:
             leak.notes.add(observation.note)
         if child_directed is True:

@@ -16,9 +16,8 @@ from typing import Any
 import click
 
 from scanner import __version__
+from scanner.engines import ENGINES
 from scanner.errors import PrivscanError
-
-ENGINES = ("native", "tshark")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,8 +34,8 @@ def cli() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
 def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
+    from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
-    from scanner.pipeline import make_engine
     from scanner.report.events import write_event_lines
 
     sources = expand_inputs(captures)

@@ -357,7 +357,7 @@ class Destination:
     category: str | None
     tracker: bool
     party: str  # "first" | "third" | "operator"
-    host_source: str = "ip"  # http_host | sni | dns | ip | local
+    host_source: str = "ip"  # http_host | sni | dns (an answer) | dns_query | ip | local
 
     def to_record(self) -> dict[str, Any]:
         return {

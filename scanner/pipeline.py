@@ -26,7 +26,8 @@ from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase, default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
-from scanner.engines.base import Engine, EngineStats
+from scanner.engines import make_engine
+from scanner.engines.base import EngineStats
 from scanner.graph import analyse, build_graph, identifier_node
 from scanner.ingest import CaptureSource
 from scanner.model import (
@@ -94,9 +95,7 @@ class ScanPipeline:
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
         # on every machine, so reports of the same input compare byte for byte.
         self.root = root
-        files: list[SignatureFile] = [*self.id_signatures.files]
-        files += [SignatureFile(f.path, f.sha256) for f in self.trackers.files]
-        files += policy_files
+        files = [*self.id_signatures.files, *self.trackers.files, *policy_files]
         self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
         self.started = time.monotonic()
 
@@ -272,21 +271,6 @@ def run_scan(
     for event in engine.events(sources):
         consume(event)
     return pipeline.result(engine.stats, engine.name)
-
-
-def make_engine(name: str, progress: Callable[[str, int], None] | None = None, jobs: int = 1) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
-    if jobs > 1:
-        from scanner.run.parallel import ParallelEngine
-
-        return ParallelEngine(name, jobs, progress)
-    if name == "tshark":
-        from scanner.engines.tshark import TsharkEngine
-
-        return TsharkEngine(progress=progress)
-    from scanner.engines.native import NativeEngine
-
-    return NativeEngine(progress=progress)
 
 
 __all__ = ["ScanPipeline", "ScanSettings", "identifier_node", "run_scan"]

@@ -235,8 +235,8 @@ class BindingLearner:
             if self._sessions.get(key) is session:
                 del self._sessions[key]
 
-    def _bind_address(self, address: str, ts: float, identity: Identity) -> None:
-        self.addresses.bind(address, ts, identity)
+    def _bind_address(self, address: str, ts: float, identity: Identity, end: float = float("inf")) -> None:
+        self.addresses.bind(address, ts, identity, end)
         self.bindings_learned += 1
 
     def _bind_teids(self, session: _Session, teids: tuple[int, ...], ts: float) -> None:
@@ -304,9 +304,7 @@ class BindingLearner:
         identity = Identity(source="dhcp", mac=event.mac)
         message = event.message.upper()
         if message in ("ACK", "REPLY") and event.ip:
-            end = event.ts + event.lease_time if event.lease_time else float("inf")
-            self.addresses.bind(event.ip, event.ts, identity, end)
-            self.bindings_learned += 1
+            self._bind_address(event.ip, event.ts, identity, event.ts + event.lease_time if event.lease_time else float("inf"))
         elif message == "RELEASE" and event.ip:
             self.addresses.release(event.ip, event.ts, identity)
 

@@ -30,8 +30,8 @@
 ``DnsBindings`` remembers which names resolved to which addresses, and when, so
 that a flow without a name of its own (no SNI, no Host header) can be named by
 the DNS answer the device used.  It is time-aware because addresses are reused
-(CDNs, cloud load balancers): a name learned after a flow started does not
-apply to it, and a later answer for the same address replaces an earlier one
+(CDNs, cloud load balancers): a name learned after an event does not apply to
+it, and a later answer for the same address replaces an earlier one
 from then on.  TTLs are honoured only loosely (``grace``, a day by default),
 because caches and long-lived connections outlive them.  Memory is bounded: at
 most ``max_addresses`` addresses (the least recently learned go first) and
@@ -47,7 +47,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from scanner.attribute.psl import normalise_host, registrable_domain
+from scanner.attribute.psl import is_ip_literal, normalise_host, registrable_domain
 from scanner.attribute.trackers import TrackerDatabase, TrackerMatch, default_database
 from scanner.model import Destination, DnsMessage
 
@@ -81,7 +81,7 @@ class DestinationResolver:
 
     def _describe(self, name: str) -> HostInfo:
         domain = registrable_domain(name)
-        if domain is None and _is_address(name):
+        if domain is None and is_ip_literal(name):
             return HostInfo(name, None, None, None, False, None)
         match = self.trackers.match(name)
         if match is not None:
@@ -113,7 +113,7 @@ class DestinationResolver:
         elif host_source is not None:
             source = host_source
         else:
-            source = "ip" if _is_address(info.host) else "unknown"
+            source = "ip" if is_ip_literal(info.host) else "unknown"
         return Destination(
             host=info.host,
             ip=ip,
@@ -152,14 +152,6 @@ def _context_host(context: str | None) -> str | None:
     if context.lower() == "null":  # Origin: null (sandboxed frames, file: pages)
         return None
     return context.split("/", 1)[0]
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------- addresses -> names over time

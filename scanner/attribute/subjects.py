@@ -7,7 +7,9 @@ In order:
 3. the inventory's addresses (with their optional from/until times) and MACs;
 4. the inventory device whose own identifier the event carries (a value only
    that device has names it, wherever it connects from);
-5. otherwise the client address itself, with ``minor`` unknown: traffic from an
+5. a DHCP lease whose MAC the inventory does not know: the subscriber is named
+   by a pseudonym of the MAC (``mac-…``, source dhcp), steadier than a leased address;
+6. otherwise the client address itself, with ``minor`` unknown: traffic from an
    address with no binding at that time is attributed to the address, never
    guessed.
 
@@ -20,7 +22,7 @@ reports do not print IMSIs.
 from __future__ import annotations
 
 from scanner.attribute.bindings import BindingLearner, Identity
-from scanner.attribute.inventory import Device, Inventory, Subscriber, normalise_identifier
+from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddress, normalise_identifier
 from scanner.model import DhcpMessage, Event, Subject
 from scanner.privacy import Pseudonymizer
 
@@ -36,11 +38,11 @@ class SubjectResolver:
         self.bindings = bindings
         self.pseudonyms = pseudonyms
         self.devices: dict[str, Device] = inventory.by_id() if inventory else {}
-        self._by_address: dict[str, list[tuple[Device, float | None, float | None]]] = {}
+        self._by_address: dict[str, list[tuple[Device, TimedAddress]]] = {}
         self._by_identifier: dict[tuple[str, str], Device] = {}
         for device in self.devices.values():
             for timed in device.addresses:
-                self._by_address.setdefault(timed.address, []).append((device, timed.start, timed.end))
+                self._by_address.setdefault(timed.address, []).append((device, timed))
             for mac in device.macs:
                 self._by_identifier[("mac", mac)] = device
             for id_type in ("imsi", "msisdn", "imei", "mac", "iccid"):
@@ -87,8 +89,8 @@ class SubjectResolver:
     # ------------------------------------------------------------------ pieces
 
     def _device_at(self, address: str, ts: float) -> Device | None:
-        for device, start, end in self._by_address.get(address, ()):
-            if (start is None or ts >= start) and (end is None or ts < end):
+        for device, timed in self._by_address.get(address, ()):
+            if timed.covers(ts):
                 return device
         return None
 
@@ -107,7 +109,7 @@ class SubjectResolver:
                     self._identity_subjects[identity] = subject
                     return subject
         if identity.source == "dhcp":
-            return None  # a MAC alone, unknown to the inventory: the address is a better name
+            return None  # a MAC alone: the inventory's addresses and value owners are tried first
         subject = self._pseudonymous(identity)
         self._identity_subjects[identity] = subject
         return subject

@@ -48,6 +48,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from scanner.errors import SignatureError
+from scanner.model import SignatureFile
 
 # The closed vocabulary of categories (README.md explains each one).
 CATEGORIES: tuple[str, ...] = (
@@ -128,18 +129,10 @@ class TrackerMatch:
         return self.organisation.source
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureFileInfo:
-    """A loaded signature file and its digest, for the report's provenance section."""
-
-    path: str
-    sha256: str
-
-
 class TrackerDatabase:
     """Every tracker file of a directory, indexed for longest-suffix matching."""
 
-    def __init__(self, entries: Iterable[TrackerMatch], files: Iterable[SignatureFileInfo] = ()) -> None:
+    def __init__(self, entries: Iterable[TrackerMatch], files: Iterable[SignatureFile] = ()) -> None:
         self._hosts: dict[str, TrackerMatch] = {}
         self._domains: dict[str, TrackerMatch] = {}
         organisations: dict[str, Organisation] = {}
@@ -148,7 +141,7 @@ class TrackerDatabase:
             (self._hosts if entry.kind == "host" else self._domains)[entry.matched] = entry
             organisations.setdefault(entry.organisation.source, entry.organisation)
         self.organisations: tuple[Organisation, ...] = tuple(organisations.values())
-        self.files: tuple[SignatureFileInfo, ...] = tuple(files)
+        self.files: tuple[SignatureFile, ...] = tuple(files)
 
     # ------------------------------------------------------------------ loading
 
@@ -165,10 +158,10 @@ class TrackerDatabase:
         if not directory.is_dir():
             raise SignatureError(directory, None, "tracker signature directory not found")
         entries: list[TrackerMatch] = []
-        files: list[SignatureFileInfo] = []
+        files: list[SignatureFile] = []
         for path in sorted(directory.glob("*.yaml")):
             data = _read(path)
-            files.append(SignatureFileInfo(str(path), hashlib.sha256(data).hexdigest()))
+            files.append(SignatureFile(str(path), hashlib.sha256(data).hexdigest()))
             entries.extend(parse_tracker_file(path, data))
         return cls(entries, files)
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import click
 
+from scanner.engines import ENGINES
 from scanner.errors import InputError
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
-ENGINES = ("native", "tshark")
 
 
 def register(group: click.Group) -> None:

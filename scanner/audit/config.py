@@ -41,11 +41,11 @@ from typing import Any
 
 from scanner.audit.capture import BACKENDS, parse_duration
 from scanner.datafiles import LineDict, LineList, line_of, load_yaml
+from scanner.engines import ENGINES
 from scanner.errors import ConfigError
 from scanner.model import SEVERITIES
 
 FAIL_ON_CHOICES = (*reversed(SEVERITIES), "none")
-ENGINES = ("native", "tshark")
 SUMMARY_OUTPUT = "summary"  # outputs: {summary: FILE} writes the run's JSON summary
 DEFAULT_HISTORY = "privscan-history.sqlite"
 DEFAULT_CAPTURE_OUTPUT = "captures/audit-{started}.pcapng"

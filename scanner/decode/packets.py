@@ -7,8 +7,8 @@ handshake was already read: the link and IP headers are read, the TCP flow is
 looked up with one dict access on a key cut straight from the packet
 (addresses + ports), and an ignored direction is dropped there.
 
-Flows are kept by both of their directed keys, so no packet needs its key
-sorted.  Flow state expires on capture time, so memory follows the number of
+TCP flows are kept by both of their directed keys, so no packet needs its key
+sorted (UDP flows, counted only, by the key of their first packet).  Flow state expires on capture time, so memory follows the number of
 live flows, not the size of the capture.
 """
 
@@ -51,7 +51,7 @@ def _ntop(addr: bytes) -> str:
 
 
 class PacketDecoder:
-    """Decodes frames of one scan (all its captures) into events."""
+    """Decodes the frames of one capture into events (each capture gets its own)."""
 
     def __init__(self, anomalies: Anomalies) -> None:
         self.anomalies = anomalies

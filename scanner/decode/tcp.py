@@ -187,6 +187,17 @@ class TcpReassembler:
         pending = half.pending
         while pending and half.state != IGNORE:
             assert half.next_seq is not None
+            # The common case first: the segment that starts exactly where the stream is.
+            exact = pending.pop(half.next_seq, None)
+            if exact is not None:
+                data, seg_ts, seg_frame = exact
+                half.pending_bytes -= len(data)
+                self.buffered_bytes -= len(data)
+                more = self._deliver(half, data, *((seg_ts, seg_frame) if own_frames else (ts, frame)))
+                half.next_seq = (half.next_seq + len(data)) & SEQ_MASK
+                if more:
+                    events = (events or []) + more
+                continue
             progressed = False
             for seq in list(pending):
                 diff = (seq - half.next_seq) & SEQ_MASK

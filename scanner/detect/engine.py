@@ -102,12 +102,17 @@ class Detector:
         child_directed: bool | None = False if isinstance(event, HttpRequest) else None
         platform = platform_of(event)
         for field in fields:
-            if field.location == "header_enrichment" and self._operator_value(field) is None:
-                # Named like an enrichment header but not what a network injects (a digest, base64):
-                # the app sent it, as an ordinary header.
-                field = dataclasses.replace(field, location="header")
-            if child_directed is False and field.key and key_forms(field.key) and key_forms(field.key)[0] in CHILD_DIRECTED_KEYS:
-                child_directed = field.value.strip().lower() in _TRUE
+            operator_value = None
+            if field.location == "header_enrichment":
+                operator_value = self._operator_value(field)
+                if operator_value is None:
+                    # Named like an enrichment header but not what a network injects (a digest,
+                    # base64): the app sent it, as an ordinary header.
+                    field = dataclasses.replace(field, location="header")
+            if child_directed is False and field.key:
+                forms = key_forms(field.key)
+                if forms and forms[0] in CHILD_DIRECTED_KEYS:
+                    child_directed = field.value.strip().lower() in _TRUE
             if known is not None:
                 matches = known.find(field.value)
                 if matches:
@@ -119,7 +124,9 @@ class Detector:
             if location in _NO_PATTERNS:
                 continue
             if location == "header_enrichment":
-                self._operator_header(found, field, event)
+                assert operator_value is not None  # only enrichment-shaped values keep this location
+                observation = _observation(operator_value[0], operator_value[1], field, 0.95, event)
+                self._add(found, dataclasses.replace(observation, operator_injected=True))
                 continue
             if location == "name":
                 self._device_name(found, field, event)
@@ -216,13 +223,6 @@ class Detector:
             return None
         value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
         return (id_type, value) if value is not None else None
-
-    def _operator_header(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
-        injected = self._operator_value(field)
-        if injected is None:
-            return
-        observation = _observation(injected[0], injected[1], field, 0.95, event)
-        self._add(found, dataclasses.replace(observation, operator_injected=True))
 
     def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
         name = field.value.strip()

@@ -76,13 +76,15 @@ class PatternDetector:
         if not MIN_VALUE <= len(value) <= MAX_VALUE:
             return None
         forms = key_forms(key)
-        negative = bool(forms) and forms[0] in self.negative_keys
+        # Without a telling key, a value under a negative key or that is a timestamp is nothing.
+        unkeyed_allowed = not (forms and forms[0] in self.negative_keys) and not is_timestamp(value)
         best: Candidate | None = None
         for kind in value_kinds(value):
             for signature, shape in self._by_kind.get(kind, ()):
-                names = shape.keys if shape.keys is not None else signature.keys
-                keyed = bool(forms) and key_matches(key, names, signature.key_suffixes)
-                if not keyed and (shape.needs_key or negative or is_timestamp(value)):
+                keyed = bool(forms) and key_matches(
+                    key, shape.keys if shape.keys is not None else signature.keys, signature.key_suffixes
+                )
+                if not keyed and (shape.needs_key or not unkeyed_allowed):
                     continue
                 if shape.case is not None and not _case_ok(value, shape.case):
                     continue

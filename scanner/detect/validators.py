@@ -90,7 +90,7 @@ def imeisv(text: str) -> str | None:
 
 
 def imsi(text: str) -> str | None:
-    """An IMSI (TS 23.003 s2.2): up to 15 digits starting with a known MCC."""
+    """An IMSI (TS 23.003 s2.2): 14 or 15 digits starting with a known MCC."""
     digits = text.strip()
     if 14 <= len(digits) <= 15 and digits.isdigit() and digits[:3] in mobile_country_codes():
         return digits
@@ -98,7 +98,7 @@ def imsi(text: str) -> str | None:
 
 
 def iccid(text: str) -> str | None:
-    """An ICCID (ITU-T E.118): 19-20 digits, '89' telecom prefix, Luhn-valid."""
+    """An ICCID (ITU-T E.118): 18-20 digits, '89' telecom prefix, Luhn-valid."""
     digits = text.strip().rstrip("Ff")
     if 18 <= len(digits) <= 20 and digits.isdigit() and digits.startswith("89") and luhn_ok(digits):
         return digits
@@ -277,8 +277,8 @@ VALIDATORS: dict[str, Validator] = {
 
 
 def is_timestamp(text: str) -> bool:
-    """Unix time in seconds or milliseconds between 2001 and 2100: never an identifier,
-    whatever key it sits under (the decoys of every labelled capture include them)."""
+    """Unix time in seconds or milliseconds between 2001 and 2100: never an identifier unless
+    a key names the identifier's type (the decoys of every labelled capture include them)."""
     if not text.isdigit():
         return False
     if len(text) == 10:

@@ -45,11 +45,13 @@ class PolicyEngine:
     ) -> None:
         self.rules = list(rules)
         self.code_rules = list(code_rules)
+        # A code rule as a Rule (title, rationale from its docstring...), made once, not per leak.
+        self._code_rule_info = {rule.id: rule.as_rule() for rule in self.code_rules}
         self.signatures = signatures
         self.allowlist = list(allowlist)
 
     def all_rules(self) -> list[Rule]:
-        return [*self.rules, *(rule.as_rule() for rule in self.code_rules)]
+        return [*self.rules, *self._code_rule_info.values()]
 
     def findings(
         self,
@@ -97,7 +99,9 @@ class PolicyEngine:
 
     def _matching(self, facts: dict[str, Any], applies_to: str) -> list[Rule]:
         matched = [rule for rule in self.rules if rule.applies_to == applies_to and rule.matches(facts)]
-        matched += [rule.as_rule() for rule in self.code_rules if rule.applies_to == applies_to and rule.matches(facts)]
+        matched += [
+            self._code_rule_info[rule.id] for rule in self.code_rules if rule.applies_to == applies_to and rule.matches(facts)
+        ]
         return matched
 
     def _leak_finding(
@@ -121,9 +125,9 @@ class PolicyEngine:
             note="; ".join(sorted(leak.notes)) or None,
         )
         channel = Channel(
-            protocol=_most_common(leak.protocols) or leak.channel.protocol,
+            protocol=_most_common(leak.protocols) or "",
             encrypted=not leak.clear_text,
-            location=_most_common(leak.locations) or leak.channel.location,
+            location=_most_common(leak.locations) or "",
         )
         return self._finish(finding_id, matched, leak, identifier, channel, leak.subject.id, destination.org, destination.host, destination.domain)
 

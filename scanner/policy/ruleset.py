@@ -34,7 +34,7 @@ from scanner.errors import SignatureError
 from scanner.model import SEVERITIES, RuleInfo, SignatureFile
 
 APPLIES_TO = ("leak", "contact")
-# The facts a condition can test (policy/context.py computes them).
+# The facts a condition can test (PolicyEngine.leak_facts in policy/engine.py computes them).
 FACTS = frozenset(
     {
         "subject.minor", "subject.source",
@@ -43,7 +43,7 @@ FACTS = frozenset(
         "destination.tracker", "destination.party", "destination.category", "destination.local",
         "channel.clear_text", "channel.encrypted_only",
         "ad_request.advertising", "ad_request.child_directed",
-        "linkability.organisations",
+        "linkability.organisations", "linkability.parents",
     }
 )
 _RULE_KEYS = {"id", "title", "severity", "applies_to", "when", "rationale", "remediation", "regulations", "references"}
@@ -90,7 +90,7 @@ class Rule:
 
 class CodeRule:
     """A rule that needs code.  Subclasses declare the same fields as a YAML rule; the
-    module docstring is the rationale.  ``matches`` gets the facts and the leak's graph view."""
+    module docstring is the rationale.  ``matches`` gets the facts (linkability among them)."""
 
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""

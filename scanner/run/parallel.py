@@ -27,12 +27,14 @@ from scanner.model import Event
 BATCH = 512  # events per message: pickling one event at a time would cost more than decoding it
 QUEUE_BATCHES = 64  # per worker: the most a worker runs ahead of the parent
 PROGRESS_EVERY_BATCHES = 8
-WORKER_START_TIMEOUT = 600.0
+# Bytes of HTTP bodies per message: an event carries up to 4 MiB of decoded body, so a batch is
+# cut by size too, and the queue's bound holds in bytes, not only in events.
+BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
 def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None:
     """Decode the assigned captures in order, sending (kind, capture index, payload) messages."""
-    from scanner.pipeline import make_engine
+    from scanner.engines import make_engine
 
     for index, path in assigned:
         read = [0]
@@ -42,15 +44,17 @@ def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None
 
         engine = make_engine(engine_name, note)
         batch: list[Event] = []
+        body_bytes = 0
         sent = 0
         try:
             for event in engine.events([CaptureSource(path)]):
                 batch.append(event)
-                if len(batch) >= BATCH:
+                body_bytes += len(getattr(event, "body", b""))
+                if len(batch) >= BATCH or body_bytes >= BATCH_BODY_BYTES:
                     # Pickled here, not in the queue's feeder thread, which would fight the
                     # decoder for the GIL; the feeder then only writes bytes to the pipe.
                     out.put(("events", index, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
-                    batch = []
+                    batch, body_bytes = [], 0
                     sent += 1
                     if sent % PROGRESS_EVERY_BATCHES == 0:
                         out.put(("progress", index, read[0]))
@@ -76,9 +80,9 @@ class ParallelEngine:
         self.stats = EngineStats()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
-        from scanner.pipeline import make_engine
+        from scanner.engines import make_engine
 
-        if self.jobs <= 1 or len(sources) <= 1 or any(source.is_stdin for source in sources):
+        if len(sources) <= 1 or any(source.is_stdin for source in sources):
             engine = make_engine(self.engine_name, self.progress)
             try:
                 yield from engine.events(sources)

@@ -11,7 +11,7 @@ import pytest
 from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
 from scanner.attribute.trackers import default_signatures_root
 from scanner.detect.signatures import IdentifierSignatures, load_identifier_signatures
-from scanner.model import Channel, Destination, Evidence, Finding, FlowTuple, Subject
+from scanner.model import Destination, Evidence, Finding, FlowTuple, Subject
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.engine import Linkability, PolicyEngine, code_rules
 from scanner.policy.ruleset import Rule, load_policy_rules
@@ -68,7 +68,6 @@ class Records:
             subject=subject,
             id_type=id_type,
             destination=destination,
-            channel=Channel(protocol, not clear_text, "query"),
             first_seen=ts,
             last_seen=ts + len(frames) - 1,
             count=len(frames),
@@ -81,7 +80,6 @@ class Records:
             clear_text=clear_text,
             operator_injected=operator_injected,
             known=known,
-            confidence=1.0,
             notes=set(notes),
             child_directed_flagged=flagged,
             child_directed_unflagged=unflagged,

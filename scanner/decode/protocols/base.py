@@ -43,13 +43,6 @@ class Anomalies:
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def merge(self, other: Anomalies) -> None:
-        for name, n in other.counts.items():
-            self.add(name, n)
-
 
 @dataclass(frozen=True, slots=True)
 class PacketContext:
@@ -65,7 +58,7 @@ class PacketContext:
 class DatagramDecoder:
     """A protocol whose messages each fit in one UDP datagram or SCTP DATA chunk.
 
-    One instance serves a whole scan, so a decoder may keep bounded state
+    One instance serves a whole capture, so a decoder may keep bounded state
     across packets (QUIC keeps partial ClientHellos by connection id).
     """
 
