@@ -332,13 +332,18 @@ class Observation:
 # --------------------------------------------------------------------------- attribution
 
 
+# DESIGN.md's contract: where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
+# newer cores, so a subscriber learned from a Diameter CCR is reported as "radius" (AAA).
+SUBJECT_SOURCES = ("inventory", "gtp", "radius", "dhcp", "address")
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """Who sent it: an inventory device, a subscriber learned from the control plane, or an address."""
 
     id: str
     minor: bool | None
-    source: str  # inventory | gtp | radius | dhcp | address
+    source: str  # one of SUBJECT_SOURCES
     attributes: tuple[tuple[str, str], ...] = ()  # e.g. (("imsi", "..."), ("msisdn", "..."))
 
     def to_record(self) -> dict[str, Any]:

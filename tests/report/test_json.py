@@ -12,7 +12,7 @@ import jsonschema
 import networkx as nx
 import pytest
 
-from scanner.model import LOCATIONS, SEVERITIES, ScanResult
+from scanner.model import LOCATIONS, SEVERITIES, SUBJECT_SOURCES, ScanResult
 from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
@@ -136,7 +136,15 @@ def test_output_is_utf8_text_with_unicode_kept(scan_result_with_values: ScanResu
     assert text.endswith("}\n")
 
 
-@pytest.mark.parametrize("source", ["inventory", "gtp", "radius", "diameter", "dhcp", "address"])
+def test_subject_sources_are_the_design_contracts_and_nothing_else(scan_result: ScanResult, validator: Any) -> None:
+    assert SUBJECT_SOURCES == ("inventory", "gtp", "radius", "dhcp", "address")  # DESIGN.md, "subjects"
+    document = render(scan_result)
+    document["subjects"][0]["source"] = "diameter"
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(document)
+
+
+@pytest.mark.parametrize("source", SUBJECT_SOURCES)
 def test_every_subject_source_the_pipeline_uses_is_valid(source: str, scan_result: ScanResult, validator: Any) -> None:
     document = render(scan_result)
     document["subjects"][0]["source"] = source
