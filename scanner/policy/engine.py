@@ -3,11 +3,13 @@
 Every leak is a finding (PS000 at least); its severity is that of the most
 severe rule that applies, and every applying rule is listed with it.  A
 finding's id is a fingerprint of what the leak is, not of when or where it
-was seen: rule-independent, built from the subject, the identifier type, the
-value's HMAC, the destination organisation and host.  No timestamps, frame
-numbers, ports or reassignable addresses (a subject named by its address is
-the one exception: it has no better name), so next week's audit of the same
-leak gives the same id.
+was seen: rule-independent, built from what names a finding (DESIGN.md): the
+subject, the identifier type, the destination organisation and host.  No
+timestamps, frame numbers, ports or reassignable addresses (a subject named by
+its address is the one exception: it has no better name), and no value: a
+device whose advertising ID is reset, or that sends a second e-mail address to
+the same host, still has the one finding, so next week's audit of the same leak
+gives the same id and a baseline entry keeps holding.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
 
-FINGERPRINT_VERSION = "v1"
+FINGERPRINT_VERSION = "v2"  # v1 also hashed the smallest value HMAC, so a new value changed the id
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,7 @@ class PolicyEngine:
         facts = self.leak_facts(leak, link)
         destination = leak.destination
         value_hmac = hmacs[0]
-        finding_id = fingerprint(leak.subject.id, leak.id_type, value_hmac, destination.org, destination.host)
+        finding_id = fingerprint(leak.subject.id, leak.id_type, destination.org, destination.host)
         matched = self._matching(facts, "leak")
         identifier = IdentifierRef(
             type=leak.id_type,
@@ -197,14 +199,14 @@ class PolicyEngine:
         if not matched:
             return None
         destination = contact.destination
-        finding_id = fingerprint(contact.subject.id, "-", "-", destination.org, destination.host)
+        finding_id = fingerprint(contact.subject.id, "-", destination.org, destination.host)
         protocol = _most_common(contact.protocols) or "tls"
         channel = Channel(protocol=protocol, encrypted=contact.encrypted_only, location=CONTACT_LOCATION.get(protocol, "sni"))
         return self._finish(finding_id, matched, contact, None, channel, contact.subject.id, destination.org, destination.host, destination.domain)
 
 
-def fingerprint(subject: str, id_type: str, value_hmac: str, org: str | None, host: str) -> str:
-    text = "|".join((FINGERPRINT_VERSION, subject, id_type, value_hmac, org or "", host))
+def fingerprint(subject: str, id_type: str, org: str | None, host: str) -> str:
+    text = "|".join((FINGERPRINT_VERSION, subject, id_type, org or "", host))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
