@@ -19,6 +19,16 @@ from yaml.nodes import MappingNode, SequenceNode
 
 from scanner.errors import ConfigError, PrivscanError
 
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def default_signatures_root() -> Path:
+    """The bundled signatures: the copy a wheel installs as ``scanner/_signatures`` (setup.py), else
+    the checkout's top-level ``signatures/`` (a source tree or an editable install)."""
+    packaged = _PACKAGE / "_signatures"
+    return packaged if packaged.is_dir() else _PACKAGE.parent / "signatures"
+
+
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

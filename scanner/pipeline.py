@@ -23,7 +23,8 @@ from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.attribute.subjects import SubjectResolver
-from scanner.attribute.trackers import TrackerDatabase, default_signatures_root
+from scanner.attribute.trackers import TrackerDatabase
+from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines import make_engine

@@ -23,12 +23,10 @@ Identifiers sent to them are still findings (every identifier leaving a
 subject is), only not "sent to a tracker".  A vendor that also runs analytics
 lists both categories and so is a tracker.
 
-Where the data is found: ``default_signatures_root()`` is the repository's
-``signatures/`` directory, located as ``Path(__file__).parents[2] / "signatures"``
-(``scanner/attribute/trackers.py`` -> repository root).  That holds in a source
-checkout and in an editable install (``pip install -e .``), which is how privscan
-is installed; a wheel does not carry ``signatures/``, so an installation from a
-wheel passes ``--signatures DIR`` (which reaches ``TrackerDatabase.load(root)``).
+Where the data is found: ``datafiles.default_signatures_root()``, the repository's
+``signatures/`` directory in a checkout or an editable install, the copy a wheel
+installs as ``scanner/_signatures`` otherwise; ``--signatures DIR`` names another
+(it reaches ``TrackerDatabase.load(root)``).
 
 Errors in a file raise ``SignatureError(file, line, message)``: YAML syntax, an
 unknown key or category, a missing field, a malformed name, and a name listed
@@ -47,6 +45,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from scanner.datafiles import default_signatures_root
 from scanner.errors import SignatureError
 from scanner.model import SignatureFile
 
@@ -80,11 +79,6 @@ _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 # libyaml's composer is ~10x faster than the pure-Python one and gives the same marks.
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def default_signatures_root() -> Path:
-    """The repository's ``signatures/`` directory (see the module docstring)."""
-    return Path(__file__).resolve().parents[2] / "signatures"
 
 
 @dataclass(frozen=True, slots=True)

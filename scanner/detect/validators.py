@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from pathlib import Path
+
+from scanner.datafiles import default_signatures_root
 
 Validator = Callable[[str], "str | None"]
 
-TABLES = Path(__file__).resolve().parents[2] / "signatures" / "identifiers" / "tables"
+TABLES = default_signatures_root() / "identifiers" / "tables"
 
 
 @functools.cache

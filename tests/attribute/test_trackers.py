@@ -16,9 +16,9 @@ from scanner.attribute.trackers import (
     CATEGORIES,
     TRACKER_CATEGORIES,
     TrackerDatabase,
-    default_signatures_root,
     parse_tracker_file,
 )
+from scanner.datafiles import default_signatures_root
 from scanner.errors import PrivscanError, SignatureError
 
 TRACKERS_DIR = default_signatures_root() / "trackers"

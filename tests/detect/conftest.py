@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from scanner.attribute.inventory import Inventory, load_inventory
-from scanner.attribute.trackers import default_signatures_root
+from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import IdentifierSignatures, load_identifier_signatures
 from scanner.model import DhcpMessage, Event, FlowTuple, HttpRequest, MdnsMessage

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from scanner.attribute.trackers import default_signatures_root
+from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import (
     IDENTIFIER_TYPES,

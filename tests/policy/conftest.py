@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
-from scanner.attribute.trackers import default_signatures_root
+from scanner.datafiles import default_signatures_root
 from scanner.detect.signatures import IdentifierSignatures, load_identifier_signatures
 from scanner.model import Destination, Evidence, Finding, FlowTuple, Subject
 from scanner.policy.allowlist import AllowEntry

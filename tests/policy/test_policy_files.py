@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.attribute.trackers import default_signatures_root
+from scanner.datafiles import default_signatures_root
 from scanner.errors import SignatureError
 from scanner.model import SEVERITIES
 from scanner.policy.ruleset import FACTS, Condition, load_policy_rules
