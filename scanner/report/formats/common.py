@@ -101,18 +101,30 @@ def subjects_in_order(result: ScanResult) -> list[Subject]:
     return sorted(result.subjects, key=lambda s: (minor_rank(s.minor), s.id))
 
 
+def utc_datetime(ts: float) -> datetime | None:
+    """The UTC time of a capture timestamp, or None when no calendar has it: a damaged or
+    crafted capture can say year 112003 or -5000, which must not stop a report."""
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def iso_utc(ts: float | None) -> str:
-    """``2024-05-01T10:00:00.123456Z``; empty for None.  Microseconds, as pcap keeps them."""
+    """``2024-05-01T10:00:00.123456Z``; empty for None.  Microseconds, as pcap keeps them.
+    A timestamp outside the calendar is given as the capture's seconds, as they are."""
     if ts is None:
         return ""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = utc_datetime(ts)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else repr(round(ts, 6))
 
 
 def short_time(ts: float | None) -> str:
     """``2024-05-01 10:00:00Z``: to the second, for tables people read."""
     if ts is None:
         return ""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    moment = utc_datetime(ts)
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else f"{ts:.0f} s"
 
 
 def rules_by_id(result: ScanResult) -> dict[str, RuleInfo]:

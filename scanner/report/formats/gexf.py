@@ -18,12 +18,11 @@ depend only on the graph's content.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from scanner.model import ScanResult
 from scanner.report.formats.base import ReportFormat
-from scanner.report.formats.common import canonical_graph
+from scanner.report.formats.common import canonical_graph, utc_datetime
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
@@ -55,7 +54,9 @@ def _colour_class(attrs: dict[str, Any]) -> str:
 def data_date(result: ScanResult) -> str:
     """The UTC date of the last packet of the scan (``YYYY-MM-DD``), or the epoch when unknown."""
     last = max((c.last_ts for c in result.captures if c.last_ts is not None), default=0.0)
-    return datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%d")
+    moment = utc_datetime(last) or utc_datetime(0.0)
+    assert moment is not None
+    return moment.strftime("%Y-%m-%d")
 
 
 class GexfReport(ReportFormat):
