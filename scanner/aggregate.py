@@ -91,7 +91,7 @@ class Aggregator:
         _bump(leak.encodings, observation.encoding)
         _bump(leak.keys, observation.key)
         _bump(leak.protocols, item.channel.protocol)
-        _bump(leak.locations, observation.location)
+        _bump(leak.locations, item.channel.location)
         leak.clear_text = leak.clear_text or not item.channel.encrypted
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"

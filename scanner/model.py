@@ -302,9 +302,24 @@ class DiameterMessage(Event):
 
 
 
-# Where in a message an identifier was found.  Fixed names: they are in the report contract
-# (channel.location), and the JSON Schema's enum is checked against this list.
-LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent", "header_enrichment", "name")
+# Where in a message an identifier was found: DESIGN.md's closed list (channel.location); the
+# JSON Schema's enum is checked against it.  Detectors say more ("header_enrichment", "name"):
+# ``channel_location`` maps what they say onto this list.
+LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
+
+# A device name travels in a DNS-shaped message (mDNS, LLMNR, NBNS), an SSDP header, or a DHCP
+# message's options.
+_NAME_LOCATIONS = {"ssdp": "header", "dhcp": "body", "dhcpv6": "body"}
+
+
+def channel_location(location: str, protocol: str) -> str:
+    """The report's location for a detector's: an enrichment header is a header (the channel's
+    ``operator_injected`` says who put it there); a device name is where its protocol carries it."""
+    if location == "header_enrichment":
+        return "header"
+    if location == "name":
+        return _NAME_LOCATIONS.get(protocol, "dns")
+    return location
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -361,7 +376,7 @@ class Destination:
     org: str | None
     category: str | None
     tracker: bool
-    party: str  # "first" | "third" | "operator"
+    party: str  # "first" | "third"
     host_source: str = "ip"  # http_host | sni | dns (an answer) | dns_query | ip | local
 
     def to_record(self) -> dict[str, Any]:
@@ -381,10 +396,16 @@ class Destination:
 class Channel:
     protocol: str  # http | dns | tls | quic | dhcp | mdns | ...
     encrypted: bool
-    location: str
+    location: str  # one of LOCATIONS
+    operator_injected: bool = False  # the operator's network added it (header enrichment)
 
     def to_record(self) -> dict[str, Any]:
-        return {"protocol": self.protocol, "encrypted": self.encrypted, "location": self.location}
+        return {
+            "protocol": self.protocol,
+            "encrypted": self.encrypted,
+            "location": self.location,
+            "operator_injected": self.operator_injected,
+        }
 
 
 @dataclass(frozen=True, slots=True)

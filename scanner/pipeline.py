@@ -48,6 +48,7 @@ from scanner.model import (
     SignatureFile,
     Subject,
     TlsClientHello,
+    channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
 from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severities
@@ -128,7 +129,12 @@ class ScanPipeline:
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
-                channel = Channel(event.type, event.type in _ENCRYPTED, observation.location)
+                channel = Channel(
+                    event.type,
+                    event.type in _ENCRYPTED,
+                    channel_location(observation.location, event.type),
+                    observation.operator_injected,
+                )
                 value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
                 self.aggregator.add(
                     AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed

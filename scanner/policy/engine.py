@@ -130,6 +130,7 @@ class PolicyEngine:
             protocol=_most_common(leak.protocols) or "",
             encrypted=not leak.clear_text,
             location=_most_common(leak.locations) or "",
+            operator_injected=leak.operator_injected,
         )
         return self._finish(finding_id, matched, leak, identifier, channel, leak.subject.id, destination.org, destination.host, destination.domain)
 

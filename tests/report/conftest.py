@@ -343,7 +343,7 @@ def build_findings(show_values: bool) -> list[Finding]:
             SUBSCRIBER,
             ("uidh", UIDH, "plain", "X-UIDH"),
             METRICS_HOST,
-            Channel("http", False, "header_enrichment"),
+            Channel("http", False, "header", operator_injected=True),
             [(CAPTURE_CORE, 77, T0 - 500.0), (CAPTURE_CORE, 78, T0 - 499.75), (CAPTURE_CORE, 1900, T0 + 1200.0)],
             25,
             show_values=sv,
@@ -373,7 +373,7 @@ def build_findings(show_values: bool) -> list[Finding]:
             EMMA,
             ("device_name", DEVICE_NAME, "plain", "name"),
             MDNS_HOST,
-            Channel("mdns", False, "name"),
+            Channel("mdns", False, "dns"),
             [(CAPTURE_TABLET, 3, T0 + 0.5), (CAPTURE_TABLET, 9000, T0 + 3500.0)],
             9,
             show_values=sv,
@@ -466,7 +466,7 @@ def build_graph(findings: list[Finding], subjects: list[Subject]) -> nx.MultiDiG
             label=preview(RAW_VALUES_BY_HMAC[f.identifier.value_hmac]),
         )
         graph.add_edge(subject_node, ident, key="has_identifier")
-        if f.channel.location == "header_enrichment":
+        if f.channel.operator_injected:
             graph.add_node("operator", kind="operator", label="network operator")
             graph.add_edge("operator", ident, key="injected")
         graph.add_edge(

@@ -32,6 +32,7 @@ EXPECTED_COLUMNS = [
     "protocol",
     "encrypted",
     "location",
+    "operator_injected",
     "count",
     "first_seen",
     "last_seen",

@@ -12,7 +12,7 @@ import jsonschema
 import networkx as nx
 import pytest
 
-from scanner.model import LOCATIONS, SEVERITIES, SUBJECT_SOURCES, ScanResult
+from scanner.model import LOCATIONS, SEVERITIES, SUBJECT_SOURCES, ScanResult, channel_location
 from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
@@ -55,6 +55,28 @@ def test_schema_enums_follow_the_model() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert set(schema["$defs"]["severity"]["enum"]) == set(SEVERITIES)
     assert set(schema["$defs"]["channel"]["properties"]["location"]["enum"]) == set(LOCATIONS)
+    # DESIGN.md: "location": "query|path|header|cookie|body|sni|dns|user_agent", a closed list;
+    # "party": "first|third".
+    assert LOCATIONS == ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
+    assert schema["$defs"]["destination"]["properties"]["party"]["enum"] == ["first", "third"]
+
+
+@pytest.mark.parametrize(
+    ("detector_location", "protocol", "reported"),
+    [
+        ("header_enrichment", "http", "header"),
+        ("name", "mdns", "dns"),
+        ("name", "llmnr", "dns"),
+        ("name", "nbns", "dns"),
+        ("name", "ssdp", "header"),
+        ("name", "dhcp", "body"),
+        ("name", "dhcpv6", "body"),
+        ("query", "http", "query"),
+        ("sni", "quic", "sni"),
+    ],
+)
+def test_detector_locations_map_onto_the_contracts(detector_location: str, protocol: str, reported: str) -> None:
+    assert channel_location(detector_location, protocol) == reported in LOCATIONS
 
 
 def test_contract_keys_and_meanings(scan_result: ScanResult) -> None:

@@ -175,14 +175,12 @@ def identifier_text(finding: Finding) -> str:
 
 
 def destination_marks(finding: Finding) -> list[str]:
-    """Short marks for a destination: ``tracker``, ``third party`` / ``operator``."""
+    """Short marks for a destination: ``tracker``, ``third party``."""
     marks: list[str] = []
     if finding.destination.tracker:
         marks.append("tracker")
     if finding.destination.party == "third":
         marks.append("third party")
-    elif finding.destination.party == "operator":
-        marks.append("operator")
     return marks
 
 

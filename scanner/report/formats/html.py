@@ -172,8 +172,6 @@ def _destination_html(finding: Finding) -> str:
         tags.append('<span class="tag tag-tracker">tracker</span>')
     if dest.party == "third":
         tags.append('<span class="tag">third party</span>')
-    elif dest.party == "operator":
-        tags.append('<span class="tag">operator</span>')
     if tags:
         parts.append("<br>" + "".join(tags))
     return "".join(parts)
@@ -186,7 +184,8 @@ def _channel_html(finding: Finding) -> str:
         if channel.encrypted
         else '<span class="tag tag-clear">clear text</span>'
     )
-    return f"{esc(channel.protocol)} {esc(channel.location)}<br>{tag}"
+    injected = '<br><span class="tag">injected by the operator</span>' if channel.operator_injected else ""
+    return f"{esc(channel.protocol)} {esc(channel.location)}<br>{tag}{injected}"
 
 
 def _identifier_html(finding: Finding) -> str:

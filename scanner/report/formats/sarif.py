@@ -114,6 +114,8 @@ def result_message(finding: Finding) -> str:
     owner = ", ".join(([dest.org] if dest.org else []) + destination_marks(finding))
     where = f"{dest.host} ({owner})" if owner else dest.host
     channel = f"{finding.channel.protocol} {finding.channel.location}, {'encrypted' if finding.channel.encrypted else 'clear text'}"
+    if finding.channel.operator_injected:
+        channel += ", injected by the operator"
     times = "once" if finding.count == 1 else f"{finding.count} times"
     if finding.identifier is None:
         what = f"{subject} contacted {where} {times} ({channel})"

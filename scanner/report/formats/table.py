@@ -58,7 +58,7 @@ from scanner.report.formats.common import (
 
 DEFAULT_WIDTH = 100
 # Shorter names where the channel column (15 wide) would fold a location in the middle of a word.
-_LOCATION_LABELS = {"header_enrichment": "enrichment", "user_agent": "user-agent"}
+_LOCATION_LABELS = {"user_agent": "user-agent"}
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -258,7 +258,8 @@ class TableReport(ReportFormat):
     @staticmethod
     def _channel_cell(finding: Finding) -> Text:
         channel = finding.channel
-        location = _LOCATION_LABELS.get(channel.location, channel.location)
+        # An injected header is the operator's doing, not the app's: the table says so where it shows the header.
+        location = "enrichment" if channel.operator_injected else _LOCATION_LABELS.get(channel.location, channel.location)
         text = Text(f"{printable(channel.protocol)} {printable(location)}\n")
         if channel.encrypted:
             text.append("encrypted", style="green")
