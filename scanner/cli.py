@@ -17,7 +17,7 @@ import click
 
 from scanner import __version__
 from scanner.engines import ENGINES
-from scanner.errors import PrivscanError
+from scanner.errors import InputError, PrivscanError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,15 +37,31 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
     from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
+    from scanner.report.output import check_writable
 
+    check_writable(output)
     sources = expand_inputs(captures)
     runner = make_engine(engine, None, jobs)
-    stream = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        stream = open(output, "w", encoding="utf-8") if output else sys.stdout
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
         write_event_lines(runner.events(sources), stream, fmt)
-    finally:
         if output:
             stream.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if not output:
+            raise
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        if output and not stream.closed:
+            try:
+                stream.close()
+            except OSError:
+                pass  # the write's own error is the one to report
     for info in runner.stats.captures:
         for warning in info.warnings:
             click.echo(f"privscan: warning: {info.path}: {warning}", err=True)
@@ -110,8 +126,11 @@ def _run(captures: Sequence[str], quiet: bool, jobs: int, **kwargs: Any) -> Any:
 def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str], fail_on: str, quiet: bool, jobs: int, **kwargs: Any) -> None:
     """Scan captures for identifiers leaving subjects; report findings."""
     from scanner.report.formats import RenderOptions, format_for_path, get_format, write_report
+    from scanner.report.output import check_writable
 
     targets = _targets(formats, outputs, format_for_path, get_format)
+    for _, path in targets:
+        check_writable(path)
     result = _run(captures, quiet, jobs, **kwargs)
     for name, path in targets:
         write_report(result, get_format(name)(RenderOptions()), path)
@@ -130,12 +149,17 @@ def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool
     """Network policy for child-profile subscriptions: the third-party trackers that received a
     minor's identifiers, as a hosts file, a dnsmasq configuration or a DNS RPZ zone."""
     from scanner.report.blocklist import render_blocklist
+    from scanner.report.output import check_writable
 
+    check_writable(output)
     result = _run(captures, quiet, jobs, **kwargs)
     text = render_blocklist(result, fmt)
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
 
@@ -202,6 +226,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         # `privscan events x.pcap | head`: the reader left; not an error of ours.
         sys.stderr.close()
         sys.exit(0)
+    except OSError as exc:
+        # What the system refused outside any file we name (standard output on a full disk, say):
+        # one line, like every other error the user can fix.
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"privscan: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("privscan: interrupted", err=True)
         sys.exit(130)

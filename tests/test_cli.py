@@ -67,6 +67,43 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], words: str, tmp_path:
     assert words in one_error_line(result)
 
 
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["scan", str(DEMO), "-o", "no/such/dir/report.html"], "no such directory"),
+        (["scan", str(DEMO), "-o", "json:."], "is a directory"),
+        (["blocklist", str(DEMO), "-o", "no/such/dir/blocked.hosts"], "no such directory"),
+        (["events", str(DEMO), "-o", "no/such/dir/events.jsonl"], "no such directory"),
+    ],
+)
+def test_an_output_that_cannot_be_written_fails_before_the_scan(args: list[str], words: str, tmp_path: Path) -> None:
+    result = privscan(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert words in one_error_line(result)
+    assert not result.stdout, "nothing was scanned"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", str(DEMO), "-q", "-o", "json:/dev/full"],
+        ["scan", str(DEMO), "-q", "--format", "json"],  # standard output is /dev/full below
+        ["events", str(DEMO), "-o", "/dev/full"],
+        ["events", str(DEMO)],
+        ["blocklist", str(DEMO), "-q", "--inventory", str(DEMO_INVENTORY), "-o", "/dev/full"],
+    ],
+)
+def test_a_full_disk_while_writing_is_one_line_and_exit_2(args: list[str]) -> None:
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test"}
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([sys.executable, "-m", "scanner", *args], stdout=full, stderr=subprocess.PIPE,
+                                env=env, cwd=REPO, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("privscan: error: ") and "No space left on device" in lines[0], lines
+
+
 def test_bad_inventory_names_file_and_line(tmp_path: Path) -> None:
     inventory = tmp_path / "devices.yaml"
     inventory.write_text("devices:\n  - id: a\n    identifiers:\n      imei: ['123']\n")

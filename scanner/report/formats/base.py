@@ -150,9 +150,13 @@ def write_report(result: ScanResult, fmt: ReportFormat, destination: str | os.Pa
         sys.stdout.flush()
         return
     path = Path(destination)
-    if fmt.binary:
-        with path.open("wb") as binary_out:
-            fmt.write(result, binary_out)
-    else:
-        with path.open("w", encoding="utf-8", newline="") as text_out:
-            fmt.write(result, text_out)
+    try:
+        if fmt.binary:
+            with path.open("wb") as binary_out:
+                fmt.write(result, binary_out)
+        else:
+            with path.open("w", encoding="utf-8", newline="") as text_out:
+                fmt.write(result, text_out)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
