@@ -17,7 +17,7 @@ import click
 
 from scanner import __version__
 from scanner.engines import ENGINES
-from scanner.errors import InputError, PrivscanError
+from scanner.errors import PrivscanError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,31 +37,13 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
     from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
-    from scanner.report.output import check_writable
+    from scanner.report.output import check_writable, open_output
 
     check_writable(output)
     sources = expand_inputs(captures)
     runner = make_engine(engine, None, jobs)
-    try:
-        stream = open(output, "w", encoding="utf-8") if output else sys.stdout
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    try:
+    with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
-        if output:
-            stream.close()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        if not output:
-            raise
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        if output and not stream.closed:
-            try:
-                stream.close()
-            except OSError:
-                pass  # the write's own error is the one to report
     for info in runner.stats.captures:
         for warning in info.warnings:
             click.echo(f"privscan: warning: {info.path}: {warning}", err=True)
@@ -149,19 +131,13 @@ def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool
     """Network policy for child-profile subscriptions: the third-party trackers that received a
     minor's identifiers, as a hosts file, a dnsmasq configuration or a DNS RPZ zone."""
     from scanner.report.blocklist import render_blocklist
-    from scanner.report.output import check_writable
+    from scanner.report.output import check_writable, open_output
 
     check_writable(output)
     result = _run(captures, quiet, jobs, **kwargs)
     text = render_blocklist(result, fmt)
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text)
+    with open_output(output) as stream:
+        stream.write(text)
 
 
 def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:

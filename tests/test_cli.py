@@ -188,3 +188,18 @@ def test_truncated_capture_is_a_warning_not_an_error(tmp_path: Path) -> None:
     assert report["captures"][0]["warnings"] and "truncated" in report["captures"][0]["warnings"][0]
     assert report["findings"], "what came before the cut is still scanned"
     assert b"warning" in result.stderr and b"Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["events", str(REPO / "captures" / "labelled_encodings.pcap")],
+                                  ["scan", str(DEMO), "-q", "--format", "html", "--fail-on", "none"]])
+def test_a_reader_that_leaves_early_is_not_an_error(args: list[str]) -> None:
+    # `privscan events x.pcap | head -c 100`: the pipe closes under privscan's feet.
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test"}
+    process = subprocess.Popen([sys.executable, "-m", "scanner", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, cwd=REPO)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0
+    assert b"Traceback" not in stderr and b"Exception ignored" not in stderr, stderr

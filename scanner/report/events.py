@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TextIO
+from typing import IO
 
 from scanner.model import Event
 
@@ -20,7 +20,7 @@ _TABLE_FIELDS = {
 }
 
 
-def write_event_lines(events: Iterable[Event], out: TextIO, fmt: str) -> int:
+def write_event_lines(events: Iterable[Event], out: IO[str], fmt: str) -> int:
     count = 0
     if fmt == "jsonl":
         dumps = json.dumps

@@ -35,13 +35,12 @@ reports, and golden files need no blanking.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from scanner.errors import InputError
 from scanner.model import ScanResult
+from scanner.report.output import open_output
 
 # name -> format class; filled by ReportFormat.__init_subclass__
 FORMATS: dict[str, type[ReportFormat]] = {}
@@ -137,26 +136,8 @@ def format_for_path(path: str | os.PathLike[str]) -> type[ReportFormat] | None:
 
 
 def write_report(result: ScanResult, fmt: ReportFormat, destination: str | os.PathLike[str] | None) -> None:
-    """Write one report to a file, or to standard output when ``destination`` is None or ``-``.
-
-    Files are written as UTF-8 with no newline translation (CSV's CRLF stays CRLF
-    on every platform).
-    """
-    if destination is None or os.fspath(destination) == "-":
-        if fmt.binary:
-            fmt.write(result, sys.stdout.buffer)
-        else:
-            fmt.write(result, sys.stdout)
-        sys.stdout.flush()
-        return
-    path = Path(destination)
-    try:
-        if fmt.binary:
-            with path.open("wb") as binary_out:
-                fmt.write(result, binary_out)
-        else:
-            with path.open("w", encoding="utf-8", newline="") as text_out:
-                fmt.write(result, text_out)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    """Write one report to a file, or to standard output when ``destination`` is None or ``-``
+    (``scanner.report.output.open_output``)."""
+    with open_output(destination, binary=fmt.binary) as stream:
+        fmt.write(result, stream)
 
