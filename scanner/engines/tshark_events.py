@@ -29,6 +29,7 @@ from the counts and lengths tshark also prints.  Oddities are counted in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections import OrderedDict
@@ -45,13 +46,17 @@ from scanner.decode.protocols import nbns as native_nbns
 from scanner.decode.protocols import radius as native_radius
 from scanner.decode.protocols.base import Anomalies
 from scanner.decode.protocols.dns import (
+    ROOT_NAME,
     RR_A,
     RR_AAAA,
     RR_CNAME,
+    RR_HTTPS,
     RR_NS,
     RR_PTR,
     RR_SRV,
+    RR_SVCB,
     RR_TXT,
+    SVC_RRS,
     answer_section,
     qtype_name,
 )
@@ -110,7 +115,10 @@ _RR_VALUE_FIELDS = {
     RR_CNAME: "dns_dns_cname",
     RR_PTR: "dns_dns_ptr_domain_name",
     RR_SRV: "dns_dns_srv_target",
+    RR_SVCB: "dns_dns_svcb_targetname",
+    RR_HTTPS: "dns_dns_svcb_targetname",
 }
+_SVC_HINT_FIELDS = ("dns_dns_svcb_svcparam_ipv4hint_ip", "dns_dns_svcb_svcparam_ipv6hint_ip")
 
 # NetBIOS names as Wireshark prints them: "NAME<1d>", RR names with " (Browser)" after.
 _NETBIOS_NAME = re.compile(r"^(?P<name>.*)<(?P<suffix>[0-9A-Fa-f]{2})>")
@@ -778,6 +786,7 @@ class DnsRecord:
     value: str
     section: int  # 1 answer, 2 authority, 3 additional
     strings: tuple[str, ...] = ()  # a TXT record's character-strings
+    hints: tuple[str, ...] = ()  # SVCB/HTTPS address hints
 
 
 def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
@@ -787,7 +796,8 @@ def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
     field (``dns.a``, ``dns.cname``, ...) once per record of that type: walking the
     types and taking the next value of each type's list puts the values back into
     their records.  OPT pseudo-records have no TTL; TXT records are split into their
-    character-strings by the record's data length.
+    character-strings by the record's data length; SVCB/HTTPS address hints go back to their
+    records the same way (``_svc_hints``).
     """
     types = integers(layer, "dns_dns_resp_type")
     if not types:
@@ -827,7 +837,37 @@ def dns_records(layer: Layer, txt_strings: bool = False) -> list[DnsRecord]:
         section = 1 if index < answers else 2 if index < answers + authority else 3
         name = names[index] if index < len(names) else ""
         records.append(DnsRecord(name, rtype, ttl, value, section, strings if txt_strings else ()))
+    if any(key in layer for key in _SVC_HINT_FIELDS):
+        _svc_hints(layer, records, lengths)
     return records
+
+
+def _svc_hints(layer: Layer, records: list[DnsRecord], lengths: list[int]) -> None:
+    """Give each SVCB/HTTPS record its address hints.  EK lists every record's parameter keys,
+    value lengths and hint addresses in one run each; a record's data length says where its
+    parameters end: 2 bytes of priority, the target name (never compressed, RFC 9460 s2.2),
+    then 4 + length bytes per parameter."""
+    keys = iter(integers(layer, "dns_dns_svcb_svcparam_key"))
+    sizes = iter(integers(layer, "dns_dns_svcb_svcparam_value_length"))
+    v4 = iter([str(ip) for ip in values(layer, _SVC_HINT_FIELDS[0])])
+    v6 = iter([str(ip) for ip in values(layer, _SVC_HINT_FIELDS[1])])
+    for index, record in enumerate(records):
+        if record.rtype not in SVC_RRS or index >= len(lengths):
+            continue
+        name_bytes = 1 if record.value in ("", ROOT_NAME) else len(record.value) + 2
+        left = lengths[index] - 2 - name_bytes
+        hints: list[str] = []
+        while left >= 4:
+            key, size = next(keys, None), next(sizes, None)
+            if key is None or size is None:
+                break
+            left -= 4 + size
+            if key == 4 and size % 4 == 0:
+                hints += [ip for ip in (next(v4, None) for _ in range(size // 4)) if ip]
+            elif key == 6 and size % 16 == 0:
+                hints += [ip for ip in (next(v6, None) for _ in range(size // 16)) if ip]
+        if hints:
+            records[index] = dataclasses.replace(record, hints=tuple(hints))
 
 
 def nbns_names(layer: Layer) -> list[tuple[str, int, bool | None]]:

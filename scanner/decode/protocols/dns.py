@@ -31,6 +31,9 @@ QTYPE_NAMES = {
 }
 
 RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV = 1, 2, 5, 12, 16, 28, 33
+RR_SVCB, RR_HTTPS = 64, 65
+SVC_RRS = frozenset({RR_SVCB, RR_HTTPS})
+_SVC_IPV4HINT, _SVC_IPV6HINT = 4, 6  # RFC 9460 SvcParamKeys: addresses the client may connect to
 _NAME_RRS = frozenset({RR_NS, RR_CNAME, RR_PTR})
 _MAX_NAME_JUMPS = 32  # more compression pointers than any sane name needs: a loop
 
@@ -54,6 +57,7 @@ class ResourceRecord:
     value: str  # address, target name, or text; "" when not decoded
     section: int  # 1 answer, 2 authority, 3 additional
     rclass: int = 1
+    hints: tuple[str, ...] = ()  # SVCB/HTTPS ipv4hint and ipv6hint addresses
 
 
 class RecordLike(Protocol):
@@ -70,6 +74,8 @@ class RecordLike(Protocol):
     def value(self) -> str: ...
     @property
     def section(self) -> int: ...
+    @property
+    def hints(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +227,29 @@ def _read_rr(buf: bytes, offset: int, section: int) -> tuple[ResourceRecord, int
         value, _ = read_name(buf, offset + 6)
     elif rtype == RR_TXT:
         value = _read_txt(buf[offset:end])
+    elif rtype in SVC_RRS and rdlength > 2:
+        value, hints = _read_svcb(buf, offset, end)
+        return ResourceRecord(name, rtype, ttl, value, section, rclass & 0x7FFF, hints), end
     return ResourceRecord(name, rtype, ttl, value, section, rclass & 0x7FFF), end
+
+
+def _read_svcb(buf: bytes, offset: int, end: int) -> tuple[str, tuple[str, ...]]:
+    """An SVCB/HTTPS record's target name and its address hints (RFC 9460 s2.2).  Apple and
+    Android clients ask for HTTPS records and may connect to a hinted address without an A
+    or AAAA answer, so the hints bind addresses to the name like A/AAAA answers do."""
+    target, pos = read_name(buf, offset + 2)
+    hints: list[str] = []
+    while pos + 4 <= end:
+        key, length = _QFIXED.unpack_from(buf, pos)
+        pos += 4
+        if pos + length > end:
+            break  # a parameter that runs past its record: keep what came before
+        if key == _SVC_IPV4HINT and length % 4 == 0:
+            hints += [socket.inet_ntop(socket.AF_INET, buf[i : i + 4]) for i in range(pos, pos + length, 4)]
+        elif key == _SVC_IPV6HINT and length % 16 == 0:
+            hints += [socket.inet_ntop(socket.AF_INET6, buf[i : i + 16]) for i in range(pos, pos + length, 16)]
+        pos += length
+    return target, tuple(hints)
 
 
 def _read_txt(rdata: bytes) -> str:
@@ -237,19 +265,25 @@ def _read_txt(rdata: bytes) -> str:
 def answer_section(
     records: Iterable[RecordLike], qname: str
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...], int | None]:
-    """What a ``DnsMessage`` keeps of the answer section: every answer's value in record order,
-    an (address, question name) pair per A/AAAA answer, and the lowest TTL of those."""
+    """What a ``DnsMessage`` keeps of the answer section: every answer's value in record order
+    (an SVCB/HTTPS record's target unless it is "." — the owner itself — then its address
+    hints), an (address, question name) pair per A/AAAA answer and per address hint, and the
+    lowest TTL of those."""
     answers: list[str] = []
     addresses: list[tuple[str, str]] = []
     ttl: int | None = None
     for rr in records:
-        if rr.section != 1 or not rr.value:
+        if rr.section != 1:
             continue
-        answers.append(rr.value)
-        if rr.rtype in (RR_A, RR_AAAA):
+        value = "" if rr.rtype in SVC_RRS and rr.value == ROOT_NAME else rr.value
+        if value:
+            answers.append(value)
+        answers.extend(rr.hints)
+        bound = (value,) if rr.rtype in (RR_A, RR_AAAA) and value else rr.hints
+        if bound:
             # Bind the address to the name the client asked for: that is the
             # service it meant to reach, whatever CDN alias answered.
-            addresses.append((rr.value, qname))
+            addresses.extend((address, qname) for address in bound)
             if rr.ttl is not None:
                 ttl = rr.ttl if ttl is None else min(ttl, rr.ttl)
     return tuple(answers), tuple(addresses), ttl

@@ -118,6 +118,56 @@ def test_records_in_authority_and_additional_sections_are_not_answers() -> None:
     assert event.answers == ()
 
 
+# ------------------------------------------------------------------------- SVCB / HTTPS (RFC 9460)
+
+
+def svc_param(key: int, value: bytes) -> bytes:
+    return struct.pack("!HH", key, len(value)) + value
+
+
+def https_response(*rdatas: bytes, qtype: int = 65) -> bytes:
+    header = struct.pack("!HHHHHH", 9, 0x8180, 1, len(rdatas), 0, 0)
+    question = wire_name(b"www", b"tracker", b"example") + struct.pack("!HH", qtype, 1)
+    answers = b"".join(b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 120, len(r)) + r for r in rdatas)
+    return header + question + answers
+
+
+V4_HINT = svc_param(4, bytes([203, 0, 113, 7]) + bytes([203, 0, 113, 8]))
+V6_HINT = svc_param(6, bytes.fromhex("20010db8000000000000000000000007"))
+
+
+@pytest.mark.parametrize("qtype", [65, 64])
+def test_https_address_hints_are_answers_bound_to_the_name(qtype: int) -> None:
+    # Service mode, target "." (the owner): alpn, ipv4hint, ipv6hint.
+    rdata = struct.pack("!H", 1) + b"\x00" + svc_param(1, b"\x02h2") + V4_HINT + V6_HINT
+    (event,), anomalies = decode(https_response(rdata, qtype=qtype), SERVER_FLOW)
+    assert event.answers == ("203.0.113.7", "203.0.113.8", "2001:db8::7")
+    assert event.addresses == tuple((a, "www.tracker.example") for a in event.answers)
+    assert event.ttl == 120 and anomalies == {}
+
+
+def test_https_alias_and_service_targets_are_answers_too() -> None:
+    alias = struct.pack("!H", 0) + wire_name(b"svc", b"cdn", b"example")  # AliasMode: no parameters
+    service = struct.pack("!H", 2) + wire_name(b"pool", b"cdn", b"example") + V4_HINT
+    (event,), _ = decode(https_response(alias, service), SERVER_FLOW)
+    assert event.answers == ("svc.cdn.example", "pool.cdn.example", "203.0.113.7", "203.0.113.8")
+    # The hints are the addresses the client was told to use for the name it asked for.
+    assert event.addresses == (("203.0.113.7", "www.tracker.example"), ("203.0.113.8", "www.tracker.example"))
+
+
+def test_https_parameter_that_runs_past_its_record_keeps_what_came_before() -> None:
+    rdata = struct.pack("!H", 1) + b"\x00" + V4_HINT + struct.pack("!HH", 6, 200) + b"\x20\x01"
+    (event,), anomalies = decode(https_response(rdata), SERVER_FLOW)
+    assert event.answers == ("203.0.113.7", "203.0.113.8")
+    assert anomalies == {}
+
+
+def test_https_hint_of_a_wrong_length_binds_nothing() -> None:
+    rdata = struct.pack("!H", 1) + b"\x00" + svc_param(4, bytes([203, 0, 113]))  # 3 bytes: not an IPv4 list
+    (event,), anomalies = decode(https_response(rdata), SERVER_FLOW)
+    assert event.answers == () and event.addresses == () and anomalies == {}
+
+
 # -------------------------------------------------------------------------------- compression
 
 
