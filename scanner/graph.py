@@ -22,6 +22,7 @@ import networkx as nx
 
 from scanner.aggregate import Aggregator
 from scanner.model import (
+    LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
     Finding,
     GraphAnalyses,
@@ -165,7 +166,7 @@ def analyse(graph: nx.MultiDiGraph, findings: Iterable[Finding]) -> GraphAnalyse
         hosts = sorted(
             graph.nodes[h]["label"]
             for _, h, k in graph.out_edges(node, keys=True)
-            if k == "sent_to" and graph.nodes[h].get("category") != "local_network"
+            if k == "sent_to" and graph.nodes[h].get("category") != LOCAL_NETWORK_CATEGORY
         )
         orgs = sorted({graph.nodes[f"host:{h}"].get("org") or h for h in hosts})
         if len(orgs) < 2:

@@ -365,6 +365,11 @@ class Subject:
         return {"id": self.id, "minor": self.minor, "source": self.source}
 
 
+# The category of the one destination that is no company: the local network, where device
+# names are broadcast (mDNS, SSDP, NBNS, LLMNR, DHCP) to whoever shares it.
+LOCAL_NETWORK_CATEGORY = "local_network"
+
+
 @dataclass(frozen=True, slots=True)
 class Destination:
     """Who received it."""

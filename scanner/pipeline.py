@@ -32,6 +32,7 @@ from scanner.engines.base import EngineStats
 from scanner.graph import analyse, build_graph, identifier_node
 from scanner.ingest import CaptureSource
 from scanner.model import (
+    LOCAL_NETWORK_CATEGORY,
     AttributedObservation,
     Channel,
     Destination,
@@ -259,7 +260,7 @@ def _local_network(ip: str, port: int) -> Destination:
         port=port,
         domain=None,
         org="Local network",
-        category="local_network",
+        category=LOCAL_NETWORK_CATEGORY,
         tracker=False,
         party="third",
         host_source="local",

@@ -21,7 +21,7 @@ from typing import Any
 
 from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.model import SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
+from scanner.model import LOCAL_NETWORK_CATEGORY, SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
@@ -90,7 +90,7 @@ class PolicyEngine:
             "destination.tracker": destination.tracker,
             "destination.party": destination.party,
             "destination.category": destination.category,
-            "destination.local": destination.category == "local_network",
+            "destination.local": destination.category == LOCAL_NETWORK_CATEGORY,
             "channel.clear_text": leak.clear_text,
             "channel.encrypted_only": not leak.clear_text,
             "ad_request.advertising": destination.category == "advertising",

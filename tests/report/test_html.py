@@ -155,6 +155,27 @@ def test_summary_for_an_executive(scan_result: ScanResult) -> None:
     assert "224.0.0.251" not in summary[: summary.index("The worst findings")]
 
 
+def test_the_local_network_is_not_counted_as_an_organisation() -> None:
+    # The demo's children broadcast their devices' names over DHCP: that reaches the local network,
+    # which the summary names apart from the companies that received identifiers.
+    from scanner.ingest import expand_inputs
+    from scanner.pipeline import ScanSettings, run_scan
+
+    captures = Path(__file__).resolve().parents[2] / "captures"
+    result = run_scan(expand_inputs([str(captures / "demo.pcap")]),
+                      ScanSettings(inventory=str(captures / "demo.inventory.yaml")))
+    assert any(f.destination.category == "local_network" for f in result.findings)
+    text = render(result)
+    summary = text[text.index('<section id="summary">') : text.index("The worst findings")]
+    card = summary[summary.index("Organisations that received identifiers") :]
+    card = card[: card.index("Identifier types exposed")]
+    companies = {f.destination.org for f in result.findings
+                 if f.identifier is not None and f.destination.org and f.destination.category != "local_network"}
+    assert f'<div class="big">{len(companies)}</div>' in card
+    assert "<li>Local network</li>" not in card
+    assert "and the local network: device names broadcast" in card
+
+
 def test_traffic_text_is_escaped(scan_result_with_values: ScanResult, injection_key: str) -> None:
     text = render(scan_result_with_values)
     assert "<img src=x" not in text and "<b>click</b>" not in text

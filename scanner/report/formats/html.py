@@ -35,7 +35,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from scanner.model import Finding, RuleInfo, ScanResult, Subject
+from scanner.model import LOCAL_NETWORK_CATEGORY, Finding, RuleInfo, ScanResult, Subject
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     SEVERITIES_WORST_FIRST,
@@ -287,11 +287,13 @@ class HtmlReport(ReportFormat):
         minors_serious = sorted(
             {f.subject.id for f in active if f.subject.minor is True and severity_rank(f.severity) >= 3}
         )
-        # Local broadcasts (mDNS, SSDP: no domain, no organisation) reach the network, not a company.
         reached = [f for f in active if f.identifier is not None and (f.destination.org or f.destination.domain)]
-        orgs = sorted({_org_name(f) for f in reached})
-        tracker_orgs = sorted({_org_name(f) for f in reached if f.destination.tracker})
-        minor_orgs = sorted({_org_name(f) for f in reached if f.subject.minor is True})
+        # Names broadcast on the local network reach whoever shares it, not a company.
+        to_companies = [f for f in reached if f.destination.category != LOCAL_NETWORK_CATEGORY]
+        local = any(f.destination.category == LOCAL_NETWORK_CATEGORY for f in reached)
+        orgs = sorted({_org_name(f) for f in to_companies})
+        tracker_orgs = sorted({_org_name(f) for f in to_companies if f.destination.tracker})
+        minor_orgs = sorted({_org_name(f) for f in to_companies if f.subject.minor is True})
         types: dict[str, set[str]] = {}
         for f in reached:
             assert f.identifier is not None
@@ -308,6 +310,7 @@ class HtmlReport(ReportFormat):
             f"<div>{len(tracker_orgs)} tracker{'s' if len(tracker_orgs) != 1 else ''}; "
             f"{len(minor_orgs)} received a minor's identifier</div>"
             + (f"<ul>{''.join(f'<li>{esc(o)}</li>' for o in minor_orgs)}</ul>" if minor_orgs else "")
+            + ('<div class="muted">and the local network: device names broadcast to whoever shares it</div>' if local else "")
             + "</div>",
             '<div class="card"><div class="muted">Identifier types exposed</div>'
             f'<div class="big">{len(types)}</div>'
