@@ -44,7 +44,7 @@ _ACCEPTED_V1 = range(128, 192)
 class Identity:
     """What the control plane says about a subscriber or device."""
 
-    source: str  # gtp | radius | diameter | dhcp
+    source: str  # the report's subject source: gtp | radius (RADIUS or Diameter) | dhcp
     imsi: str | None = None
     msisdn: str | None = None
     mei: str | None = None
@@ -280,7 +280,9 @@ class BindingLearner:
         session_id = event.session_id or ""
         known = self._diameter.get(session_id) if session_id else None
         if event.imsi or event.msisdn:
-            identity = Identity(source="diameter", imsi=event.imsi, msisdn=event.msisdn, mei=_normal_imei(event.imei))
+            # Diameter (Gx/Gy) does RADIUS's job on newer cores: the report's source is "radius" (AAA),
+            # one of DESIGN.md's five (model.SUBJECT_SOURCES).
+            identity = Identity(source="radius", imsi=event.imsi, msisdn=event.msisdn, mei=_normal_imei(event.imei))
         elif known is not None:
             identity = known[0]
         else:

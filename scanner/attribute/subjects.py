@@ -105,7 +105,7 @@ class SubjectResolver:
                 device = self._by_identifier.get(("imei" if kind == "mei" else kind, value))
                 if device is not None:
                     # A device the inventory knows only by its numbers was found by the control plane.
-                    subject = self._device_subject(device, "inventory" if device.addresses else _subject_source(identity))
+                    subject = self._device_subject(device, "inventory" if device.addresses else identity.source)
                     self._identity_subjects[identity] = subject
                     return subject
         if identity.source == "dhcp":
@@ -126,7 +126,7 @@ class SubjectResolver:
         kind, value = key
         name = subscriber.id if subscriber and subscriber.id else self.pseudonyms.pseudonym("sub" if kind != "mac" else "mac", f"{kind}:{value}")
         attributes = tuple((k, getattr(identity, k)) for k in ("imsi", "msisdn", "mei", "mac", "user_name") if getattr(identity, k))
-        return self._intern(Subject(name, subscriber.minor if subscriber else None, _subject_source(identity), attributes))
+        return self._intern(Subject(name, subscriber.minor if subscriber else None, identity.source, attributes))
 
     def _device_subject(self, device: Device, source: str = "inventory") -> Subject:
         subject = self._subjects.get(device.id)
@@ -140,8 +140,3 @@ class SubjectResolver:
             return existing
         self._subjects[subject.id] = subject
         return subject
-
-
-def _subject_source(identity: Identity) -> str:
-    """The report's name for where a subscriber was learned (SUBJECT_SOURCES): Diameter is AAA, like RADIUS."""
-    return "radius" if identity.source == "diameter" else identity.source

@@ -42,8 +42,9 @@ from typing import Any
 from scanner.audit.capture import BACKENDS, parse_duration
 from scanner.datafiles import LineDict, LineList, line_of, load_yaml
 from scanner.engines import ENGINES
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, InputError
 from scanner.model import SEVERITIES
+from scanner.report.output import check_writable
 
 FAIL_ON_CHOICES = (*reversed(SEVERITIES), "none")
 SUMMARY_OUTPUT = "summary"  # outputs: {summary: FILE} writes the run's JSON summary
@@ -245,8 +246,10 @@ def _outputs(path: Path, document: LineDict, base: Path) -> tuple[tuple[str, Pat
         if not isinstance(target, str) or not target.strip():
             raise ConfigError(path, line_of(value, name), f"outputs: {name} must name a file")
         resolved = _resolve(base, target)
-        if not resolved.parent.is_dir():
-            raise ConfigError(path, line_of(value, name), f"outputs: no such directory: {resolved.parent}")
+        try:
+            check_writable(resolved)  # when the config is read: before a night's capture and scan
+        except InputError as exc:
+            raise ConfigError(path, line_of(value, name), f"outputs: {exc}") from None
         outputs.append((name.lower(), resolved))
     return tuple(outputs)
 

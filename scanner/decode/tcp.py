@@ -187,35 +187,21 @@ class TcpReassembler:
         pending = half.pending
         while pending and half.state != IGNORE:
             assert half.next_seq is not None
-            # The common case first: the segment that starts exactly where the stream is.
-            exact = pending.pop(half.next_seq, None)
-            if exact is not None:
-                data, seg_ts, seg_frame = exact
-                half.pending_bytes -= len(data)
-                self.buffered_bytes -= len(data)
-                more = self._deliver(half, data, *((seg_ts, seg_frame) if own_frames else (ts, frame)))
-                half.next_seq = (half.next_seq + len(data)) & SEQ_MASK
-                if more:
-                    events = (events or []) + more
-                continue
-            progressed = False
-            for seq in list(pending):
-                diff = (seq - half.next_seq) & SEQ_MASK
-                if diff < HALF_RANGE and diff != 0:
-                    continue  # still ahead of a hole: keep it
-                data, seg_ts, seg_frame = pending.pop(seq)
-                half.pending_bytes -= len(data)
-                self.buffered_bytes -= len(data)
-                back = 0 if diff == 0 else (half.next_seq - seq) & SEQ_MASK
-                if back < len(data):
-                    more = self._deliver(half, data[back:], *((seg_ts, seg_frame) if own_frames else (ts, frame)))
-                    half.next_seq = (half.next_seq + len(data) - back) & SEQ_MASK
-                    if more:
-                        events = (events or []) + more
-                    progressed = True
-                    break
-            if not progressed:
-                break
+            # The common case first: the segment that starts exactly where the stream is; else one
+            # that starts behind it (an overlap, or a retransmission of what was delivered).
+            seq = half.next_seq if half.next_seq in pending else _first_behind(pending, half.next_seq)
+            if seq is None:
+                break  # every held segment is still ahead of a hole
+            data, seg_ts, seg_frame = pending.pop(seq)
+            half.pending_bytes -= len(data)
+            self.buffered_bytes -= len(data)
+            back = (half.next_seq - seq) & SEQ_MASK
+            if back >= len(data):
+                continue  # nothing new in it
+            more = self._deliver(half, data[back:], *((seg_ts, seg_frame) if own_frames else (ts, frame)))
+            half.next_seq = (half.next_seq + len(data) - back) & SEQ_MASK
+            if more:
+                events = (events or []) + more
         return events
 
     def _skip_hole(self, half: HalfStream, ts: float, frame: int, events: list[Event] | None) -> list[Event] | None:
@@ -316,3 +302,11 @@ class TcpReassembler:
         total bound (a direction may be ignored while segments after the hello are held)."""
         self.buffered_bytes -= half.pending_bytes
         half.ignore()
+
+
+def _first_behind(pending: dict[int, tuple[bytes, float, int]], next_seq: int) -> int | None:
+    """The first held segment (in arrival order) that starts at or behind ``next_seq``."""
+    for seq in pending:
+        if (seq - next_seq) & SEQ_MASK >= HALF_RANGE:
+            return seq
+    return None

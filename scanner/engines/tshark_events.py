@@ -56,6 +56,8 @@ from scanner.decode.protocols.dns import (
     RR_SRV,
     RR_SVCB,
     RR_TXT,
+    SVC_IPV4HINT,
+    SVC_IPV6HINT,
     SVC_RRS,
     answer_section,
     qtype_name,
@@ -862,9 +864,9 @@ def _svc_hints(layer: Layer, records: list[DnsRecord], lengths: list[int]) -> No
             if key is None or size is None:
                 break
             left -= 4 + size
-            if key == 4 and size % 4 == 0:
+            if key == SVC_IPV4HINT and size % 4 == 0:
                 hints += [ip for ip in (next(v4, None) for _ in range(size // 4)) if ip]
-            elif key == 6 and size % 16 == 0:
+            elif key == SVC_IPV6HINT and size % 16 == 0:
                 hints += [ip for ip in (next(v6, None) for _ in range(size // 16)) if ip]
         if hints:
             records[index] = dataclasses.replace(record, hints=tuple(hints))

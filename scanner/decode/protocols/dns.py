@@ -33,7 +33,7 @@ QTYPE_NAMES = {
 RR_A, RR_NS, RR_CNAME, RR_PTR, RR_TXT, RR_AAAA, RR_SRV = 1, 2, 5, 12, 16, 28, 33
 RR_SVCB, RR_HTTPS = 64, 65
 SVC_RRS = frozenset({RR_SVCB, RR_HTTPS})
-_SVC_IPV4HINT, _SVC_IPV6HINT = 4, 6  # RFC 9460 SvcParamKeys: addresses the client may connect to
+SVC_IPV4HINT, SVC_IPV6HINT = 4, 6  # RFC 9460 SvcParamKeys: addresses the client may connect to
 _NAME_RRS = frozenset({RR_NS, RR_CNAME, RR_PTR})
 _MAX_NAME_JUMPS = 32  # more compression pointers than any sane name needs: a loop
 
@@ -244,9 +244,9 @@ def _read_svcb(buf: bytes, offset: int, end: int) -> tuple[str, tuple[str, ...]]
         pos += 4
         if pos + length > end:
             break  # a parameter that runs past its record: keep what came before
-        if key == _SVC_IPV4HINT and length % 4 == 0:
+        if key == SVC_IPV4HINT and length % 4 == 0:
             hints += [socket.inet_ntop(socket.AF_INET, buf[i : i + 4]) for i in range(pos, pos + length, 4)]
-        elif key == _SVC_IPV6HINT and length % 16 == 0:
+        elif key == SVC_IPV6HINT and length % 16 == 0:
             hints += [socket.inet_ntop(socket.AF_INET6, buf[i : i + 16]) for i in range(pos, pos + length, 16)]
         pos += length
     return target, tuple(hints)
