@@ -6,16 +6,25 @@ validation error can say ``file:line: message`` (``SignatureError`` for files
 under ``signatures/``, ``ConfigError`` for inventories, allow-lists, audit
 configurations).  A key given twice in one mapping is an error, not a silent
 overwrite: in an inventory that would drop a device's identifiers.
+
+Files are hostile input as much as captures are (issue 15): a key that is a
+list or a map (``{[1, 2]: x}``, legal YAML, unhashable in Python) is a located
+error, not a traceback; and aliases are expanded only up to ``MAX_ALIAS_NODES``
+nodes, so a 500-byte "billion laughs" is refused while it is loaded instead of
+growing into gigabytes (PyYAML shares an aliased node's object, but every later
+walk of the data, and every message that quotes a value, expands it).  Messages
+quote values through ``quote``, a few dozen characters at most.
 """
 
 from __future__ import annotations
 
 import csv
+import reprlib
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from scanner.errors import ConfigError, PrivscanError
 
@@ -27,6 +36,24 @@ def default_signatures_root() -> Path:
     the checkout's top-level ``signatures/`` (a source tree or an editable install)."""
     packaged = _PACKAGE / "_signatures"
     return packaged if packaged.is_dir() else _PACKAGE.parent / "signatures"
+
+
+# Nodes that aliases may add to a document when expanded.  Hand-written files share an
+# identifier list or a network block a few times; 10^5 is far above that and far below
+# the 10^9 strings of a billion-laughs file.
+MAX_ALIAS_NODES = 100_000
+# How much of a value an error message quotes.
+QUOTE_CHARS = 40
+
+
+def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
+    """``repr`` of a value for an error message, cut to ``limit`` characters: a message is one
+    short line even when the value is a 100 kB string or a deeply nested structure."""
+    if isinstance(value, (list, dict)):
+        kind = "a list" if isinstance(value, list) else "a mapping"
+        return f"{kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    text = reprlib.repr(value) if not isinstance(value, str) else repr(value[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,7 +81,56 @@ class LineList(list[Any]):
 
 
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type, misc]
-    """SafeLoader that builds LineDict/LineList and rejects duplicate keys."""
+    """SafeLoader that builds LineDict/LineList, rejects duplicate and unhashable keys, and
+    refuses a document whose aliases would expand past ``MAX_ALIAS_NODES`` nodes."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_alias_expansion(node)
+        return self.construct_document(node)
+
+
+def _check_alias_expansion(root: Node) -> None:
+    """Count the nodes of the document as its aliases expand it, without expanding it: each
+    distinct node's expanded size is computed once (so the walk costs the file's own size)."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    distinct = 0
+    # An explicit stack: a deeply nested file must not hit Python's recursion limit.
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        ident = id(node)
+        if children_done:
+            on_path.discard(ident)
+            size = 1
+            for child in _children(node):
+                size += sizes[id(child)]
+            sizes[ident] = size
+            if size - distinct > MAX_ALIAS_NODES:
+                raise _BadDocument(
+                    node.start_mark.line + 1,
+                    f"aliases expand this document past {MAX_ALIAS_NODES} nodes (a YAML alias bomb?); write the values out",
+                )
+            continue
+        if ident in sizes:
+            continue
+        if ident in on_path:
+            raise _BadDocument(node.start_mark.line + 1, "an alias refers to a node that contains it (a recursive alias)")
+        on_path.add(ident)
+        distinct += 1
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _construct_mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
@@ -64,8 +140,12 @@ def _construct_mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key_node, (MappingNode, SequenceNode)):
+            # Legal YAML ("? [1, 2]"), but no file of ours has such a key, and Python cannot hash it.
+            kind = "a list" if isinstance(key_node, SequenceNode) else "a mapping"
+            raise _BadDocument(key_node.start_mark.line + 1, f"a key must be a plain value, not {kind}")
         if key in result:
-            raise _DuplicateKey(key_node.start_mark.line + 1, f"key {key!r} given twice")
+            raise _BadDocument(key_node.start_mark.line + 1, f"key {quote(key)} given twice")
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
@@ -78,11 +158,22 @@ def _construct_sequence(loader: _LineLoader, node: SequenceNode) -> LineList:
     return result
 
 
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
+    try:
+        return int(yaml.constructor.SafeConstructor.construct_yaml_int(loader, node))
+    except ValueError:
+        # Python refuses to convert integers of more than 4300 digits (CVE-2020-10735).
+        raise _BadDocument(node.start_mark.line + 1, "a number too long to read; quote it if it is an identifier") from None
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-class _DuplicateKey(Exception):
+class _BadDocument(Exception):
+    """Something YAML allows and our files must not have, at a 1-based line."""
+
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
         self.line = line
@@ -103,7 +194,7 @@ def load_yaml(
             raise error(path, None, f"cannot read: {exc}") from None
     try:
         return yaml.load(text, Loader=_LineLoader)
-    except _DuplicateKey as exc:
+    except _BadDocument as exc:
         raise error(path, exc.line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -26,12 +26,21 @@ class InputError(PrivscanError):
     """Bad usage or unreadable input (a capture that cannot be opened, a bad option): exit 2."""
 
 
+# A message is one line a person reads: whatever it quotes (a 100 kB value, an expanded
+# YAML alias), it stops here.  Messages quote values short themselves (datafiles.quote);
+# this is the backstop for the ones that do not.
+MAX_MESSAGE_CHARS = 400
+
+
 class _LocatedError(PrivscanError):
     """An error in a data file, located by file and 1-based line (``None`` when unknown)."""
 
     def __init__(self, file: str | Path, line: int | None, message: str) -> None:
         self.file = str(file)
         self.line = line
+        if len(message) > MAX_MESSAGE_CHARS or "\n" in message:
+            message = " ".join(message[: MAX_MESSAGE_CHARS * 2].split())
+            message = message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 3] + "..."
         self.message = message
         super().__init__(str(self))
 

@@ -2,9 +2,13 @@
 
 An IMEI or a phone number can be brute-forced from a plain hash (there are
 only so many), so values are identified by an HMAC-SHA256 under a key that
-stays on the machine: ``PRIVSCAN_HMAC_KEY`` (text), else a key file
-(``--hmac-key-file``), else ``$XDG_CONFIG_HOME/privscan/hmac.key`` created on
-first use (32 random bytes, mode 0600).  Reports carry the key's id (a hash of
+stays on the machine: a key file given explicitly (``--hmac-key-file``, an
+audit config's ``hmac_key_file``), else ``PRIVSCAN_HMAC_KEY`` (text), else
+``$XDG_CONFIG_HOME/privscan/hmac.key`` created on first use (32 random bytes,
+mode 0600).  An explicit option wins over the environment, a key shorter than
+``MIN_KEY_BYTES`` is refused wherever it comes from, and an explicit key file
+that does not exist is an error: a fingerprint computed under another key than
+the one asked for would make every finding of an audit look new (issue 15).  Reports carry the key's id (a hash of
 the key), so two reports' HMACs are comparable only when their ids match.
 Previews keep just enough of a value to recognise it (an IMEI's first digits,
 an e-mail's domain, a MAC's vendor prefix, a location to ~10 km, a device name's first letter).
@@ -18,23 +22,30 @@ import os
 import secrets
 from pathlib import Path
 
-from scanner.errors import ConfigError
+from scanner.errors import ConfigError, InputError
 
 KEY_ENV = "PRIVSCAN_HMAC_KEY"
+# RFC 2104 s3: a key shorter than the hash output weakens the HMAC; 16 bytes is the floor
+# we accept (the generated key has 32), from a file or from the environment alike.
+MIN_KEY_BYTES = 16
 
 
 def load_key(key_file: str | Path | None = None) -> bytes:
     env = os.environ.get(KEY_ENV)
-    if env:
-        return env.encode("utf-8")
+    if env and not key_file:
+        key = env.encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            # The key is a secret: the message says how long it is, never what it is.
+            raise InputError(f"{KEY_ENV} must hold at least {MIN_KEY_BYTES} bytes (it has {len(key)})")
+        return key
     path = Path(key_file) if key_file else default_key_path()
     if path.exists():
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(path, None, f"cannot read the HMAC key: {exc.strerror or exc}") from None
-        if len(data) < 16:
-            raise ConfigError(path, None, "the HMAC key file must hold at least 16 bytes")
+        if len(data) < MIN_KEY_BYTES:
+            raise ConfigError(path, None, f"the HMAC key file must hold at least {MIN_KEY_BYTES} bytes")
         return data
     if key_file:
         raise ConfigError(path, None, "no such HMAC key file")

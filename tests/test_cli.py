@@ -16,7 +16,7 @@ DEMO_INVENTORY = REPO / "captures" / "demo.inventory.yaml"
 
 
 def privscan(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test"}
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test-key-of-16-bytes-or-more"}
     return subprocess.run(
         [sys.executable, "-m", "scanner", *args], input=stdin, capture_output=True, env=env, cwd=cwd or REPO, timeout=120
     )
@@ -95,7 +95,7 @@ def test_an_output_that_cannot_be_written_fails_before_the_scan(args: list[str],
     ],
 )
 def test_a_full_disk_while_writing_is_one_line_and_exit_2(args: list[str]) -> None:
-    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test"}
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test-key-of-16-bytes-or-more"}
     with open("/dev/full", "wb") as full:
         result = subprocess.run([sys.executable, "-m", "scanner", *args], stdout=full, stderr=subprocess.PIPE,
                                 env=env, cwd=REPO, timeout=120)
@@ -194,7 +194,7 @@ def test_truncated_capture_is_a_warning_not_an_error(tmp_path: Path) -> None:
                                   ["scan", str(DEMO), "-q", "--format", "html", "--fail-on", "none"]])
 def test_a_reader_that_leaves_early_is_not_an_error(args: list[str]) -> None:
     # `privscan events x.pcap | head -c 100`: the pipe closes under privscan's feet.
-    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test"}
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "cli-test-key-of-16-bytes-or-more"}
     process = subprocess.Popen([sys.executable, "-m", "scanner", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, cwd=REPO)
     assert process.stdout is not None and process.stderr is not None

@@ -41,10 +41,12 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h":
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|sec|min|s|m|h|d)?", re.IGNORECASE)
 
 
-def parse_duration(text: str | int | float) -> float:
-    """Seconds in ``10m``, ``30s``, ``1h30m``, ``500ms``, ``90`` (seconds).  ``ValueError`` when it is none."""
-    if isinstance(text, bool):
-        raise ValueError(f"not a duration: {text!r}")
+def parse_duration(text: object) -> float:
+    """Seconds in ``10m``, ``30s``, ``1h30m``, ``500ms``, ``90`` (seconds).  ``ValueError`` when it is
+    none, whatever the type: an audit config may hold a list or a map here (issue 15)."""
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        kind = "nothing" if text is None else f"a {type(text).__name__}"
+        raise ValueError(f"a duration is written 30s, 10m, 1h, 1h30m or 500ms, not {kind}")
     if isinstance(text, (int, float)):
         seconds = float(text)
     else:
@@ -56,16 +58,22 @@ def parse_duration(text: str | int | float) -> float:
         while position < len(spec):
             match = _DURATION_PART.match(spec, position)
             if match is None or match.end() == position:
-                raise ValueError(f"not a duration: {text!r} (write it as 30s, 10m, 1h, 1h30m or 500ms)")
+                raise ValueError(f"not a duration: {_short(text)} (write it as 30s, 10m, 1h, 1h30m or 500ms)")
             unit = (match.group(2) or "s").lower()
             # A bare number is only seconds when it is the whole spec: "1h30" is ambiguous.
             if match.group(2) is None and (position > 0 or match.end() != len(spec)):
-                raise ValueError(f"not a duration: {text!r} (give every part a unit: 1h30m)")
+                raise ValueError(f"not a duration: {_short(text)} (give every part a unit: 1h30m)")
             seconds += float(match.group(1)) * _UNIT_SECONDS[unit]
             position = match.end()
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"a duration must be positive: {text!r}")
+        raise ValueError(f"a duration must be positive: {_short(text)}")
     return seconds
+
+
+def _short(text: str | int | float) -> str:
+    """A duration as an error message quotes it: a few dozen characters at most."""
+    shown = repr(text)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def format_duration(seconds: float) -> str:

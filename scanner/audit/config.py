@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.audit.capture import BACKENDS, parse_duration
-from scanner.datafiles import LineDict, LineList, line_of, load_yaml
+from scanner.datafiles import LineDict, LineList, line_of, load_yaml, quote
 from scanner.engines import ENGINES
 from scanner.errors import ConfigError, InputError
 from scanner.model import SEVERITIES
@@ -116,7 +116,7 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
     base = path.resolve().parent
     unknown = sorted(set(document) - _KEYS, key=str)
     if unknown:
-        raise ConfigError(path, line_of(document, unknown[0]), f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_KEYS))}")
+        raise ConfigError(path, line_of(document, unknown[0]), f"unknown key {quote(unknown[0])}; known keys: {', '.join(sorted(_KEYS))}")
 
     def where(key: str) -> int | None:
         return line_of(document, key)
@@ -147,7 +147,7 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
         raise ConfigError(path, where("name"), "'name' must be a non-empty string")
 
     engine = document.get("engine", "native")
-    if engine not in ENGINES:
+    if not isinstance(engine, str) or engine not in ENGINES:
         raise ConfigError(path, where("engine"), f"'engine' must be one of {', '.join(ENGINES)}")
 
     fail_on = document.get("fail_on", "high")
@@ -206,7 +206,7 @@ def _captures(path: Path, document: LineDict, base: Path) -> tuple[tuple[str, ..
         raise ConfigError(path, line_of(document, "capture"), "'capture' must be a mapping: {interface: IF, duration: 10m, filter: BPF}")
     unknown = sorted(set(live) - _CAPTURE_KEYS, key=str)
     if unknown:
-        raise ConfigError(path, line_of(live, unknown[0]), f"capture: unknown key {unknown[0]!r}; known: {', '.join(sorted(_CAPTURE_KEYS))}")
+        raise ConfigError(path, line_of(live, unknown[0]), f"capture: unknown key {quote(unknown[0])}; known: {', '.join(sorted(_CAPTURE_KEYS))}")
     interface = live.get("interface")
     if not isinstance(interface, str) or not interface.strip():
         raise ConfigError(path, live.line, "capture: 'interface' is required (the interface the test devices' traffic crosses)")
@@ -223,7 +223,7 @@ def _captures(path: Path, document: LineDict, base: Path) -> tuple[tuple[str, ..
     if not isinstance(output, str) or not output.strip():
         raise ConfigError(path, line_of(live, "output"), "capture: 'output' must be a path")
     backend = live.get("backend", "auto")
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ConfigError(path, line_of(live, "backend"), f"capture: 'backend' must be one of {', '.join(BACKENDS)}")
     return (), LiveCapture(interface.strip(), duration, bpf or None, str(_resolve(base, output)), backend)
 
@@ -241,7 +241,7 @@ def _outputs(path: Path, document: LineDict, base: Path) -> tuple[tuple[str, Pat
     for name, target in value.items():
         if not isinstance(name, str) or (name.lower() not in known and name.lower() != SUMMARY_OUTPUT):
             raise ConfigError(
-                path, line_of(value, name), f"outputs: unknown format {name!r}; choose from {', '.join([*known, SUMMARY_OUTPUT])}"
+                path, line_of(value, name), f"outputs: unknown format {quote(name)}; choose from {', '.join([*known, SUMMARY_OUTPUT])}"
             )
         if not isinstance(target, str) or not target.strip():
             raise ConfigError(path, line_of(value, name), f"outputs: {name} must name a file")
