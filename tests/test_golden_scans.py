@@ -31,7 +31,7 @@ FORMATS = {"json": "json", "table": "txt", "sarif": "sarif"}
 @pytest.mark.parametrize("name", sorted(SCANS))
 def test_golden_scan(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # reports name captures as given: relative, the same on every machine
-    monkeypatch.setenv("PRIVSCAN_HMAC_KEY", "golden")
+    monkeypatch.setenv("PRIVSCAN_HMAC_KEY", "golden-test-key-0123")
     capture, options = SCANS[name]
     result = run_scan(expand_inputs([capture]), ScanSettings(**options))
     for fmt, extension in FORMATS.items():

@@ -82,7 +82,7 @@ class ParallelEngine:
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         from scanner.engines import make_engine
 
-        if len(sources) <= 1 or any(source.is_stdin for source in sources):
+        if len(sources) <= 1 or any(source.is_stream for source in sources):
             engine = make_engine(self.engine_name, self.progress)
             try:
                 yield from engine.events(sources)

@@ -44,7 +44,7 @@ def json_report(paths: list[str], jobs: int, **settings: str) -> str:
 
 
 def test_serial_and_parallel_reports_are_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PRIVSCAN_HMAC_KEY", "parallel")
+    monkeypatch.setenv("PRIVSCAN_HMAC_KEY", "parallel-test-key-0123")
     rotating = [str(p) for p in split_capture(CAPTURES / "labelled_encodings.pcap", tmp_path, 3)]
     inputs = [*rotating, str(CAPTURES / "demo.pcap"), str(CAPTURES / "demo_gtp.pcap")]
     inventory = str(CAPTURES / "labelled_encodings.inventory.yaml")
@@ -56,7 +56,7 @@ def test_serial_and_parallel_reports_are_identical(tmp_path: Path, monkeypatch: 
 
 def test_events_in_serial_order(tmp_path: Path) -> None:
     paths = [str(p) for p in split_capture(CAPTURES / "labelled_gtp.pcap", tmp_path, 4)]
-    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "parallel"}
+    env = {**os.environ, "PRIVSCAN_HMAC_KEY": "parallel-test-key-0123"}
 
     def events(*extra: str) -> bytes:
         return subprocess.run(
@@ -73,7 +73,7 @@ def test_a_bad_capture_in_a_worker_is_one_line_and_exit_2(tmp_path: Path) -> Non
     result = subprocess.run(
         [sys.executable, "-m", "scanner", "scan", str(CAPTURES / "demo.pcap"), str(bad), "--jobs", "2", "-q"],
         capture_output=True,
-        env={**os.environ, "PRIVSCAN_HMAC_KEY": "parallel"},
+        env={**os.environ, "PRIVSCAN_HMAC_KEY": "parallel-test-key-0123"},
     )
     assert result.returncode == 2
     lines = result.stderr.decode().strip().splitlines()
