@@ -32,10 +32,19 @@ file is one run in the history, appended to the series ``watch:DIR`` (or the
 config's name).  "New" in a watch run means never seen before in the series;
 a leak missing from one rotated file is not "resolved" (files are slices of
 time, not complete audits).
+
+Several watchers on one directory (two hosts' cron jobs, a ``watch`` left running
+while another starts) scan each file once (issue 15): a watcher claims a file
+with an exclusive ``flock`` on it before scanning, and, holding the claim, asks
+the history again whether the file has been scanned meanwhile; the run and its
+``scanned_files`` row are committed before the claim is released.  A file
+another watcher holds is left for a later poll.  The kernel drops the lock of a
+watcher that dies (kill -9 included), so a crash never leaves a file claimed.
 """
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import hashlib
 import os
@@ -111,6 +120,39 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class Claim:
+    """A watcher's exclusive claim on a file: an advisory lock on an open descriptor of it."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing drops the lock
+            self.fd = -1
+
+
+def claim(path: Path) -> Claim | None:
+    """Claim ``path`` for scanning, or None when another watcher holds it (or it is gone).
+
+    flock, not fcntl's record locks: a record lock is per process and would be dropped
+    when any other descriptor of the file in this process is closed (the scan opens and
+    closes it); flock belongs to this open file description only.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return Claim(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +275,18 @@ class Watcher:
                 continue  # a capture tool still has it open for writing
             if key == newest and not saw_everyone:
                 continue  # cannot see the writers: the newest file is presumed still being written
-            scan = self._scan(Path(key), st)
+            held = claim(Path(key))
+            if held is None:
+                continue  # another watcher is scanning it: its run will be in the history
+            try:
+                # Under the claim, the history is the truth: another watcher may have scanned
+                # this file between our look above and the claim.
+                if st.st_size in self.history.scanned_sizes(key) and self._scanned_before(key, st.st_size):
+                    self._done[key] = (st.st_size, st.st_mtime_ns)
+                    continue
+                scan = self._scan(Path(key), st)
+            finally:
+                held.release()
             if scan is not None:
                 scans.append(scan)
         return scans
@@ -297,4 +350,4 @@ class Watcher:
                 return done
 
 
-__all__ = ["WatchScan", "Watcher", "open_for_writing", "sha256_of"]
+__all__ = ["Claim", "WatchScan", "Watcher", "claim", "open_for_writing", "sha256_of"]

@@ -10,13 +10,20 @@ looked up with one dict access on a key cut straight from the packet
 TCP flows are kept by both of their directed keys, so no packet needs its key
 sorted (UDP flows, counted only, by the key of their first packet).  Flow state expires on capture time, so memory follows the number of
 live flows, not the size of the capture.
+
+And the number of live flows is capped (issue 15: a million SYN-only flows in ten
+seconds cost 1 GB): past ``MAX_TCP_HALVES`` directions or ``MAX_UDP_FLOWS`` flows,
+the least recently active quarter is evicted (TCP decoders flushed first, as when a
+flow expires) and counted; ``limit_warnings`` turns the counts of what the caps
+dropped into the capture's warnings.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from scanner.decode import linklayer, tunnels
 from scanner.decode.ip import FragmentReassembler
@@ -40,9 +47,29 @@ MAX_TUNNEL_DEPTH = 4
 TCP_IDLE_TIMEOUT = 300.0
 UDP_IDLE_TIMEOUT = 60.0
 SWEEP_EVERY_FRAMES = 1 << 15
-# Above this many TCP directions, idle ones are dropped sooner.
-MAX_TCP_HALVES = 1_000_000
+# Hard caps of the flow tables (two directions per TCP connection).  A direction costs
+# about 0.5 kB and a UDP flow 0.2 kB: 200,000 of each stay under 150 MiB together, leaving
+# room under the 300 MiB bound (docs/reliability.md) for the rest of a scan.
+MAX_TCP_HALVES = 200_000
+MAX_UDP_FLOWS = 200_000
+# Share of a full table evicted at once, least recently active first: one pass over the
+# table per eviction, so a flood costs a pass per EVICT_SHARE of the cap, not one per flow.
+EVICT_SHARE = 4
 
+# Anomalies that mean a resource cap dropped state, and the warning each becomes.
+LIMIT_WARNINGS = {
+    "tcp_flows_evicted": "{n} TCP flows evicted, least recently active first: more than {cap} directions at once",
+    "udp_flows_evicted": "{n} UDP flows evicted (counted, not decoded, state): more than {cap} at once",
+    "tcp_reassembly_overflow": "{n} TCP holes given up because reassembly buffers were full",
+    "ip_fragment_overlap": "{n} fragmented IP datagrams dropped for overlapping fragments",
+    "ip_fragments_evicted": "{n} fragmented IP datagrams dropped: too many bytes or datagrams in flight",
+    "ip_fragments_incomplete": "{n} fragmented IP datagrams never completed",
+    "quic_state_evicted": "{n} QUIC handshakes dropped before they were whole: too many at once",
+    "http2_too_many_streams": "{n} HTTP/2 requests cut: more open streams on one connection than kept",
+    "http_body_truncated": "{n} HTTP bodies cut at their size cap: identifiers past the cap were not looked for",
+}
+
+_V = TypeVar("_V")
 RawTunnel = tuple[str, bytes, "int | None"]  # (type, outer addresses, id): resolved lazily
 
 
@@ -69,6 +96,8 @@ class PacketDecoder:
         self.frames_unsupported_link = 0
         self.tunnelled_frames = 0
         self._frames_since_sweep = 0
+        # Anomaly counts when this capture began (one Anomalies serves a whole scan).
+        self._counts_at_start = dict(anomalies.counts)
 
         decoders = {name: cls(anomalies) for name, cls in DATAGRAM_DECODERS.items()}
         self.udp_ports: dict[int, DatagramDecoder] = {}
@@ -339,6 +368,10 @@ class PacketDecoder:
         if half is None:
             if not payload and not flags & SYN and not missing:
                 return None  # a bare ACK/FIN of a flow we do not track: nothing to keep
+            if len(self.tcp_halves) + 2 > MAX_TCP_HALVES:
+                evicted = self._evict_tcp()
+                if evicted:
+                    restarted = (restarted or []) + evicted
             half = self._new_tcp_flow(key, addrs, buf, l4, ts, tunnel)
         seq = _U32.unpack_from(buf, l4 + 4)[0]
         if missing and l4 + hlen > end:
@@ -350,6 +383,26 @@ class PacketDecoder:
                 events = (events or []) + more
         if restarted:
             events = restarted + (events or [])
+        return events
+
+    def _evict_tcp(self) -> list[Event] | None:
+        """The table is full: flush and drop the least recently active flows (both directions
+        of a connection share its last activity, so they go together)."""
+        halves = self.tcp_halves
+
+        def activity(half: HalfStream) -> float:
+            peer = half.peer
+            return half.last_ts if peer is None or peer.last_ts < half.last_ts else peer.last_ts
+
+        victims = _least_recent(halves, activity, len(halves) // EVICT_SHARE)
+        events: list[Event] | None = None
+        for key in victims:
+            half = halves.pop(key)
+            if half.state != IGNORE:
+                more = self.tcp.close(half, half.last_ts, half.last_frame)
+                if more:
+                    events = (events or []) + more
+        self.anomalies.add("tcp_flows_evicted", (len(victims) + 1) // 2)
         return events
 
     def _tcp_forget(self, half: HalfStream, key: bytes) -> list[Event] | None:
@@ -463,6 +516,11 @@ class PacketDecoder:
             if reverse in udp_flows:
                 udp_flows[reverse] = ts
             else:
+                if len(udp_flows) >= MAX_UDP_FLOWS:
+                    victims = _least_recent(udp_flows, float, len(udp_flows) // EVICT_SHARE)
+                    for victim in victims:
+                        del udp_flows[victim]
+                    self.anomalies.add("udp_flows_evicted", len(victims))
                 udp_flows[key] = ts
                 self.udp_flow_count += 1
         low, high = (sport, dport) if sport < dport else (dport, sport)
@@ -548,7 +606,8 @@ class PacketDecoder:
         self._frames_since_sweep = 0
         events: list[Event] | None = None
         halves = self.tcp_halves
-        timeout = TCP_IDLE_TIMEOUT if len(halves) < MAX_TCP_HALVES else TCP_IDLE_TIMEOUT / 10
+        # Above half the cap, idle flows go sooner: evictions (counted, warned) stay rare.
+        timeout = TCP_IDLE_TIMEOUT if len(halves) < MAX_TCP_HALVES // 2 else TCP_IDLE_TIMEOUT / 10
         # A flow is idle when neither direction moved: one silent direction (a server
         # that never answers) must not lose the other's state.
         stale = [
@@ -564,12 +623,40 @@ class PacketDecoder:
                     events = (events or []) + more
         if everything:
             self.udp_flows.clear()
+            self.frags.flush()
         else:
             udp = self.udp_flows
             for key in [k for k, t in udp.items() if now - t > UDP_IDLE_TIMEOUT]:
                 del udp[key]
-        self.frags.expire(now)
+        if not everything:
+            self.frags.expire(now)
         return events
+
+    def limit_warnings(self) -> list[str]:
+        """What the resource caps dropped in this capture, as warnings for its report."""
+        caps = {"tcp_flows_evicted": MAX_TCP_HALVES, "udp_flows_evicted": MAX_UDP_FLOWS}
+        warnings = []
+        start = self._counts_at_start
+        for name, text in LIMIT_WARNINGS.items():
+            n = self.anomalies.counts.get(name, 0) - start.get(name, 0)
+            if n > 0:
+                # "decoding:" tells them from the reader's warnings (the file itself), as the
+                # tshark engine's own start with "tshark:".
+                warnings.append("decoding: " + text.format(n=n, cap=caps.get(name, "")))
+        return warnings
+
+
+def _least_recent(table: dict[bytes, _V], activity: Callable[[_V], float], count: int) -> list[bytes]:
+    """Keys of about ``count`` entries of ``table`` with the oldest activity, in one pass and
+    without sorting the table: the cut is the activity at the right rank of a sample."""
+    values = list(table.values())
+    step = max(1, len(values) // 2048)
+    sample = sorted(activity(v) for v in values[::step])
+    cut = sample[min(len(sample) - 1, max(0, len(sample) * count // max(1, len(values)) - 1))]
+    victims = [k for k, v in table.items() if activity(v) <= cut]
+    # Many entries of one timestamp (a flood in one capture second): the first ones in the
+    # table (the oldest created) go, never more than asked for or fewer than one.
+    return victims[: max(1, count)]
 
 
 _IPV6_EXTENSIONS = frozenset({0, 43, 44, 51, 60})

@@ -90,6 +90,8 @@ class NativeEngine:
                 if flushed:
                     produced += len(flushed)
                     yield from flushed
+                # What the resource caps dropped (flows evicted, bodies cut) is said in the report.
+                info.warnings.extend(decoder.limit_warnings())
             finally:
                 info.packets = index
                 if index:

@@ -259,13 +259,17 @@ class HttpDecoder(StreamDecoder):
     def _emit(self, request: _Request, ts: float, frame: int) -> HttpRequest:
         body = b"".join(request.body_parts)
         truncated = request.truncated
+        cut = request.body_size >= MAX_BODY_BYTES and truncated
         content_encoding = request.header("content-encoding")
         if body and content_encoding:
             try:
-                body, cut = decode_content(body, content_encoding)
+                body, decoded_cut = decode_content(body, content_encoding)
+                cut = cut or decoded_cut
                 truncated = truncated or cut
             except ContentError:
                 self.anomalies.add("http_content_encoding_error")
+        if cut:  # said as a warning of the capture (issue 15), not only in the event
+            self.anomalies.add("http_body_truncated")
         return HttpRequest(
             ts=ts,
             capture=self.ctx.capture,

@@ -320,13 +320,17 @@ class Http2Decoder(StreamDecoder):
 
         body = b"".join(stream.body_parts)
         truncated = stream.truncated
+        cut = stream.body_size >= MAX_BODY_BYTES and truncated
         content_encoding = header("content-encoding")
         if body and content_encoding:
             try:
-                body, cut = decode_content(body, content_encoding)
+                body, decoded_cut = decode_content(body, content_encoding)
+                cut = cut or decoded_cut
                 truncated = truncated or cut
             except ContentError:
                 self.anomalies.add("http2_content_encoding_error")
+        if cut:  # said as a warning of the capture (issue 15), not only in the event
+            self.anomalies.add("http_body_truncated")
         authority = pseudo.get(":authority") or header("host")
         return HttpRequest(
             ts=ts,
