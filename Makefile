@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | sha256sum | cut -c1-12)
 OUT    := out
 
-.PHONY: demo test setup system-tools lint typecheck unit bench clean
+.PHONY: demo test setup system-tools lint typecheck unit bench fuzz resources clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,19 @@ test: setup system-tools lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/run_bench.py
+
+# The standing fuzz campaign (tests/fuzz/campaign.py; not part of `make test`, which runs a
+# one-minute slice of it and every kept reproducer): mutated public and project captures and
+# scapy-generated traffic for every registered decoder, strict, for FUZZ_BUDGET seconds.
+# Findings are minimised into tests/fuzz/repro/; record the run in docs/reliability.md.
+FUZZ_SEED   ?= $(shell date +%Y%m%d)
+FUZZ_BUDGET ?= 600
+fuzz: setup
+	PYTHONPATH=tests nice -n 10 $(BIN)/python -m fuzz --seed $(FUZZ_SEED) --budget $(FUZZ_BUDGET)
+
+# Time and peak memory of the resource attacks (flow floods, bombs, ...): bench/resources.py.
+resources: setup
+	$(BIN)/python bench/resources.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
