@@ -69,3 +69,20 @@ def test_a_claimed_file_is_left_to_its_watcher(lab: Any, tmp_path: Path) -> None
         assert len(watcher.poll(once=True)) == 1  # released: scanned now, once
         assert watcher.poll(once=True) == []
     assert len(_runs(db)) == 1
+
+
+def test_concurrent_audits_both_land_whole_in_the_history(lab: Any) -> None:
+    import sqlite3
+
+    lab.capture("a.pcap", ["gaid_ads", "imei_ads"])
+    lab.write_config(["a.pcap"])
+    processes = [lab.popen("audit", str(lab.config), "--format", "json") for _ in range(3)]
+    results = [process.communicate(timeout=120) for process in processes]
+    assert [p.returncode for p in processes] == [1, 1, 1], [err for _, err in results]
+    runs = _runs(lab.history)
+    assert len(runs) == 3  # serialised by SQLite's write lock, none lost, none half-written
+    db = sqlite3.connect(lab.history)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()

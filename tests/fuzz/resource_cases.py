@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import gzip
-import io
 import json
 import lzma
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
 _ETHERNET_IPV4 = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
@@ -120,44 +119,61 @@ def overlapping_fragments(path: Path, datagrams: int) -> Path:
     return write(path, pcap(frames()))
 
 
-def body_bomb(path: Path, coding: str, megabytes: int) -> Path:
-    """An HTTP POST whose body decodes to ``megabytes`` MB of zeros (the decoder keeps 4 MiB)."""
-    plain = bytes(megabytes << 20)
-    if coding == "gzip":
-        body = gzip.compress(plain, 9)
-    elif coding == "deflate":
-        body = zlib.compress(plain, 9)
-    elif coding == "br":
+def _zeros(megabytes: int) -> Iterator[bytes]:
+    block = bytes(1 << 20)
+    for _ in range(megabytes):
+        yield block
+
+
+def compress_stream(coding: str, chunks: Iterable[bytes]) -> bytes:
+    """Compress chunk by chunk: a 1 GB bomb is written without holding 1 GB."""
+    if coding in ("gzip", "deflate"):
+        packer: Any = zlib.compressobj(9, zlib.DEFLATED, 31 if coding == "gzip" else 15)
+        return b"".join(packer.compress(c) for c in chunks) + packer.flush()
+    if coding == "br":
         import brotli
 
-        body = brotli.compress(plain, quality=5)
-    elif coding == "zstd":
+        br = brotli.Compressor(quality=5)
+        return b"".join(br.process(c) for c in chunks) + br.finish()
+    if coding == "zstd":
         import zstandard
 
-        body = zstandard.ZstdCompressor(level=3).compress(plain)
-    else:
-        raise ValueError(coding)
+        zs = zstandard.ZstdCompressor(level=3).compressobj()
+        return b"".join(zs.compress(c) for c in chunks) + zs.flush()
+    if coding == "xz":
+        xz = lzma.LZMACompressor(preset=1)
+        return b"".join(xz.compress(c) for c in chunks) + xz.flush()
+    if coding == "bzip2":
+        bz = bz2.BZ2Compressor(9)
+        return b"".join(bz.compress(c) for c in chunks) + bz.flush()
+    raise ValueError(coding)
+
+
+def body_bomb(path: Path, coding: str, megabytes: int) -> Path:
+    """An HTTP POST whose body decodes to ``megabytes`` MB of zeros (the decoder keeps 4 MiB)."""
+    body = compress_stream(coding, _zeros(megabytes))
     return write(path, pcap(tcp_session(http_post(body, encoding=coding))))
 
 
 def capture_bomb(path: Path, coding: str, megabytes: int) -> Path:
     """A compressed capture wrapper whose pcap inside is ``megabytes`` MB of zero-filled frames."""
     frame = _ETHERNET_IPV4 + bytes(1500)
-    raw = io.BytesIO()
-    for chunk in pcap((1_700_000_000.0, frame) for _ in range((megabytes << 20) // (len(frame) + 16))):
-        raw.write(chunk)
-    data = raw.getvalue()
-    packers: dict[str, Callable[[bytes], bytes]] = {
-        "gzip": lambda d: gzip.compress(d, 9), "xz": lambda d: lzma.compress(d, preset=1), "bzip2": lambda d: bz2.compress(d, 9),
-    }
-    if coding == "zstd":
-        import zstandard
-
-        packed = zstandard.ZstdCompressor(level=3).compress(data)
-    else:
-        packed = packers[coding](data)
-    path.write_bytes(packed)
+    count = (megabytes << 20) // (len(frame) + 16)
+    frames = pcap((1_700_000_000.0, frame) for _ in range(count))
+    batched = (b"".join(batch) for batch in _batches(frames, 512))
+    path.write_bytes(compress_stream(coding, batched))
     return path
+
+
+def _batches(chunks: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for chunk in chunks:
+        batch.append(chunk)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def nested_json(path: Path, depth: int) -> Path:
