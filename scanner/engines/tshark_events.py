@@ -94,6 +94,7 @@ from scanner.model import (
     LlmnrMessage,
     MdnsMessage,
     NbnsMessage,
+    PacketContext,
     QuicInitial,
     RadiusMessage,
     SsdpMessage,
@@ -141,14 +142,10 @@ TLS_RETRY_WINDOW = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class FrameContext:
-    """Where the application layers of one frame were seen."""
+class FrameContext(PacketContext):
+    """Where the application layers of one frame were seen (``flow``: the innermost transport,
+    as the packet travelled)."""
 
-    capture: str
-    frame: int
-    ts: float
-    flow: FlowTuple  # innermost transport, as the packet travelled
-    tunnel: Tunnel | None
     # The frame where a PDU reassembled from several TCP segments started (tcp.segment),
     # when it is not this one: HttpRequest.first_frame.
     first_frame: int | None = None
@@ -251,7 +248,7 @@ class EventBuilder:
         flow = FlowTuple(proto, inner[0], sport, inner[1], dport)
         segments = [n for n in (integer(v) for v in values(layers, "tcp_tcp_segment")) if n is not None]
         first_frame = min(segments) if segments and min(segments) != frame else None
-        return FrameContext(capture, frame, ts, flow, tunnel, first_frame)
+        return FrameContext(ts=ts, capture=capture, frame=frame, flow=flow, tunnel=tunnel, first_frame=first_frame)
 
     def _tunnel(
         self, layers: Layer, protocols: list[str], outer_at: int, inner_at: int, outer: tuple[str, str]
@@ -284,11 +281,7 @@ class EventBuilder:
         qtypes = integers(layer, "dns_dns_qry_type")
         return (
             DnsMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow.reversed() if response else ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(flow=ctx.flow.reversed() if response else ctx.flow),
                 query=qname,
                 qtype=qtype_name(qtypes[0]) if qtypes else "TYPE0",
                 answers=answers,
@@ -312,15 +305,13 @@ class EventBuilder:
         if found is None:
             return ()
         name, names = found
-        return (MdnsMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
-                            name=name, names=names),)
+        return (MdnsMessage(**ctx.header(), name=name, names=names),)
 
     def _llmnr(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         names = llmnr_host_names((str(q) for q in values(layer, "dns_dns_qry_name")), dns_records(layer))
         if not names:
             return ()
-        return (LlmnrMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
-                             name=names[0], names=names),)
+        return (LlmnrMessage(**ctx.header(), name=names[0], names=names),)
 
     def _nbns(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         useful = [
@@ -330,8 +321,7 @@ class EventBuilder:
         ]
         if not useful:
             return ()
-        return (NbnsMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
-                            name=native_nbns.best_name(useful), names=tuple(dict.fromkeys(n.name for n in useful))),)
+        return (NbnsMessage(**ctx.header(), name=native_nbns.best_name(useful), names=tuple(dict.fromkeys(n.name for n in useful))),)
 
     def _ssdp(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         fields: dict[str, str] = {}
@@ -345,8 +335,7 @@ class EventBuilder:
         names = ssdp_device_names(fields)
         if not names:
             return ()
-        return (SsdpMessage(ts=ctx.ts, capture=ctx.capture, frame=ctx.frame, flow=ctx.flow, tunnel=ctx.tunnel,
-                            name=names[0], names=names),)
+        return (SsdpMessage(**ctx.header(), name=names[0], names=names),)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -375,11 +364,7 @@ class EventBuilder:
         transfer = _header(headers, "transfer-encoding")
         return (
             HttpRequest(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 method=method,
                 host=_header(headers, "host"),
                 uri=uri,
@@ -420,11 +405,7 @@ class EventBuilder:
         host = pseudo.get(":authority") or _header(headers, "host")
         return (
             HttpRequest(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 method=pseudo.get(":method", ""),
                 host=host,
                 uri=pseudo.get(":path", ""),
@@ -456,11 +437,7 @@ class EventBuilder:
         hello = client_hello(layer)
         return (
             TlsClientHello(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 sni=hello.sni,
                 alpn=hello.alpn,
                 ja4=hello.ja4("t"),
@@ -485,11 +462,7 @@ class EventBuilder:
             hello = client_hello(tls)
             events.append(
                 QuicInitial(
-                    ts=ctx.ts,
-                    capture=ctx.capture,
-                    frame=ctx.frame,
-                    flow=flow,
-                    tunnel=ctx.tunnel,
+                    **ctx.header(flow=flow),
                     version=f"0x{version or 0:08x}",
                     sni=hello.sni,
                     alpn=hello.alpn,
@@ -525,11 +498,7 @@ class EventBuilder:
         vendor = vendor_raw.decode("utf-8", "replace") if vendor_raw else text(layer, "dhcp_dhcp_option_vendor_class_id")
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 message=message,
                 mac=mac,
                 hostname=hostname or None,
@@ -563,11 +532,7 @@ class EventBuilder:
         valid = first_int(layer, "dhcpv6_dhcpv6_iaaddr_valid_lifetime")
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 message=message,
                 mac=mac,
                 hostname=(fqdn.split(".", 1)[0] or None) if fqdn else None,
@@ -602,11 +567,7 @@ class EventBuilder:
         rat = first_int(layer, "gtp_gtp_ext_rat_type")
         return (
             GtpcMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 message=name,
                 version=1,
                 imsi=text(layer, "e212_e212_imsi"),
@@ -670,11 +631,7 @@ class EventBuilder:
         ue_ipv6 = _address(text(layer, "gtpv2_gtpv2_pdn_addr_and_prefix_ipv6"))
         return (
             GtpcMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 message=name,
                 version=2,
                 imsi=text(layer, "e212_e212_imsi"),
@@ -712,11 +669,7 @@ class EventBuilder:
         imeisv_raw = raw(layer, "radius_radius_3GPP_IMEISV")
         return (
             RadiusMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 code=native_radius.code_name(code),
                 acct_status=None if status is None else native_radius.acct_status_name(status),
                 user_name=user_name,
@@ -759,11 +712,7 @@ class EventBuilder:
         cc_type = first_int(layer, "diameter_diameter_CC-Request-Type")
         return (
             DiameterMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 command=native_diameter.command_name(code, request),
                 application_id=application_id,
                 request=request,

@@ -138,11 +138,8 @@ class DhcpDecoder(DatagramDecoder):
         lease = options.get(OPT_LEASE_TIME)
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # as it travelled: a client often has no address yet to orient by
-                tunnel=ctx.tunnel,
+                # flow as it travelled: a client often has no address yet to orient by
+                **ctx.header(),
                 message=message,
                 mac=mac,
                 hostname=hostname or None,

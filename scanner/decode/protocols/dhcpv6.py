@@ -81,11 +81,8 @@ class Dhcpv6Decoder(DatagramDecoder):
         hostname = found.client_fqdn.split(".", 1)[0] if found.client_fqdn else None
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # as it travelled
-                tunnel=ctx.tunnel,
+                # flow as it travelled
+                **ctx.header(),
                 message=message,
                 mac=found.mac or found.relay_mac,
                 hostname=hostname or None,

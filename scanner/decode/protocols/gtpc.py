@@ -671,11 +671,8 @@ def _set_ipv6(fields: _Fields, raw: bytes) -> None:
 def gtpc_event(wire: GtpcWire, ctx: PacketContext) -> GtpcMessage:
     f = wire.fields
     return GtpcMessage(
-        ts=ctx.ts,
-        capture=ctx.capture,
-        frame=ctx.frame,
-        flow=ctx.flow,  # control messages are reported in the direction they travelled
-        tunnel=ctx.tunnel,
+        # flow control messages are reported in the direction they travelled
+        **ctx.header(),
         message=wire.message,
         version=wire.version,
         imsi=f.imsi,

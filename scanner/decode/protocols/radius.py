@@ -120,11 +120,8 @@ class RadiusDecoder(DatagramDecoder):
             attrs.imsi = imsi_from_nai(attrs.user_name)
         return (
             RadiusMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # reported in the direction it travelled: NAS -> server or back
-                tunnel=ctx.tunnel,
+                # flow reported in the direction it travelled: NAS -> server or back
+                **ctx.header(),
                 code=code_name(code),
                 acct_status=attrs.acct_status,
                 user_name=attrs.user_name,
