@@ -76,6 +76,18 @@ def leased_address(message: str, yiaddr: str | None, requested: str | None, ciad
     return requested or ciaddr
 
 
+def client_mac(htype: int | None, hlen: int | None, address: str | None) -> str | None:
+    """The client's MAC from chaddr (RFC 2131 s2, htype/hlen as ARP's, RFC 1700): only a 48-bit
+    Ethernet or IEEE 802 address, and not all zeros (a BOOTP relay's or a filler).  Both
+    engines call this with the address as text (the native one from format_mac)."""
+    if htype in (HTYPE_ETHERNET, HTYPE_IEEE802) and hlen == MAC_LENGTH and address and address != _ZERO_MAC:
+        return address
+    return None
+
+
+_ZERO_MAC = "00:00:00:00:00:00"
+
+
 def format_mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
@@ -125,9 +137,7 @@ class DhcpDecoder(DatagramDecoder):
         message_type = options.get(OPT_MESSAGE_TYPE)
         message = message_name(message_type[0] if message_type else None, op)
 
-        mac = None
-        if htype in (HTYPE_ETHERNET, HTYPE_IEEE802) and hlen == MAC_LENGTH and any(chaddr[:MAC_LENGTH]):
-            mac = format_mac(chaddr[:MAC_LENGTH])
+        mac = client_mac(htype, hlen, format_mac(chaddr[:MAC_LENGTH]))
 
         client_fqdn = self._client_fqdn(options.get(OPT_CLIENT_FQDN))
         hostname = text(options[OPT_HOST_NAME]).rstrip("\x00") if OPT_HOST_NAME in options else None
