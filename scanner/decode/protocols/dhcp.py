@@ -88,6 +88,14 @@ def client_mac(htype: int | None, hlen: int | None, address: str | None) -> str 
 _ZERO_MAC = "00:00:00:00:00:00"
 
 
+def host_name(hostname: str | None, client_fqdn: str | None) -> str | None:
+    """The client's host name: its Host Name option (RFC 2132 s3.14), else the first label of the
+    FQDN it sent (Client FQDN, RFC 4702; DHCPv6 RFC 4704, which has no host name option)."""
+    if not hostname and client_fqdn:
+        hostname = client_fqdn.split(".", 1)[0]
+    return hostname or None
+
+
 def format_mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
@@ -141,8 +149,6 @@ class DhcpDecoder(DatagramDecoder):
 
         client_fqdn = self._client_fqdn(options.get(OPT_CLIENT_FQDN))
         hostname = text(options[OPT_HOST_NAME]).rstrip("\x00") if OPT_HOST_NAME in options else None
-        if not hostname and client_fqdn:
-            hostname = client_fqdn.split(".", 1)[0]
 
         vendor = options.get(OPT_VENDOR_CLASS)
         lease = options.get(OPT_LEASE_TIME)
@@ -152,7 +158,7 @@ class DhcpDecoder(DatagramDecoder):
                 **ctx.header(),
                 message=message,
                 mac=mac,
-                hostname=hostname or None,
+                hostname=host_name(hostname, client_fqdn),
                 ip=leased_address(message, _address(yiaddr), _address(options.get(OPT_REQUESTED_IP)), _address(ciaddr)),
                 vendor_class=text(vendor) if vendor else None,
                 client_fqdn=client_fqdn,

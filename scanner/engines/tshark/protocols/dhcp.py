@@ -44,8 +44,6 @@ class DhcpBuilder(LayerBuilder):
             if hostname_raw is not None
             else (text(layer, "dhcp_dhcp_option_hostname") or "")
         )
-        if not hostname and client_fqdn:
-            hostname = client_fqdn.split(".", 1)[0]
         vendor_raw = raw(layer, "dhcp_dhcp_option_vendor_class_id")
         vendor = vendor_raw.decode("utf-8", "replace") if vendor_raw else text(layer, "dhcp_dhcp_option_vendor_class_id")
         return (
@@ -53,7 +51,7 @@ class DhcpBuilder(LayerBuilder):
                 **ctx.header(),
                 message=message,
                 mac=mac,
-                hostname=hostname or None,
+                hostname=native_dhcp.host_name(hostname, client_fqdn),
                 ip=native_dhcp.leased_address(
                     message,
                     nonzero_address(text(layer, "dhcp_dhcp_ip_your")),

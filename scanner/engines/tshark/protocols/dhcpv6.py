@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from scanner.decode.protocols import dhcp as native_dhcp
 from scanner.decode.protocols import dhcpv6 as native_dhcpv6
 from scanner.engines.tshark.builder import (
     FrameContext,
@@ -50,7 +51,7 @@ class Dhcpv6Builder(LayerBuilder):
                 **ctx.header(),
                 message=message,
                 mac=mac,
-                hostname=(fqdn.split(".", 1)[0] or None) if fqdn else None,
+                hostname=native_dhcp.host_name(None, fqdn),
                 ip=text(layer, "dhcpv6_dhcpv6_iaaddr_ip"),
                 vendor_class=",".join(vendor) or None,
                 client_fqdn=fqdn or None,

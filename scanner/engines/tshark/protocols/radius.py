@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scanner.decode.protocols import radius as native_radius
-from scanner.decode.protocols.telecom import digits_or_tbcd, imsi_from_nai
+from scanner.decode.protocols.telecom import digits_or_tbcd
 from scanner.engines.tshark.builder import (
     FRAMED_IP_PLACEHOLDER_TEXT,
     FrameContext,
@@ -44,9 +44,7 @@ class RadiusBuilder(LayerBuilder):
             framed_ip = None
         prefix_value = hex_bytes(first(layer, "radius_radius_Framed_IPv6_Prefix"))
         user_name = string_field(layer, "radius_radius_User_Name")
-        imsi = string_field(layer, "radius_radius_3GPP_IMSI") or None
-        if imsi is None and user_name:
-            imsi = imsi_from_nai(user_name)
+        imsi = native_radius.subscriber_imsi(string_field(layer, "radius_radius_3GPP_IMSI") or None, user_name)
         imeisv_raw = raw(layer, "radius_radius_3GPP_IMEISV")
         return (
             RadiusMessage(
