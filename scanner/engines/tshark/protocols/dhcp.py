@@ -6,21 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scanner.decode.protocols import dhcp as native_dhcp
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-    nonzero_address,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    raw,
-    text,
-)
-from scanner.model import (
-    DhcpMessage,
-    Event,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder, nonzero_address
+from scanner.engines.tshark.ek import Layer, first_int, raw, text
+from scanner.model import DhcpMessage, Event
 
 
 class DhcpBuilder(LayerBuilder):
@@ -28,7 +16,7 @@ class DhcpBuilder(LayerBuilder):
 
     layer = "dhcp"
     display_filter = "dhcp"
-    protocols = ('dhcp',)
+    protocols = ("dhcp",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         op = first_int(layer, "dhcp_dhcp_type")

@@ -7,21 +7,9 @@ from collections.abc import Sequence
 
 from scanner.decode.protocols import dhcp as native_dhcp
 from scanner.decode.protocols import dhcpv6 as native_dhcpv6
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    integers,
-    text,
-    values,
-)
-from scanner.model import (
-    DhcpMessage,
-    Event,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first_int, integers, text, values
+from scanner.model import DhcpMessage, Event
 
 
 class Dhcpv6Builder(LayerBuilder):
@@ -29,7 +17,7 @@ class Dhcpv6Builder(LayerBuilder):
 
     layer = "dhcpv6"
     display_filter = "dhcpv6"
-    protocols = ('dhcpv6',)
+    protocols = ("dhcpv6",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         types = integers(layer, "dhcpv6_dhcpv6_msgtype")

@@ -8,11 +8,7 @@ from collections.abc import Sequence
 
 from scanner.decode.protocols import diameter as native_diameter
 from scanner.decode.protocols.telecom import digits_or_tbcd, tbcd
-from scanner.engines.tshark.builder import (
-    FRAMED_IP_PLACEHOLDER_TEXT,
-    FrameContext,
-    LayerBuilder,
-)
+from scanner.engines.tshark.builder import FRAMED_IP_PLACEHOLDER_TEXT, FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import (
     Layer,
     first,
@@ -25,10 +21,7 @@ from scanner.engines.tshark.ek import (
     text,
     values,
 )
-from scanner.model import (
-    DiameterMessage,
-    Event,
-)
+from scanner.model import DiameterMessage, Event
 
 
 class DiameterBuilder(LayerBuilder):
@@ -36,7 +29,7 @@ class DiameterBuilder(LayerBuilder):
 
     layer = "diameter"
     display_filter = "diameter"
-    protocols = ('diameter',)
+    protocols = ("diameter",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         code = first_int(layer, "diameter_diameter_cmd_code")

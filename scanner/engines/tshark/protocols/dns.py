@@ -31,22 +31,9 @@ from scanner.decode.protocols.dns import (
     answer_section,
     qtype_name,
 )
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first,
-    first_int,
-    flag,
-    integers,
-    values,
-)
-from scanner.model import (
-    DnsMessage,
-    Event,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first, first_int, flag, integers, values
+from scanner.model import DnsMessage, Event
 
 RR_OPT = 41  # EDNS (RFC 6891): a pseudo-record without a TTL
 # The field that holds the value of each DNS resource record type the events carry.
@@ -68,7 +55,7 @@ class DnsBuilder(LayerBuilder):
 
     layer = "dns"
     display_filter = "dns"
-    protocols = ('dns',)
+    protocols = ("dns",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         questions = values(layer, "dns_dns_qry_name")

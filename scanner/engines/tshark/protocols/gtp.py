@@ -7,25 +7,9 @@ from collections.abc import Sequence
 
 from scanner.decode.protocols import gtpc as native_gtpc
 from scanner.decode.tunnels import GTPU_GPDU, GTPU_PORT
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-    nonzero_address,
-    tbcd_digits,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first,
-    first_int,
-    flag,
-    integers,
-    text,
-)
-from scanner.model import (
-    Event,
-    FlowTuple,
-    GtpcMessage,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder, nonzero_address, tbcd_digits
+from scanner.engines.tshark.ek import Layer, first, first_int, flag, integers, text
+from scanner.model import Event, FlowTuple, GtpcMessage
 
 
 class GtpV1Builder(LayerBuilder):
@@ -33,7 +17,7 @@ class GtpV1Builder(LayerBuilder):
 
     layer = "gtp"
     display_filter = "(gtp and gtp.message != 0xff)"
-    protocols = ('gtp',)
+    protocols = ("gtp",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         msg_type = first_int(layer, "gtp_gtp_message")

@@ -1,33 +1,16 @@
 """GTPv2-C (3GPP TS 29.274) from tshark's ``gtpv2`` layer: one event per message (piggybacked
 messages are separate layers), named in snake_case.  EK flattens grouped IEs; ``gtpv2_ies``
 puts the tree back from the IE lengths, and the roles of the F-TEIDs found in it are the
-native decoder's rule (scanner/decode/protocols/gtpc.py ``note_v2_fteid``)."""
+native decoder's rule (scanner/decode/protocols/gtpc.py ``v2_fteid_role``, ``v2_sender_teid``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from scanner.decode.protocols import gtpc as native_gtpc
-from scanner.engines.tshark.builder import (
-    MESSAGE_RAW,
-    FrameContext,
-    LayerBuilder,
-    nonzero_address,
-    tbcd_digits,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first,
-    first_int,
-    flag,
-    hex_bytes,
-    integers,
-    text,
-)
-from scanner.model import (
-    Event,
-    GtpcMessage,
-)
+from scanner.engines.tshark.builder import MESSAGE_RAW, FrameContext, LayerBuilder, nonzero_address, tbcd_digits
+from scanner.engines.tshark.ek import Layer, first, first_int, flag, hex_bytes, integers, text
+from scanner.model import Event, GtpcMessage
 
 
 class GtpV2Builder(LayerBuilder):
@@ -35,7 +18,7 @@ class GtpV2Builder(LayerBuilder):
 
     layer = "gtpv2"
     display_filter = "gtpv2"
-    protocols = ('gtpv2',)
+    protocols = ("gtpv2",)
     message_bytes = True  # the ULI IE is read from the message bytes
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:

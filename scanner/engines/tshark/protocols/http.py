@@ -10,23 +10,9 @@ from typing import Any
 
 from scanner.decode.content import MAX_DECODED_BODY, ContentError, decode_content
 from scanner.decode.protocols.http import header_text
-from scanner.engines.tshark.builder import (
-    MESSAGE_RAW,
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    hex_bytes,
-    raw,
-    raw_values,
-    text,
-    values,
-)
-from scanner.model import (
-    Event,
-    HttpRequest,
-)
+from scanner.engines.tshark.builder import MESSAGE_RAW, FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, hex_bytes, raw, raw_values, text, values
+from scanner.model import Event, HttpRequest
 
 
 class HttpBuilder(LayerBuilder):
@@ -34,7 +20,7 @@ class HttpBuilder(LayerBuilder):
 
     layer = "http"
     display_filter = "http.request"
-    protocols = ('http',)
+    protocols = ("http",)
     message_bytes = True  # the body tshark could not decode is cut from the message bytes
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    values,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first_int, values
 from scanner.engines.tshark.protocols.http import header_value
-from scanner.model import (
-    Event,
-    HttpRequest,
-)
+from scanner.model import Event, HttpRequest
 
 HTTP2_HEADERS = 1
 
@@ -28,7 +18,7 @@ class Http2Builder(LayerBuilder):
 
     layer = "http2"
     display_filter = "http2.header"
-    protocols = ('http2',)
+    protocols = ("http2",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         # One layer per HTTP/2 frame; a HEADERS frame with :method is a request.  Header

@@ -6,19 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scanner.decode.protocols.llmnr import host_names as llmnr_host_names
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    values,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, values
 from scanner.engines.tshark.protocols.dns import dns_records
-from scanner.model import (
-    Event,
-    LlmnrMessage,
-)
+from scanner.model import Event, LlmnrMessage
 
 
 class LlmnrBuilder(LayerBuilder):
@@ -26,7 +17,7 @@ class LlmnrBuilder(LayerBuilder):
 
     layer = "llmnr"
     display_filter = "llmnr"
-    protocols = ('llmnr',)
+    protocols = ("llmnr",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         names = llmnr_host_names((str(q) for q in values(layer, "dns_dns_qry_name")), dns_records(layer))

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scanner.decode.protocols.dns import (
-    RR_PTR,
-    RR_SRV,
-    RR_TXT,
-)
+from scanner.decode.protocols.dns import RR_PTR, RR_SRV, RR_TXT
 from scanner.decode.protocols.mdns import device_names as mdns_device_names
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    values,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, values
 from scanner.engines.tshark.protocols.dns import dns_records
-from scanner.model import (
-    Event,
-    MdnsMessage,
-)
+from scanner.model import Event, MdnsMessage
 
 
 class MdnsBuilder(LayerBuilder):
@@ -31,7 +18,7 @@ class MdnsBuilder(LayerBuilder):
 
     layer = "mdns"
     display_filter = "mdns"
-    protocols = ('mdns',)
+    protocols = ("mdns",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         dns_names = [str(q) for q in values(layer, "dns_dns_qry_name")]

@@ -7,21 +7,9 @@ import re
 from collections.abc import Sequence
 
 from scanner.decode.protocols import nbns as native_nbns
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    flag,
-    integers,
-    values,
-)
-from scanner.model import (
-    Event,
-    NbnsMessage,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first_int, flag, integers, values
+from scanner.model import Event, NbnsMessage
 
 # NetBIOS names as Wireshark prints them: "NAME<1d>", RR names with " (Browser)" after.
 _NETBIOS_NAME = re.compile(r"^(?P<name>.*)<(?P<suffix>[0-9A-Fa-f]{2})>")
@@ -35,7 +23,7 @@ class NbnsBuilder(LayerBuilder):
 
     layer = "nbns"
     display_filter = "nbns"
-    protocols = ('nbns',)
+    protocols = ("nbns",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         useful = [

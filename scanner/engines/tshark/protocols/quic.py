@@ -8,23 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-    first_time,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    integers,
-    layers_named,
-    text,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder, first_time
+from scanner.engines.tshark.ek import Layer, first_int, integers, layers_named, text
 from scanner.engines.tshark.protocols.tls import client_hello
-from scanner.model import (
-    Event,
-    QuicInitial,
-)
+from scanner.model import Event, QuicInitial
 
 
 class QuicBuilder(LayerBuilder):
@@ -32,7 +19,7 @@ class QuicBuilder(LayerBuilder):
 
     layer = "quic"
     display_filter = "tls.handshake.type == 1"
-    protocols = ('quic', 'tls')
+    protocols = ("quic", "tls")
 
     def __init__(self, anomalies: Anomalies, counters: dict[str, int]) -> None:
         super().__init__(anomalies, counters)

@@ -7,24 +7,9 @@ from collections.abc import Sequence
 
 from scanner.decode.protocols import radius as native_radius
 from scanner.decode.protocols.telecom import digits_or_tbcd
-from scanner.engines.tshark.builder import (
-    FRAMED_IP_PLACEHOLDER_TEXT,
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first,
-    first_int,
-    hex_bytes,
-    raw,
-    string_field,
-    text,
-)
-from scanner.model import (
-    Event,
-    RadiusMessage,
-)
+from scanner.engines.tshark.builder import FRAMED_IP_PLACEHOLDER_TEXT, FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first, first_int, hex_bytes, raw, string_field, text
+from scanner.model import Event, RadiusMessage
 
 
 class RadiusBuilder(LayerBuilder):
@@ -32,7 +17,7 @@ class RadiusBuilder(LayerBuilder):
 
     layer = "radius"
     display_filter = "radius"
-    protocols = ('radius',)
+    protocols = ("radius",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         code = first_int(layer, "radius_radius_code")

@@ -8,18 +8,9 @@ from collections.abc import Sequence
 
 from scanner.decode.protocols.http import header_text
 from scanner.decode.protocols.ssdp import device_names as ssdp_device_names
-from scanner.engines.tshark.builder import (
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    raw_values,
-)
-from scanner.model import (
-    Event,
-    SsdpMessage,
-)
+from scanner.engines.tshark.builder import FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, raw_values
+from scanner.model import Event, SsdpMessage
 
 
 class SsdpBuilder(LayerBuilder):
@@ -27,7 +18,7 @@ class SsdpBuilder(LayerBuilder):
 
     layer = "ssdp"
     display_filter = "ssdp"
-    protocols = ('ssdp',)
+    protocols = ("ssdp",)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         fields: dict[str, str] = {}

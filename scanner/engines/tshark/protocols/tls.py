@@ -9,23 +9,9 @@ from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
 from scanner.decode.protocols.tls import ClientHello
-from scanner.engines.tshark.builder import (
-    MAX_CONNECTIONS,
-    FrameContext,
-    LayerBuilder,
-)
-from scanner.engines.tshark.ek import (
-    Layer,
-    first_int,
-    integers,
-    raw_values,
-    text,
-    values,
-)
-from scanner.model import (
-    Event,
-    TlsClientHello,
-)
+from scanner.engines.tshark.builder import MAX_CONNECTIONS, FrameContext, LayerBuilder
+from scanner.engines.tshark.ek import Layer, first_int, integers, raw_values, text, values
+from scanner.model import Event, TlsClientHello
 
 # A ClientHello on the same 5-tuple this soon after another answers a HelloRetryRequest.
 TLS_RETRY_WINDOW = 60.0
@@ -36,7 +22,7 @@ class TlsBuilder(LayerBuilder):
 
     layer = "tls"
     display_filter = "tls.handshake.type == 1"
-    protocols = ('tls',)
+    protocols = ("tls",)
 
     def __init__(self, anomalies: Anomalies, counters: dict[str, int]) -> None:
         super().__init__(anomalies, counters)
