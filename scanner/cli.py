@@ -34,14 +34,14 @@ def cli() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
 def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
-    from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
     from scanner.report.output import check_writable, open_output
+    from scanner.run import make_runner
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_engine(engine, None, jobs)
+    runner = make_runner(engine, None, jobs)
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:

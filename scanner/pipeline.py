@@ -21,16 +21,15 @@ from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
-from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
-from scanner.engines import make_engine
 from scanner.engines.base import EngineStats
 from scanner.graph import analyse, build_graph, identifier_node
 from scanner.ingest import CaptureSource
+from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     AttributedObservation,
@@ -55,6 +54,7 @@ from scanner.policy.allowlist import AllowEntry, load_allowlist
 from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severities
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
+from scanner.run import make_runner
 
 _CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
 _LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
@@ -274,7 +274,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_engine(settings.engine, progress, settings.jobs)
+    engine = make_runner(settings.engine, progress, settings.jobs)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

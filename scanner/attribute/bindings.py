@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from scanner.detect.validators import imei, imeisv, mac, mac_bare, msisdn_loose
+from scanner.knowledge.validators import imei, imeisv, mac, mac_bare, msisdn_loose
 from scanner.model import DhcpMessage, DiameterMessage, Event, GtpcMessage, RadiusMessage
 
 MAX_PENDING = 65536

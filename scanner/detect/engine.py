@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from scanner.attribute.inventory import Inventory
-from scanner.attribute.psl import registrable_domain
 from scanner.detect.cookies import CookieIdDetector
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
@@ -25,7 +23,10 @@ from scanner.detect.known import KnownMatch, KnownValues
 from scanner.detect.names import PersonalNames, load_first_names
 from scanner.detect.patterns import PatternDetector
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.detect.validators import TABLES, imei, imeisv, imsi, mac_is_randomised, msisdn_loose, opaque_token
+from scanner.knowledge.identifiers import identifier_type
+from scanner.knowledge.inventory import Inventory
+from scanner.knowledge.psl import registrable_domain
+from scanner.knowledge.validators import TABLES, mac_is_randomised
 from scanner.model import Event, HttpRequest, Observation
 
 # Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
@@ -68,13 +69,6 @@ class Detection:
 # Observations below this confidence are not reported (shape-only guesses).
 MIN_CONFIDENCE = 0.5
 _NO_PATTERNS = frozenset({"dns", "sni"})  # names on the wire: only known values are looked for
-
-_OPERATOR_VALIDATORS = {
-    "msisdn": msisdn_loose,
-    "imsi": imsi,
-    "imei": lambda v: imei(v) or imeisv(v),
-    "uidh": opaque_token,
-}
 
 
 class Detector:
@@ -221,7 +215,7 @@ class Detector:
         id_type = self.signatures.operator_headers.get((field.key or "").lower())
         if id_type is None:
             return None
-        value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
+        value = identifier_type(id_type).operator_value(field.value)
         return (id_type, value) if value is not None else None
 
     def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:

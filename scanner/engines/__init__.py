@@ -15,14 +15,10 @@ if TYPE_CHECKING:
 ENGINES = ("native", "tshark")
 
 
-def make_engine(name: str, progress: ProgressCallback | None = None, jobs: int = 1) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+def make_engine(name: str, progress: ProgressCallback | None = None) -> Engine:
+    """The engine called ``name`` (scanner.run.make_runner runs it in several processes)."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
-    if jobs > 1:
-        from scanner.run.parallel import ParallelEngine
-
-        return ParallelEngine(name, jobs, progress)
     if name == "tshark":
         from scanner.engines.tshark import TsharkEngine
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.attribute.inventory import (
+from scanner.errors import ConfigError
+from scanner.knowledge.identifiers import normalise_identifier
+from scanner.knowledge.inventory import (
     MINOR_AGE,
     Device,
     Inventory,
@@ -16,9 +18,7 @@ from scanner.attribute.inventory import (
     TimedAddress,
     load_inventory,
     load_subscribers,
-    normalise_identifier,
 )
-from scanner.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

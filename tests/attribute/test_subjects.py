@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from scanner.attribute.bindings import BindingLearner
-from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddress
 from scanner.attribute.subjects import SubjectResolver
 from scanner.engines.native import NativeEngine
 from scanner.ingest import expand_inputs
+from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
 from scanner.model import (
     DhcpMessage,
     DiameterMessage,
