@@ -13,6 +13,8 @@ Event types register themselves by being declared (``type = "dns"``): the
 from __future__ import annotations
 
 import dataclasses
+import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -322,6 +324,28 @@ def channel_location(location: str, protocol: str) -> str:
     return location
 
 
+class Flag(enum.Enum):
+    """What detection learnt about one observed value beyond its type: data that policy rules test
+    (as ``identifier.<value>``, docs/architecture.md "Policy rules"); the report's note is rendered
+    from it (FLAG_NOTES), so rewording a note cannot change which rules fire."""
+
+    RANDOMISED_MAC = "randomised"  # a locally administered (private, per-network) MAC
+    PERSONAL_NAME = "personal_name"  # a device name that contains a person's first name
+    OPERATOR_INJECTED = "operator_injected"  # an enrichment header the network added
+
+
+# The human text of a flag in reports; a flag without one shows no note (the channel says it).
+FLAG_NOTES: dict[Flag, str] = {
+    Flag.RANDOMISED_MAC: "randomised MAC",
+    Flag.PERSONAL_NAME: "contains a personal name",
+}
+
+
+def flag_note(flags: Iterable[Flag]) -> str | None:
+    """The note shown for a set of flags ("randomised MAC"), None when none has text."""
+    return "; ".join(sorted(FLAG_NOTES[flag] for flag in set(flags) if flag in FLAG_NOTES)) or None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     """One identifier value found in one event.
@@ -339,9 +363,16 @@ class Observation:
     confidence: float
     source: str  # "known" (an inventory value) or "pattern" (shape + key name)
     owner: str | None = None  # inventory device whose value this is
-    operator_injected: bool = False  # an enrichment header the network added
-    note: str | None = None  # e.g. "randomised MAC"
+    flags: frozenset[Flag] = frozenset()
     event: Event
+
+    @property
+    def operator_injected(self) -> bool:
+        return Flag.OPERATOR_INJECTED in self.flags
+
+    @property
+    def note(self) -> str | None:
+        return flag_note(self.flags)
 
 
 # --------------------------------------------------------------------------- attribution

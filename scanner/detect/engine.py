@@ -27,7 +27,7 @@ from scanner.knowledge.identifiers import identifier_type
 from scanner.knowledge.inventory import Inventory
 from scanner.knowledge.psl import registrable_domain
 from scanner.knowledge.validators import TABLES, mac_is_randomised
-from scanner.model import Event, HttpRequest, Observation
+from scanner.model import Event, Flag, HttpRequest, Observation
 
 # Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
 # tfcd, tfua, OpenRTB regs.coppa, IAB/AppLovin/ironSource coppa flags, Unity/Vungle child-directed).
@@ -65,6 +65,10 @@ class Detection:
     observations: list[Observation]
     child_directed: bool | None = None
 
+
+_NO_FLAGS: frozenset[Flag] = frozenset()
+_RANDOMISED = frozenset({Flag.RANDOMISED_MAC})
+_PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
 
 # Observations below this confidence are not reported (shape-only guesses).
 MIN_CONFIDENCE = 0.5
@@ -120,7 +124,7 @@ class Detector:
             if location == "header_enrichment":
                 assert operator_value is not None  # only enrichment-shaped values keep this location
                 observation = _observation(operator_value[0], operator_value[1], field, 0.95, event)
-                self._add(found, dataclasses.replace(observation, operator_injected=True))
+                self._add(found, dataclasses.replace(observation, flags=observation.flags | {Flag.OPERATOR_INJECTED}))
                 continue
             if location == "name":
                 self._device_name(found, field, event)
@@ -150,10 +154,8 @@ class Detector:
             if candidate is not None:
                 if candidate.confidence >= MIN_CONFIDENCE:
                     encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
-                    note = None
-                    if candidate.id_type == "mac" and mac_is_randomised(candidate.value):
-                        note = "randomised MAC"
-                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, note))
+                    flags = _RANDOMISED if candidate.id_type == "mac" and mac_is_randomised(candidate.value) else _NO_FLAGS
+                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags))
             elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
                 for inner in self.patterns.in_text(field.value):
                     self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event))
@@ -193,9 +195,13 @@ class Detector:
                     encoding = "upper" if encoding == "plain" else "upper_nodash"
                 elif match.text == match.text.lower():
                     encoding = "lower" if encoding == "plain" else "lower_nodash"
-        note = "randomised MAC" if form.id_type == "mac" and mac_is_randomised(form.value) else None
+        flags: set[Flag] = set()
+        if form.id_type == "mac" and mac_is_randomised(form.value):
+            flags.add(Flag.RANDOMISED_MAC)
         if form.id_type == "device_name" and self.names.find(form.value):
-            note = "contains a personal name"
+            flags.add(Flag.PERSONAL_NAME)
+        if field.location == "header_enrichment":
+            flags.add(Flag.OPERATOR_INJECTED)
         return Observation(
             id_type=form.id_type,
             value=form.value,
@@ -205,8 +211,7 @@ class Detector:
             confidence=1.0,
             source="known",
             owner=form.owner,
-            operator_injected=field.location == "header_enrichment",
-            note=note,
+            flags=frozenset(flags),
             event=event,
         )
 
@@ -225,7 +230,7 @@ class Detector:
         person = self.names.find(name)
         if person is None:
             return
-        self._add(found, _observation("device_name", name, field, 0.8, event, note="contains a personal name"))
+        self._add(found, _observation("device_name", name, field, 0.8, event, flags=_PERSONAL_NAME))
 
 
 def _observation(
@@ -235,7 +240,7 @@ def _observation(
     confidence: float,
     event: Event,
     encoding: str | None = None,
-    note: str | None = None,
+    flags: frozenset[Flag] = frozenset(),
 ) -> Observation:
     return Observation(
         id_type=id_type,
@@ -245,7 +250,7 @@ def _observation(
         location=field.location,
         confidence=confidence,
         source="pattern",
-        note=note,
+        flags=flags,
         event=event,
     )
 

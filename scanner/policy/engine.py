@@ -21,7 +21,16 @@ from typing import Any
 
 from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.model import LOCAL_NETWORK_CATEGORY, SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
+from scanner.model import (
+    LOCAL_NETWORK_CATEGORY,
+    SEVERITY_RANK,
+    Channel,
+    Finding,
+    Flag,
+    IdentifierRef,
+    RuleMatch,
+    flag_note,
+)
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
@@ -84,9 +93,9 @@ class PolicyEngine:
             "identifier.persistent": signature.persistent,
             "identifier.contact": signature.contact,
             "identifier.known": leak.known,
-            "identifier.operator_injected": leak.operator_injected,
-            "identifier.randomised": "randomised MAC" in leak.notes,
-            "identifier.personal_name": "contains a personal name" in leak.notes,
+            # identifier.randomised, .personal_name, .operator_injected: one fact per flag, read
+            # from the flags (data), never from the note's wording
+            **{f"identifier.{flag.value}": flag in leak.flags for flag in Flag},
             "destination.tracker": destination.tracker,
             "destination.party": destination.party,
             "destination.category": destination.category,
@@ -124,7 +133,7 @@ class PolicyEngine:
             value_hmac=value_hmac,
             encodings=tuple(sorted(leak.encodings)),
             keys=tuple(sorted(leak.keys)),
-            note="; ".join(sorted(leak.notes)) or None,
+            note=flag_note(leak.flags),
         )
         channel = Channel(
             protocol=_most_common(leak.protocols) or "",
