@@ -18,12 +18,23 @@ import click
 from scanner import __version__
 from scanner.engines import ENGINES
 from scanner.errors import PrivscanError
+from scanner.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="privscan")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """privscan: which company receives our young subscribers' identifiers, through which flows, and since when."""
+    # The one place the environment is read (docs/cli.md, "Environment"); every command passes
+    # these settings down instead.
+    ctx.obj = Settings.from_environment()
+
+
+def runtime() -> Settings:
+    """The run's settings, as the group read them (defaults outside a command line run)."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
 
 
 @cli.command()
@@ -41,7 +52,7 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_runner(engine, None, jobs)
+    runner = make_runner(engine, None, jobs, runtime())
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:
@@ -82,6 +93,7 @@ def _settings(**kwargs: Any) -> Any:
         engine=kwargs.get("engine") or "native",
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
+        runtime=runtime(),
     )
 
 
@@ -115,7 +127,7 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
         check_writable(path)
     result = _run(captures, quiet, jobs, **kwargs)
     for name, path in targets:
-        write_report(result, get_format(name)(RenderOptions()), path)
+        write_report(result, get_format(name)(RenderOptions(stable=runtime().stable_report)), path)
     for warning in result.warnings:
         click.echo(f"privscan: warning: {warning}", err=True)
     if fail_on != "none" and result.findings_at_or_above(fail_on):

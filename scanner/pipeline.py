@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import __version__
@@ -55,6 +55,7 @@ from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severit
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
 from scanner.run import make_runner
+from scanner.settings import Settings
 
 _CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
 _LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
@@ -74,6 +75,7 @@ class ScanSettings:
     show_values: bool = False
     hmac_key_file: str | None = None
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
 
 
 class ScanPipeline:
@@ -274,7 +276,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_runner(settings.engine, progress, settings.jobs)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

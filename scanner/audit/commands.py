@@ -24,6 +24,7 @@ import click
 
 from scanner.engines import ENGINES
 from scanner.errors import InputError
+from scanner.settings import Settings
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
@@ -58,6 +59,12 @@ def _load_config(config_path: str | None) -> Any:
     return load_config(config_path)
 
 
+def _runtime() -> Settings:
+    """The settings the privscan group read from the environment (defaults when run otherwise)."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
 def _settings(config: Any, options: dict[str, Any]) -> Any:
     from scanner.pipeline import ScanSettings
 
@@ -70,6 +77,7 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         engine=options.get("engine") or base.engine,
         show_values=False,
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
+        runtime=_runtime(),
     )
 
 
@@ -99,7 +107,7 @@ def audit(config: str, fmt: str, fail_on: str | None) -> None:
             f"privscan: capturing on {live.interface} for {format_duration(live.duration)} into {path} ({backend})", err=True
         )
 
-    outcome = run_audit(cfg, fail_on=fail_on, on_capture_started=capture_started)
+    outcome = run_audit(cfg, fail_on=fail_on, on_capture_started=capture_started, settings=_runtime())
     for warning in (*outcome.result.warnings, *outcome.warnings):
         click.echo(f"privscan: warning: {warning}", err=True)
     click.echo(summary_json(outcome) if fmt == "json" else summary_text(outcome))
@@ -383,7 +391,7 @@ def watch(directory: str, config_path: str | None, history_path: str | None, bas
                 f"{len(c.new)} new, {len(c.failing)} at or above {threshold} outside the baseline and allow-list"
             )
 
-    with History(db) as store:
+    with History(db, pause_in_transaction=_runtime().history_pause_s) as store:
         watcher = Watcher(
             root, store, _settings(config, options),
             series=config.name if config is not None else None,

@@ -13,7 +13,8 @@ import networkx as nx
 import pytest
 
 from scanner.model import LOCATIONS, SEVERITIES, SUBJECT_SOURCES, ScanResult, channel_location
-from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
+from scanner.report.formats import RenderOptions, get_format
+from scanner.settings import STABLE_ENV, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
 
@@ -115,7 +116,8 @@ def test_stable_output_blanks_elapsed_only(scan_result: ScanResult, monkeypatch:
     assert render(scan_result, stable=True)["stats"]["elapsed_s"] is None
     assert render(scan_result, stable=False)["stats"]["elapsed_s"] == 4.271
     monkeypatch.setenv(STABLE_ENV, "1")
-    assert json.loads(get_format("json")().render(scan_result))["stats"]["elapsed_s"] is None
+    options = RenderOptions(stable=Settings.from_environment().stable_report)  # as the command line builds them
+    assert json.loads(get_format("json")(options).render(scan_result))["stats"]["elapsed_s"] is None
 
 
 def _as_if_merged_differently(result: ScanResult) -> ScanResult:

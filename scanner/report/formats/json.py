@@ -16,7 +16,7 @@ come from data (``stats``, graph attributes) is sorted; graph nodes and links
 are sorted, findings are worst first (the ``ScanResult`` order, sorted again
 so a merge order cannot show), and the only value that depends on the
 run rather than the input, ``stats.elapsed_s``, is ``null`` under
-``RenderOptions(stable=True)`` or ``PRIVSCAN_STABLE_REPORT=1``.  Then the
+``RenderOptions(stable=True)`` (the CLI's ``PRIVSCAN_STABLE_REPORT=1``).  Then the
 serial and the parallel scans of one input write the same bytes.
 
 The graph is node-link data with its edges under ``"links"`` (networkx's
