@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from scanner import __version__
+from scanner import __version__, options
 from scanner.engines import ENGINES
 from scanner.errors import PrivscanError
 from scanner.settings import Settings
@@ -65,21 +65,16 @@ SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 def _scan_options(func: Any) -> Any:
     """The options every command that scans captures shares (scan, blocklist)."""
-    options = [
-        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
-        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
-        click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
-        click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
-        click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
-        click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
-        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return options.apply(
+        [
+            *options.scan_setting_options(engine_default="native"),
+            click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
+            click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                         help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+            click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+        ],
+        func,
+    )
 
 
 def _settings(**kwargs: Any) -> Any:
@@ -114,7 +109,7 @@ def _run(captures: Sequence[str], quiet: bool, jobs: int, **kwargs: Any) -> Any:
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
 @_scan_options
-@click.option("--format", "formats", multiple=True, help="Report format(s): table (default), json, jsonl, csv, sarif, html, graphml, gexf, dot. Repeat or comma-separate for several.")
+@click.option("--format", "formats", multiple=True, cls=options.ReportFormatsOption)
 @click.option("-o", "--output", "outputs", multiple=True, help="Output file; its extension picks the format (report.html), or FORMAT:FILE. Repeatable.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True, help="Exit 1 when a finding is at or above this severity (none: never).")
 def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str], fail_on: str, quiet: bool, jobs: int, **kwargs: Any) -> None:
@@ -137,7 +132,7 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
 @_scan_options
-@click.option("--format", "fmt", type=click.Choice(["hosts", "dnsmasq", "rpz"]), default="hosts", show_default=True)
+@click.option("--format", "fmt", type=options.RegistryChoice(options.blocklist_format_names), default="hosts", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool, jobs: int, **kwargs: Any) -> None:
     """Network policy for child-profile subscriptions: the third-party trackers that received a

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from scanner.engines import ENGINES
+from scanner import options
 from scanner.errors import InputError
 from scanner.settings import Settings
 
@@ -37,18 +37,9 @@ def register(group: click.Group) -> None:
 
 def _settings_options(func: Any) -> Any:
     """Scan settings for commands that scan outside an audit config (baseline, watch); they override the config's."""
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="An audit config to take the settings, history and baseline from."),
-        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
-        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list."),
-        click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
-        click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs: fingerprints depend on it."),
-        click.option("--engine", type=click.Choice(ENGINES), default=None, help="native (default) or tshark."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    config = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                          help="An audit config to take the settings, history and baseline from.")
+    return options.apply([config, *options.scan_setting_options(engine_default=None)], func)
 
 
 def _load_config(config_path: str | None) -> Any:
