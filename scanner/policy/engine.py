@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
+from scanner.graph import Linkability
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
@@ -36,14 +36,6 @@ from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
 
 FINGERPRINT_VERSION = "v2"  # v1 also hashed the smallest value HMAC, so a new value changed the id
-
-
-@dataclass(frozen=True, slots=True)
-class Linkability:
-    """For one identifier value: how many organisations and parent companies it reached."""
-
-    organisations: int
-    parents: int
 
 
 class PolicyEngine:
