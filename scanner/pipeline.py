@@ -30,6 +30,7 @@ from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines.base import EngineStats
 from scanner.graph import Linkability, analyse, annotate_findings, build_graph, identifier_node, linkability
 from scanner.ingest import CaptureSource
+from scanner.knowledge.identifiers import identifier_type
 from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
@@ -132,7 +133,7 @@ class ScanPipeline:
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
-                if observation.id_type == "cookie_id" and not destination.tracker:
+                if identifier_type(observation.id_type).only_to_trackers and not destination.tracker:
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company

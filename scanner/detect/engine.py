@@ -14,19 +14,20 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from scanner.detect.code import DetectorContext, build_code_detectors, detector_of
 from scanner.detect.cookies import CookieIdDetector
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
-from scanner.detect.geo import GeoDetector, Place
+from scanner.detect.geo import GeoDetector
 from scanner.detect.keys import key_forms
 from scanner.detect.known import KnownMatch, KnownValues
-from scanner.detect.names import PersonalNames, load_first_names
+from scanner.detect.names import PersonalNames
 from scanner.detect.patterns import PatternDetector
 from scanner.detect.signatures import IdentifierSignatures
 from scanner.knowledge.identifiers import identifier_type
 from scanner.knowledge.inventory import Inventory
 from scanner.knowledge.psl import registrable_domain
-from scanner.knowledge.validators import TABLES, mac_is_randomised
+from scanner.knowledge.validators import mac_is_randomised
 from scanner.model import Event, Flag, HttpRequest, Observation
 
 # Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
@@ -83,10 +84,11 @@ class Detector:
         self.known = KnownValues(inventory) if inventory is not None else None
         if self.known is not None and not self.known:
             self.known = None
-        places = [Place(d.id, lat, lon) for d in (inventory.devices if inventory else ()) for lat, lon in d.places]
-        self.geo = GeoDetector(signatures.signature("geo"), places)
-        self.cookies = CookieIdDetector(signatures.signature("cookie_id"))
-        self.names = PersonalNames(load_first_names(TABLES / "first_names.txt"))
+        # The types whose detection needs code, as their modules declared them (detect/code.py).
+        code = build_code_detectors(DetectorContext(signatures, inventory))
+        self.geo = detector_of(code, "geo", GeoDetector)
+        self.cookies = detector_of(code, "cookie_id", CookieIdDetector)
+        self.names = detector_of(code, "device_name", PersonalNames)
 
     def observe(self, event: Event) -> Detection:
         fields = self.extractor.fields(event)

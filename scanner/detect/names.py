@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from scanner.detect.code import DetectorContext, code_detector
+from scanner.knowledge.validators import TABLES
+
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Words that follow a model name and happen to be first names ("iPhone 15 Pro Max", "Nest Hub Max").
@@ -40,3 +43,8 @@ class PersonalNames:
                     return candidate
             previous = word
         return None
+
+
+@code_detector("device_name")
+def _device_name_detector(context: DetectorContext) -> PersonalNames:
+    return PersonalNames(load_first_names(TABLES / "first_names.txt"))

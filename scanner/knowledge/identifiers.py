@@ -77,6 +77,8 @@ class IdentifierType:
     is_place: bool = False
     # A known match of an e-mail form may not touch these extra characters (its local part's).
     email_like: bool = False
+    # Counts only when it reaches a tracker: a tracker's cookie sent back to its own site is not a leak.
+    only_to_trackers: bool = False
 
 
 # ---------------------------------------------------------------- previews
@@ -216,7 +218,7 @@ _TYPES = (
     IdentifierType("email", email, _email_preview, known_forms=_email_forms, email_like=True),
     IdentifierType("geo", preview=_geo_preview, is_place=True),
     IdentifierType("device_name", preview=_device_name_preview, known_forms=_device_name_forms),
-    IdentifierType("cookie_id"),
+    IdentifierType("cookie_id", only_to_trackers=True),
     IdentifierType("uidh"),
 )
 
