@@ -1,6 +1,6 @@
 """privscan's command line (click).  Thin: it parses, calls, prints and exits.
 
-Exit status (DESIGN.md): 0 no finding at or above ``--fail-on``; 1 findings at
+Exit status (docs/cli.md): 0 no finding at or above ``--fail-on``; 1 findings at
 or above it; 2 bad usage or unreadable input, with one line on stderr and no
 traceback.
 """

@@ -304,7 +304,7 @@ class DiameterMessage(Event):
 
 
 
-# Where in a message an identifier was found: DESIGN.md's closed list (channel.location); the
+# Where in a message an identifier was found: docs/report.md's closed list (channel.location); the
 # JSON Schema's enum is checked against it.  Detectors say more ("header_enrichment", "name"):
 # ``channel_location`` maps what they say onto this list.
 LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
@@ -378,7 +378,7 @@ class Observation:
 # --------------------------------------------------------------------------- attribution
 
 
-# DESIGN.md's contract: where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
+# docs/report.md's contract (subjects[].source): where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
 # newer cores, so a subscriber learned from a Diameter CCR is reported as "radius" (AAA).
 SUBJECT_SOURCES = ("inventory", "gtp", "radius", "dhcp", "address")
 

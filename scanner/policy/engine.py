@@ -3,7 +3,7 @@
 Every leak is a finding (PS000 at least); its severity is that of the most
 severe rule that applies, and every applying rule is listed with it.  A
 finding's id is a fingerprint of what the leak is, not of when or where it
-was seen: rule-independent, built from what names a finding (DESIGN.md): the
+was seen: rule-independent, built from what names a finding (docs/report.md): the
 subject, the identifier type, the destination organisation and host.  No
 timestamps, frame numbers, ports or reassignable addresses (a subject named by
 its address is the one exception: it has no better name), and no value: a

@@ -1,4 +1,4 @@
-"""The device inventory (YAML and CSV, DESIGN.md) and the operator's subscriber list: what they
+"""The device inventory (YAML and CSV, docs/inventory.md) and the operator's subscriber list: what they
 say about devices, and errors that name the file and the line."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The JSON report against DESIGN.md's contract and schemas/report-v1.schema.json; determinism."""
+"""The JSON report against docs/report.md's contract and schemas/report-v1.schema.json; determinism."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_schema_enums_follow_the_model() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert set(schema["$defs"]["severity"]["enum"]) == set(SEVERITIES)
     assert set(schema["$defs"]["channel"]["properties"]["location"]["enum"]) == set(LOCATIONS)
-    # DESIGN.md: "location": "query|path|header|cookie|body|sni|dns|user_agent", a closed list;
+    # docs/report.md: "location": "query|path|header|cookie|body|sni|dns|user_agent", a closed list;
     # "party": "first|third".
     assert LOCATIONS == ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
     assert schema["$defs"]["destination"]["properties"]["party"]["enum"] == ["first", "third"]
@@ -161,7 +161,7 @@ def test_output_is_utf8_text_with_unicode_kept(scan_result_with_values: ScanResu
 
 
 def test_subject_sources_are_the_design_contracts_and_nothing_else(scan_result: ScanResult, validator: Any) -> None:
-    assert SUBJECT_SOURCES == ("inventory", "gtp", "radius", "dhcp", "address")  # DESIGN.md, "subjects"
+    assert SUBJECT_SOURCES == ("inventory", "gtp", "radius", "dhcp", "address")  # docs/report.md, "subjects"
     document = render(scan_result)
     document["subjects"][0]["source"] = "diameter"
     with pytest.raises(jsonschema.ValidationError):
