@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from scanner.detect.signatures import IdentifierSignatures
 from scanner.knowledge.inventory import Inventory
+from scanner.model import Flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,13 @@ class DetectorContext:
 
     signatures: IdentifierSignatures
     inventory: Inventory | None
+
+
+@runtime_checkable
+class Flagger(Protocol):
+    """A code detector that also flags a known (inventory) value of its type."""
+
+    def flags(self, value: str) -> frozenset[Flag]: ...
 
 
 Factory = Callable[[DetectorContext], Any]

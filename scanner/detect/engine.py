@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from scanner.detect.code import DetectorContext, build_code_detectors, detector_of
+from scanner.detect.code import DetectorContext, Flagger, build_code_detectors, detector_of
 from scanner.detect.cookies import CookieIdDetector
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
@@ -27,7 +27,6 @@ from scanner.detect.signatures import IdentifierSignatures
 from scanner.knowledge.identifiers import identifier_type
 from scanner.knowledge.inventory import Inventory
 from scanner.knowledge.psl import registrable_domain
-from scanner.knowledge.validators import mac_is_randomised
 from scanner.model import Event, Flag, HttpRequest, Observation
 
 # Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
@@ -67,8 +66,6 @@ class Detection:
     child_directed: bool | None = None
 
 
-_NO_FLAGS: frozenset[Flag] = frozenset()
-_RANDOMISED = frozenset({Flag.RANDOMISED_MAC})
 _PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
 
 # Observations below this confidence are not reported (shape-only guesses).
@@ -89,6 +86,7 @@ class Detector:
         self.geo = detector_of(code, "geo", GeoDetector)
         self.cookies = detector_of(code, "cookie_id", CookieIdDetector)
         self.names = detector_of(code, "device_name", PersonalNames)
+        self.flaggers: dict[str, Flagger] = {t: d for t, d in code.items() if isinstance(d, Flagger)}
 
     def observe(self, event: Event) -> Detection:
         fields = self.extractor.fields(event)
@@ -156,7 +154,7 @@ class Detector:
             if candidate is not None:
                 if candidate.confidence >= MIN_CONFIDENCE:
                     encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
-                    flags = _RANDOMISED if candidate.id_type == "mac" and mac_is_randomised(candidate.value) else _NO_FLAGS
+                    flags = identifier_type(candidate.id_type).flags(candidate.value)
                     self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags))
             elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
                 for inner in self.patterns.in_text(field.value):
@@ -197,11 +195,11 @@ class Detector:
                     encoding = "upper" if encoding == "plain" else "upper_nodash"
                 elif match.text == match.text.lower():
                     encoding = "lower" if encoding == "plain" else "lower_nodash"
-        flags: set[Flag] = set()
-        if form.id_type == "mac" and mac_is_randomised(form.value):
-            flags.add(Flag.RANDOMISED_MAC)
-        if form.id_type == "device_name" and self.names.find(form.value):
-            flags.add(Flag.PERSONAL_NAME)
+        flags = set(identifier_type(form.id_type).flags(form.value))
+        # What a type's code detector sees in a known value (a first name in a listed device name).
+        flagger = self.flaggers.get(form.id_type)
+        if flagger is not None:
+            flags |= flagger.flags(form.value)
         if field.location == "header_enrichment":
             flags.add(Flag.OPERATOR_INJECTED)
         return Observation(

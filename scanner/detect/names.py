@@ -13,6 +13,9 @@ from pathlib import Path
 
 from scanner.detect.code import DetectorContext, code_detector
 from scanner.knowledge.validators import TABLES
+from scanner.model import Flag
+
+_PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
 
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -43,6 +46,10 @@ class PersonalNames:
                     return candidate
             previous = word
         return None
+
+    def flags(self, device_name: str) -> frozenset[Flag]:
+        """A known device name with a first name in it is flagged (PS801 tests the flag)."""
+        return _PERSONAL_NAME if self.find(device_name) else frozenset()
 
 
 @code_detector("device_name")

@@ -28,9 +28,11 @@ from scanner.knowledge.validators import (
     imsi,
     mac,
     mac_bare,
+    mac_is_randomised,
     msisdn_loose,
     opaque_token,
 )
+from scanner.model import Flag
 
 # (form, encoding, case_sensitive), as the known-value search indexes them.
 Form = tuple[str, str, bool]
@@ -79,6 +81,16 @@ class IdentifierType:
     email_like: bool = False
     # Counts only when it reaches a tracker: a tracker's cookie sent back to its own site is not a leak.
     only_to_trackers: bool = False
+    # What the normalised value itself says (a locally administered MAC is randomised): policy facts.
+    flags: Callable[[str], frozenset[Flag]] = lambda _value: _NO_FLAGS
+
+
+_NO_FLAGS: frozenset[Flag] = frozenset()
+_RANDOMISED: frozenset[Flag] = frozenset({Flag.RANDOMISED_MAC})
+
+
+def _mac_flags(value: str) -> frozenset[Flag]:
+    return _RANDOMISED if mac_is_randomised(value) else _NO_FLAGS
 
 
 # ---------------------------------------------------------------- previews
@@ -209,7 +221,7 @@ _TYPES = (
     IdentifierType("imsi", _imsi, names_device=True, operator_value=imsi),
     IdentifierType("msisdn", _msisdn, known_forms=_msisdn_forms, names_device=True, operator_value=msisdn_loose),
     IdentifierType("iccid", _iccid, names_device=True),
-    IdentifierType("mac", _mac, _mac_preview, known_forms=_mac_forms, names_device=True),
+    IdentifierType("mac", _mac, _mac_preview, known_forms=_mac_forms, names_device=True, flags=_mac_flags),
     IdentifierType("serial"),
     IdentifierType("android_id", _android_id),
     IdentifierType("gaid", _gaid, _advertising_preview, known_forms=_advertising_forms),
