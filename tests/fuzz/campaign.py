@@ -13,8 +13,8 @@ Two sources of cases, chosen in turn by a seeded random generator:
   scapy has one, randomised with scapy's ``fuzz`` and mutated, sent on the
   decoder's port over UDP, TCP or SCTP.
 
-Each case is read in-process with ``PRIVSCAN_STRICT=1`` (a decoder bug raises)
-through the native engine and the ``events`` writer; every ``--scan-every``-th case
+Each case is read in-process by a strict engine (``PRIVSCAN_STRICT=1`` on the
+command line: a decoder bug raises instead of being counted) through the native engine and the ``events`` writer; every ``--scan-every``-th case
 also through the whole ``scan`` pipeline and a JSON report; every
 ``--subprocess-every``-th case through the command line in a process of its own,
 whose exit status (0, 1 or 2 allowed) and peak memory (``--rss-mib``) are
@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("PRIVSCAN_SHARED", REPO.parent / "shared"))
 REPRO_DIR = Path(__file__).resolve().parent / "repro"
 MAX_CORPUS_FILE = 400_000  # bytes: larger captures cost time per case without new shapes
-STRICT = {"PRIVSCAN_STRICT": "1"}  # a decoder bug raises instead of being counted
+STRICT = {"PRIVSCAN_STRICT": "1"}  # the command line's way to ask for a strict engine
 
 from fuzz.resource_cases import PCAP_HEADER, ipv4, record, tcp  # noqa: E402
 
@@ -331,11 +331,9 @@ def run_in_process(path: Path, scan: bool, seconds: float) -> Outcome:
 
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
-    strict_before = os.environ.get("PRIVSCAN_STRICT")
-    os.environ.update(STRICT)  # read by the engines when they are made (run_scan makes its own)
     try:
         sources = expand_inputs([str(path)])
-        engine = NativeEngine()
+        engine = NativeEngine(strict=True)
         write_event_lines(engine.events(sources), io.StringIO(), "jsonl")
         bugs = sorted(name for name in engine.stats.anomalies if name.startswith("internal_error"))
         if bugs:
@@ -343,8 +341,9 @@ def run_in_process(path: Path, scan: bool, seconds: float) -> Outcome:
         if scan:
             from scanner.pipeline import ScanSettings, run_scan
             from scanner.report.formats import RenderOptions, get_format
+            from scanner.settings import Settings
 
-            result = run_scan(sources, ScanSettings())
+            result = run_scan(sources, ScanSettings(runtime=Settings(strict=True)))
             get_format("json")(RenderOptions()).render(result)
         return Outcome(None)
     except CaseTimeout:
@@ -360,10 +359,6 @@ def run_in_process(path: Path, scan: bool, seconds: float) -> Outcome:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        if strict_before is None:
-            os.environ.pop("PRIVSCAN_STRICT", None)
-        else:
-            os.environ["PRIVSCAN_STRICT"] = strict_before
 
 
 def run_in_subprocess(path: Path, seconds: float, rss_mib: float) -> Outcome:

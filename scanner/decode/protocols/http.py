@@ -271,11 +271,7 @@ class HttpDecoder(StreamDecoder):
         if cut:  # said as a warning of the capture (issue 15), not only in the event
             self.anomalies.add("http_body_truncated")
         return HttpRequest(
-            ts=ts,
-            capture=self.ctx.capture,
-            frame=frame,
-            flow=self.ctx.flow,
-            tunnel=self.ctx.tunnel,
+            **self.ctx.at(ts, frame).header(),
             method=request.method,
             host=request.host,
             uri=request.uri,
