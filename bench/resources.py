@@ -61,7 +61,10 @@ def run(argv: list[str], env: dict[str, str], stdin: bytes | None = None, feed: 
         time.sleep(0.02)
     process.returncode = os.waitstatus_to_exitcode(status)
     lines = [line for line in err.strip().splitlines() if line]
-    return process.returncode, time.monotonic() - started, usage.ru_maxrss / 1024, (lines[-1] if lines else "")
+    last = lines[-1] if lines else ""
+    if "Traceback" in err:
+        last = "TRACEBACK " + last
+    return process.returncode, time.monotonic() - started, usage.ru_maxrss / 1024, last
 
 
 def main() -> None:
@@ -98,7 +101,7 @@ def main() -> None:
                     make(path, args.scale)
                 size = path.stat().st_size / 1e6
                 status, seconds, peak, last = run([*scan, str(path)], env)
-            ok = "yes" if status in (0, 1, 2) and peak < args.bound_mib and "TIMEOUT" not in last else "NO"
+            ok = "yes" if status in (0, 1, 2) and peak < args.bound_mib and not last.startswith(("TIMEOUT", "TRACEBACK")) else "NO"
             print(f"{name:24} {size:9.1f} {status:6} {seconds:8.1f} {peak:9.0f}  {ok:3} {last[:90]}", flush=True)
             del what
 
