@@ -139,3 +139,29 @@ def test_a_flood_becomes_a_warning_of_the_scan(tmp_path: pytest.TempPathFactory,
     capture = syn_flood(tmp_path / "flood.pcap", 3000)  # type: ignore[operator]
     result = run_scan(expand_inputs([str(capture)]), ScanSettings())
     assert any("TCP flows evicted" in w for w in result.warnings), result.warnings
+
+
+def test_http2_open_streams_share_one_body_budget() -> None:
+    # 16 streams of 200 KiB each, all open at once: 3.2 MB kept before (each under its own cap).
+    from scanner.decode.protocols.base import StreamContext
+    from scanner.decode.protocols.http2 import MAX_CONNECTION_BODY_BYTES, PREFACE, Http2Decoder
+    from scanner.model import FlowTuple
+
+    def frame(ftype: int, flags: int, stream: int, payload: bytes) -> bytes:
+        return len(payload).to_bytes(3, "big") + bytes((ftype, flags)) + stream.to_bytes(4, "big") + payload
+
+    block = bytes((0x83, 0x86)) + b"\x04\x01/" + b"\x01\x0bapi.example"  # POST http / api.example
+    anomalies = Anomalies()
+    decoder = Http2Decoder(StreamContext("t", FlowTuple("tcp", "10.0.0.1", 5000, "10.0.0.2", 80)), anomalies)
+    decoder.feed(PREFACE, 0.0, 1)
+    streams = range(1, 33, 2)
+    for stream in streams:
+        decoder.feed(frame(1, 0x04, stream, block), 0.0, 2)
+    for _ in range(13):  # 13 DATA frames of 16 kB (the default maximum frame size) a stream
+        for stream in streams:
+            decoder.feed(frame(0, 0, stream, bytes(16_000)), 0.0, 3)
+    held = sum(s.body_size for s in decoder._streams.values())
+    assert held <= MAX_CONNECTION_BODY_BYTES, held
+    events = list(decoder.finish(1.0, 4))
+    assert len(events) == len(streams)
+    assert anomalies.counts.get("http_body_truncated", 0) > 0

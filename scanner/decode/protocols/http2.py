@@ -55,6 +55,9 @@ MAX_CONTROL_FRAME = 256 * 1024  # any frame but DATA is read whole; DATA is stre
 MAX_HEADER_BLOCK = 256 * 1024
 MAX_BODY_BYTES = 256 * 1024  # body bytes kept per request for detection; the rest is counted
 MAX_OPEN_STREAMS = 128
+# Body bytes kept for all open streams of a connection together: 128 streams of 256 KiB
+# each would hold 32 MiB a connection (issue 15: bounded whatever the traffic).
+MAX_CONNECTION_BODY_BYTES = 1024 * 1024
 # The client's encoder may use a table as large as the server allowed in SETTINGS, which this
 # direction does not see: accept up to this much instead of HPACK's default 4096.
 MAX_HPACK_TABLE = 64 * 1024
@@ -63,7 +66,7 @@ MAX_HPACK_TABLE = 64 * 1024
 class _Stream:
     """One request stream: its header fields and the body read so far."""
 
-    __slots__ = ("body_parts", "body_size", "first_frame", "headers", "truncated")
+    __slots__ = ("body_parts", "body_size", "capped", "first_frame", "headers", "truncated")
 
     def __init__(self, headers: list[tuple[str, str]], first_frame: int) -> None:
         self.headers = headers
@@ -71,12 +74,13 @@ class _Stream:
         self.body_parts: list[bytes] = []
         self.body_size = 0
         self.truncated = False
+        self.capped = False  # cut by a size cap (not by lost bytes): a warning of the capture
 
-    def add_body(self, data: bytes) -> None:
-        room = MAX_BODY_BYTES - self.body_size
+    def add_body(self, data: bytes, room: int = MAX_BODY_BYTES) -> None:
+        room = min(room, MAX_BODY_BYTES - self.body_size)
         if len(data) > room:
             data = data[: max(room, 0)]
-            self.truncated = True
+            self.truncated = self.capped = True
         if data:
             self.body_parts.append(data)
             self.body_size += len(data)
@@ -95,6 +99,7 @@ class Http2Decoder(StreamDecoder):
         self._hpack = hpack.Decoder()
         self._hpack.max_allowed_table_size = MAX_HPACK_TABLE
         self._streams: dict[int, _Stream] = {}  # insertion order: oldest first
+        self._body_bytes = 0  # body bytes held by the open streams
         # A header block still waiting for CONTINUATION frames.
         self._block: bytearray | None = None
         self._block_stream = 0
@@ -144,7 +149,9 @@ class Http2Decoder(StreamDecoder):
                 if take:
                     stream = self._streams.get(self._data_stream)
                     if stream is not None:
-                        stream.add_body(bytes(buf[pos : pos + take]))
+                        before = stream.body_size
+                        stream.add_body(bytes(buf[pos : pos + take]), MAX_CONNECTION_BODY_BYTES - self._body_bytes)
+                        self._body_bytes += stream.body_size - before
                     pos += take
                     self._data_left -= take
                 skip = min(self._pad_left, n - pos) if not self._data_left else 0
@@ -293,6 +300,7 @@ class Http2Decoder(StreamDecoder):
     def _end_stream(self, stream_id: int, events: list[Event], ts: float, frame: int) -> None:
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
+            self._body_bytes -= stream.body_size
             event = self._event(stream, ts, frame)
             if event is not None:
                 events.append(event)
@@ -320,7 +328,7 @@ class Http2Decoder(StreamDecoder):
 
         body = b"".join(stream.body_parts)
         truncated = stream.truncated
-        cut = stream.body_size >= MAX_BODY_BYTES and truncated
+        cut = stream.capped
         content_encoding = header("content-encoding")
         if body and content_encoding:
             try:
