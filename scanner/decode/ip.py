@@ -11,9 +11,10 @@ one buffer of at most ``MAX_DATAGRAM`` bytes with a map of the 8-byte units
 already covered, so thousands of overlapping fragments cost no more than one
 datagram (they were all kept: 148 MB for a 93 MB capture).  A fragment that
 overlaps bytes already received, other than an exact copy (a retransmission),
-drops its datagram and is counted, as RFC 5722 requires for IPv6 and as Linux
-has done for IPv4 since the FragmentSmack fixes (CVE-2018-5391): overlaps are
-how IDS evasion and teardrop attacks work, not how hosts fragment.  At most
+is counted (``ip_fragment_overlap``: overlaps are how IDS evasion and teardrop
+attacks work) and written over them, the later copy winning; a privacy audit
+would rather read a datagram than drop it as Linux does (RFC 5722 asks hosts
+to drop overlapping IPv6 fragments, but we are not the host).  At most
 ``MAX_DATAGRAMS_IN_FLIGHT`` datagrams and ``MAX_FRAGMENT_BYTES`` bytes are held;
 past either, the oldest datagram goes first, counted.  Datagrams still
 incomplete at the end of a capture are counted too.
@@ -77,9 +78,9 @@ class FragmentReassembler:
         if already:
             if datagram.starts.get(offset) == len(data):
                 return None  # an exact copy: a retransmitted fragment, nothing new
+            # Written over what came before (the later copy wins, as in Windows and BSD
+            # stacks); the buffer does not grow, so the overlap costs nothing but a count.
             self.anomalies.add("ip_fragment_overlap")
-            self._drop(key)
-            return None
         payload = datagram.payload
         if end > len(payload):
             grown = end - len(payload)
@@ -87,7 +88,7 @@ class FragmentReassembler:
             self._bytes += grown
         payload[offset:end] = data
         covered[first_unit:end_unit] = b"\x01" * (end_unit - first_unit)
-        datagram.units += end_unit - first_unit
+        datagram.units += end_unit - first_unit - already
         datagram.starts[offset] = len(data)
         if self._bytes > MAX_FRAGMENT_BYTES:
             self._evict_bytes(keep=key)

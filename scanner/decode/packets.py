@@ -61,7 +61,7 @@ LIMIT_WARNINGS = {
     "tcp_flows_evicted": "{n} TCP flows evicted, least recently active first: more than {cap} directions at once",
     "udp_flows_evicted": "{n} UDP flows evicted (counted, not decoded, state): more than {cap} at once",
     "tcp_reassembly_overflow": "{n} TCP holes given up because reassembly buffers were full",
-    "ip_fragment_overlap": "{n} fragmented IP datagrams dropped for overlapping fragments",
+    "ip_fragment_overlap": "{n} IP fragments overlapped bytes already received (the later copy kept)",
     "ip_fragments_evicted": "{n} fragmented IP datagrams dropped: too many bytes or datagrams in flight",
     "ip_fragments_incomplete": "{n} fragmented IP datagrams never completed",
     "quic_state_evicted": "{n} QUIC handshakes dropped before they were whole: too many at once",
