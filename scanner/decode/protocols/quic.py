@@ -26,6 +26,7 @@ packets on the source port, before anything else.
 
 from __future__ import annotations
 
+import hmac
 import re
 import struct
 from collections import OrderedDict
@@ -119,23 +120,36 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
     return sha256(block.translate(_OPAD) + inner).digest()
 
 
-def _hkdf_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
-    """HKDF-Expand-Label (RFC 8446 s7.1) with an empty context, for lengths up to one SHA-256 block."""
+def hkdf_expand_label(secret: bytes, label: bytes, length: int, hash_name: str = "sha256", context: bytes = b"") -> bytes:
+    """HKDF-Expand-Label (RFC 8446 s7.1): HKDF-Expand (RFC 5869 s2.3) of the TLS 1.3 HkdfLabel.
+
+    SHA-256 outputs of one block (every Initial key) take the written-out HMAC above, the hot path
+    of a new connection; other hashes and lengths go through ``hmac.digest``.
+    """
     full_label = b"tls13 " + label
-    info = struct.pack("!HB", length, len(full_label)) + full_label + b"\x00"
-    # HKDF-Expand's first block is HMAC(PRK, info || 0x01); every length here fits in it.
-    return _hmac_sha256(secret, info + b"\x01")[:length]
+    info = struct.pack("!HB", length, len(full_label)) + full_label + bytes((len(context),)) + context
+    if hash_name == "sha256" and length <= 32:
+        # HKDF-Expand's first block is HMAC(PRK, info || 0x01).
+        return _hmac_sha256(secret, info + b"\x01")[:length]
+    out = b""
+    block = b""
+    counter = 1
+    while len(out) < length:
+        block = hmac.digest(secret, block + info + bytes((counter,)), hash_name)
+        out += block
+        counter += 1
+    return out[:length]
 
 
 def client_initial_keys(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes, bytes]:
     """The client's Initial (key, iv, hp) for a connection whose client chose ``dcid`` (RFC 9001 s5.2)."""
     initial_secret = _hmac_sha256(version.salt, dcid)  # HKDF-Extract(salt, DCID)
-    client_secret = _hkdf_expand_label(initial_secret, b"client in", 32)
+    client_secret = hkdf_expand_label(initial_secret, b"client in", 32)
     prefix = version.label_prefix
     return (
-        _hkdf_expand_label(client_secret, prefix + b" key", 16),
-        _hkdf_expand_label(client_secret, prefix + b" iv", 12),
-        _hkdf_expand_label(client_secret, prefix + b" hp", 16),
+        hkdf_expand_label(client_secret, prefix + b" key", 16),
+        hkdf_expand_label(client_secret, prefix + b" iv", 12),
+        hkdf_expand_label(client_secret, prefix + b" hp", 16),
     )
 
 

@@ -1,0 +1,187 @@
+"""Record the project's own HTTP/3 capture with real stacks: aioquic (client) and hypercorn (server).
+
+Not run by the tests: the tests read the committed files.  It needs root (port 443 on loopback,
+dumpcap) and a separate virtual environment with the recording tools, which are not privscan's
+dependencies:
+
+    python3 -m venv /tmp/h3tools && /tmp/h3tools/bin/pip install aioquic hypercorn
+    /tmp/h3tools/bin/python captures/quic/make_h3.py captures/quic
+
+It writes ``h3_keyupdate.pcapng`` (the packets only) and ``h3_keyupdate.keys`` (the NSS key log
+aioquic wrote: CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET and CLIENT/SERVER_TRAFFIC_SECRET_0).  One QUIC v1
+connection from 127.0.12.1 to 127.0.12.2:443 (addresses of their own, so that other
+traffic on the loopback interface stays out of the capture) carries four HTTP/3 requests on four streams (a GET with
+identifiers in the query, a GET with a cookie and a header, a POST with a JSON body, and a POST with a
+form body sent after the client has updated its 1-RTT keys, RFC 9001 s6, so that the last request
+travels under key phase 1).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
+Luhn, a drama-range phone number, an example.org e-mail address).  The keys are generated for this
+capture and protect nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.h3.connection import H3_ALPN, H3Connection
+from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import QuicConnection
+from aioquic.quic.events import QuicEvent
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+CLIENT_ADDRESS, SERVER_ADDRESS = "127.0.12.1", "127.0.12.2"
+HOSTS = ["api.kidsapp.example", "tracker.adnetwork.example"]
+GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
+IMEI = "356938035643809"
+MSISDN = "4917139200042"
+EMAIL = "emma@example.org"
+
+APP = '''
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while True:
+        message = await receive()
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+'''
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTS[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in HOSTS]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class H3Client(QuicConnectionProtocol):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.h3 = H3Connection(self._quic)
+        self.done: dict[int, asyncio.Future[int]] = {}
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        for h3_event in self.h3.handle_event(event):
+            self._h3_event(h3_event)
+
+    def _h3_event(self, event: H3Event) -> None:
+        if isinstance(event, (HeadersReceived, DataReceived)) and event.stream_ended:
+            future = self.done.get(event.stream_id)
+            if future is not None and not future.done():
+                future.set_result(event.stream_id)
+
+    async def request(self, method: str, host: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        stream_id = self._quic.get_next_available_stream_id()
+        self.done[stream_id] = self._loop.create_future()
+        self.h3.send_headers(
+            stream_id,
+            [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", host.encode()), (b":path", path.encode()),
+             (b"user-agent", b"KidsApp/2.1 (aioquic)"), *headers],
+            end_stream=not body,
+        )
+        if body:
+            self.h3.send_data(stream_id, body, end_stream=True)
+        self.transmit()
+        await asyncio.wait_for(self.done[stream_id], 5)
+
+
+@contextlib.asynccontextmanager
+async def connect_from(local: str, remote: str, configuration: QuicConfiguration) -> AsyncIterator[H3Client]:
+    """aioquic's ``connect``, from a chosen source address (its own binds to "::")."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((local, 0))
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: H3Client(QuicConnection(configuration=configuration)), sock=sock
+    )
+    try:
+        protocol.connect((remote, 443))
+        await protocol.wait_connected()
+        yield protocol
+    finally:
+        protocol.close()
+        await protocol.wait_closed()
+        transport.close()
+
+
+async def client(keys: Path, cert: Path) -> None:
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
+    configuration.load_verify_locations(str(cert))
+    with keys.open("w") as secrets:
+        configuration.secrets_log_file = secrets
+        async with connect_from(CLIENT_ADDRESS, SERVER_ADDRESS, configuration) as protocol:
+            await protocol.request("GET", HOSTS[1], f"/v1/collect?adid={GAID}&ev=open", [])
+            await protocol.request("GET", HOSTS[0], "/api/profile", [(b"cookie", f"sid=abc; email={EMAIL}".encode()),
+                                                                      (b"x-device-imei", IMEI.encode())])
+            await protocol.request("POST", HOSTS[1], "/v1/event", [(b"content-type", b"application/json")],
+                                   f'{{"gaid":"{GAID}","msisdn":"{MSISDN}"}}'.encode())
+            # RFC 9001 s6: a key update, initiated by the client once the handshake is confirmed.
+            protocol._quic.request_key_update()
+            await protocol.request("POST", HOSTS[0], "/api/register", [(b"content-type", b"application/x-www-form-urlencoded")],
+                                   f"imei={IMEI}&email={EMAIL.replace('@', '%40')}".encode())
+
+
+def main(out_dir: str) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        cert, key = make_certificate(tmp)
+        (tmp / "app.py").write_text(APP)
+        pcap = out / "h3_keyupdate.pcapng"
+        dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"udp port 443 and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")])
+        time.sleep(1.5)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "hypercorn", "--quic-bind", f"{SERVER_ADDRESS}:443", "--bind", f"{SERVER_ADDRESS}:8443",
+             "--certfile", str(cert), "--keyfile", str(key), "app:app"],
+            cwd=tmp,
+        )
+        try:
+            time.sleep(2.0)
+            asyncio.run(client(out / "h3_keyupdate.keys", cert))
+            time.sleep(0.5)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(10)
+            dumpcap.send_signal(signal.SIGINT)
+            dumpcap.wait(10)
+        # Drop the comment dumpcap writes (host name, OS): the file should name nothing of the machine.
+        subprocess.run(["editcap", "--discard-all-secrets", str(tmp / "raw.pcapng"), str(pcap)], check=True)
+        os.chmod(pcap, 0o644)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
