@@ -30,18 +30,28 @@ import hmac
 import re
 import struct
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from scanner.decode.keylog import CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0
 from scanner.decode.protocols.base import Anomalies, DatagramDecoder, PacketContext
+from scanner.decode.protocols.http3 import Http3Connection
 from scanner.decode.protocols.tls import CLIENT_HELLO, MAX_CLIENT_HELLO, TlsFormatError, parse_client_hello
-from scanner.model import Event, QuicInitial, Tunnel
+from scanner.model import Event, FlowTuple, QuicInitial, Tunnel
+
+
+class SecretSource(Protocol):
+    """What the decoder needs of a key log (scanner.decode.keylog.KeyLog)."""
+
+    def secrets(self, client_random: bytes) -> Mapping[str, bytes]: ...
+
+    def __len__(self) -> int: ...
 
 QUIC_PORT = 443
 
@@ -67,6 +77,11 @@ class QuicVersion:
     label_prefix: bytes  # b"quic" or b"quicv2": the HKDF labels are "<prefix> key|iv|hp"
     initial_type: int  # long-header packet type bits (0x30 of the first byte) of an Initial
     retry_type: int  # a Retry has no Length field: a coalesced walk stops there
+
+    @property
+    def zero_rtt_type(self) -> int:
+        """The 0-RTT type bits: the type after Initial in both numberings (v1 1, v2 2)."""
+        return (self.initial_type + 1) & 3
 
 
 def _versions() -> dict[bytes, QuicVersion]:
@@ -170,6 +185,178 @@ class _InitialKeys:
         self.hp: Any = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
 
 
+# ----------------------------------------------------------------- 1-RTT and 0-RTT packet protection
+
+
+@dataclass(frozen=True, slots=True)
+class CipherSuite:
+    """A TLS 1.3 cipher suite as QUIC uses it: its AEAD (RFC 9001 s5.3) and header protection (s5.4)."""
+
+    code: int
+    hash_name: str
+    key_len: int
+    chacha: bool
+
+
+TLS_AES_128_GCM_SHA256 = CipherSuite(0x1301, "sha256", 16, False)
+TLS_AES_256_GCM_SHA384 = CipherSuite(0x1302, "sha384", 32, False)
+TLS_CHACHA20_POLY1305_SHA256 = CipherSuite(0x1303, "sha256", 32, True)
+# TLS_AES_128_CCM_SHA256 is allowed by RFC 9001 but no QUIC stack in use negotiates it.
+
+
+def suites_for_secret(secret: bytes) -> tuple[CipherSuite, ...]:
+    """The suites a traffic secret may belong to.
+
+    A key log names no cipher suite, and the ServerHello that does is encrypted (Handshake
+    packets).  The secret is as long as the suite's hash, which narrows it to one suite
+    (SHA-384) or two (SHA-256); the first packet that authenticates settles which.
+    """
+    if len(secret) == 48:
+        return (TLS_AES_256_GCM_SHA384,)
+    if len(secret) == 32:
+        return (TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256)
+    return ()
+
+
+def packet_protection_keys(suite: CipherSuite, secret: bytes, prefix: bytes = b"quic") -> tuple[bytes, bytes, bytes]:
+    """(key, iv, hp) from a traffic secret (RFC 9001 s5.1; RFC 9369 s3.3.2 labels for v2)."""
+    return (
+        hkdf_expand_label(secret, prefix + b" key", suite.key_len, suite.hash_name),
+        hkdf_expand_label(secret, prefix + b" iv", 12, suite.hash_name),
+        hkdf_expand_label(secret, prefix + b" hp", suite.key_len, suite.hash_name),
+    )
+
+
+def next_traffic_secret(suite: CipherSuite, secret: bytes, prefix: bytes = b"quic") -> bytes:
+    """RFC 9001 s6.1: the secret of the next key phase, HKDF-Expand-Label(secret, "quic ku", "", Hash.length)."""
+    return hkdf_expand_label(secret, prefix + b" ku", len(secret), suite.hash_name)
+
+
+class HeaderProtection:
+    """The header-protection mask of one direction (RFC 9001 s5.4.3 AES, s5.4.4 ChaCha20)."""
+
+    __slots__ = ("_ecb", "_key")
+
+    def __init__(self, suite: CipherSuite, key: bytes) -> None:
+        self._key = key
+        self._ecb: Any = None if suite.chacha else Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+    def mask(self, sample: bytes) -> bytes:
+        if self._ecb is not None:
+            return bytes(self._ecb.update(sample)[:5])
+        # ChaCha20 with counter = sample[0:4] (little-endian) and nonce = sample[4:16]: exactly the
+        # 16-byte "nonce" that cryptography's ChaCha20 takes (counter first, little-endian).
+        return bytes(Cipher(algorithms.ChaCha20(self._key, sample), mode=None).encryptor().update(bytes(5)))
+
+
+class PacketKeys:
+    """The AEAD and IV of one key phase of one direction."""
+
+    __slots__ = ("aead", "iv")
+
+    def __init__(self, suite: CipherSuite, key: bytes, iv: bytes) -> None:
+        self.aead: Any = ChaCha20Poly1305(key) if suite.chacha else AESGCM(key)
+        self.iv = int.from_bytes(iv, "big")
+
+    def open(self, pn: int, header: bytes, ciphertext: bytes) -> bytes | None:
+        """RFC 9001 s5.3: the nonce is the IV XOR the packet number; the header is the associated data."""
+        try:
+            return bytes(self.aead.decrypt((self.iv ^ pn).to_bytes(12, "big"), ciphertext, header))
+        except InvalidTag:
+            return None
+
+
+class _SuiteKeys:
+    """A direction's keys under one suite: header protection, and the current / previous / next key phase."""
+
+    __slots__ = ("current", "hp", "next", "previous", "secret", "suite")
+
+    def __init__(self, suite: CipherSuite, secret: bytes, prefix: bytes) -> None:
+        key, iv, hp = packet_protection_keys(suite, secret, prefix)
+        self.suite = suite
+        self.secret = secret
+        self.hp = HeaderProtection(suite, hp)
+        self.current = PacketKeys(suite, key, iv)
+        self.previous: PacketKeys | None = None
+        self.next: tuple[bytes, PacketKeys] | None = None
+
+    def next_phase(self, prefix: bytes) -> tuple[bytes, PacketKeys]:
+        """The keys of the next key phase; the header-protection key does not change (RFC 9001 s6)."""
+        if self.next is None:
+            secret = next_traffic_secret(self.suite, self.secret, prefix)
+            key, iv, _ = packet_protection_keys(self.suite, secret, prefix)
+            self.next = (secret, PacketKeys(self.suite, key, iv))
+        return self.next
+
+
+class TrafficKeys:
+    """One direction's 1-RTT (or 0-RTT) packet protection from a key log secret, with key updates.
+
+    ``open`` removes header protection, recovers the packet number (RFC 9000 appendix A.3) and
+    decrypts.  Key phase changes (RFC 9001 s6): a packet whose Key Phase bit differs from the
+    current phase is either a late packet of the previous phase (its number is below the first
+    packet of the current phase) or the first of the next phase, whose keys are derived with
+    "quic ku" and kept only if the packet authenticates.
+    """
+
+    __slots__ = ("candidates", "key_updates", "keys", "largest_pn", "phase", "phase_start", "prefix")
+
+    def __init__(self, secret: bytes, prefix: bytes = b"quic") -> None:
+        self.prefix = prefix
+        self.candidates = [_SuiteKeys(suite, secret, prefix) for suite in suites_for_secret(secret)]
+        self.keys: _SuiteKeys | None = self.candidates[0] if len(self.candidates) == 1 else None
+        self.largest_pn = -1
+        self.phase = 0
+        self.phase_start = 0
+        self.key_updates = 0
+
+    def open(self, buf: bytes, start: int, pn_offset: int, end: int, long_header: bool) -> bytes | None:
+        """The payload of the packet at ``buf[start:end]`` whose packet number starts at ``pn_offset``;
+        None when it does not authenticate (wrong key, damaged, or not this direction's)."""
+        if self.keys is not None:
+            return self._open(self.keys, buf, start, pn_offset, end, long_header)
+        for candidate in self.candidates:
+            plain = self._open(candidate, buf, start, pn_offset, end, long_header)
+            if plain is not None:
+                self.keys = candidate
+                self.candidates = [candidate]
+                return plain
+        return None
+
+    def _open(
+        self, keys: _SuiteKeys, buf: bytes, start: int, pn_offset: int, end: int, long_header: bool
+    ) -> bytes | None:
+        sample_at = pn_offset + 4
+        if sample_at + 16 > end:
+            return None
+        mask = keys.hp.mask(buf[sample_at : sample_at + 16])
+        # Long headers protect the low four bits of the first byte, short headers five (key phase).
+        first = buf[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
+        pn_len = (first & 0x03) + 1
+        truncated = int.from_bytes(buf[pn_offset : pn_offset + pn_len], "big") ^ int.from_bytes(
+            mask[1 : 1 + pn_len], "big"
+        )
+        pn = _decode_packet_number(truncated, pn_len, self.largest_pn)
+        header = bytes((first,)) + buf[start + 1 : pn_offset] + truncated.to_bytes(pn_len, "big")
+        ciphertext = buf[pn_offset + pn_len : end]
+        phase = 0 if long_header else (first >> 2) & 1
+        if long_header or phase == self.phase:
+            plain = keys.current.open(pn, header, ciphertext)
+        elif keys.previous is not None and pn < self.phase_start:
+            plain = keys.previous.open(pn, header, ciphertext)
+        else:
+            secret, following = keys.next_phase(self.prefix)
+            plain = following.open(pn, header, ciphertext)
+            if plain is not None:
+                keys.previous, keys.current, keys.secret, keys.next = keys.current, following, secret, None
+                self.phase ^= 1
+                self.phase_start = pn
+                self.key_updates += 1
+        if plain is not None and pn > self.largest_pn:
+            self.largest_pn = pn
+        return plain
+
+
 # ----------------------------------------------------------------- wire helpers
 
 
@@ -228,13 +415,24 @@ FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP = 0x1C, 0x1D
 FRAME_DATAGRAM, FRAME_DATAGRAM_LEN = 0x30, 0x31  # RFC 9221
 
 
+StreamFrame = tuple[int, int, bytes, bool]  # (stream id, offset, data, FIN)
+
+
 def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
     """The (offset, data) of every CRYPTO frame in a decrypted packet payload.
 
     Returns the frames read and whether the whole payload was understood.  A
     frame we cannot step over ends the walk: what came before it stands.
     """
+    crypto, _, clean = read_frames(plain, False)
+    return crypto, clean
+
+
+def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, bytes]], list[StreamFrame], bool]:
+    """The CRYPTO frames and (with ``streams``) the STREAM frames of a decrypted payload (RFC 9000 s19),
+    and whether the whole payload was understood."""
     frames: list[tuple[int, bytes]] = []
+    stream_frames: list[StreamFrame] = []
     i, n = 0, len(plain)
     try:
         while i < n:
@@ -266,17 +464,23 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
                 for _ in range(2 * ranges + (3 if ftype == FRAME_ACK_ECN else 0)):
                     _, i = _varint(plain, i)  # gap/length pairs, then the ECN counts
             elif ftype in (FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP):
-                return frames, True  # nothing after a close matters
+                return frames, stream_frames, True  # nothing after a close matters
             elif ftype == FRAME_NEW_TOKEN:
                 length, i = _varint(plain, i)
                 i += length
-            elif 0x08 <= ftype <= 0x0F:  # STREAM, with OFF/LEN/FIN bits
-                _, i = _varint(plain, i)
+            elif 0x08 <= ftype <= 0x0F:  # STREAM, with OFF (0x04), LEN (0x02) and FIN (0x01) bits
+                stream_id, i = _varint(plain, i)
+                offset = 0
                 if ftype & 0x04:
-                    _, i = _varint(plain, i)
-                if not ftype & 0x02:
-                    return frames, True  # no Length: the data runs to the end
-                length, i = _varint(plain, i)
+                    offset, i = _varint(plain, i)
+                if ftype & 0x02:
+                    length, i = _varint(plain, i)
+                    if i + length > n:
+                        raise QuicFormatError("STREAM frame runs past the end")
+                else:
+                    length = n - i  # no Length: the data runs to the end of the packet
+                if streams:
+                    stream_frames.append((stream_id, offset, plain[i : i + length], bool(ftype & 0x01)))
                 i += length
             elif ftype == FRAME_NEW_CONNECTION_ID:
                 _, i = _varint(plain, i)
@@ -285,15 +489,15 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
             elif ftype in (FRAME_PATH_CHALLENGE, FRAME_PATH_RESPONSE):
                 i += 8
             elif ftype == FRAME_DATAGRAM:
-                return frames, True
+                return frames, stream_frames, True
             elif ftype == FRAME_DATAGRAM_LEN:
                 length, i = _varint(plain, i)
                 i += length
             else:
-                return frames, False
+                return frames, stream_frames, False
     except (IndexError, QuicFormatError):
-        return frames, False
-    return frames, i == n
+        return frames, stream_frames, False
+    return frames, stream_frames, i == n
 
 
 # ----------------------------------------------------------------- per-connection state
@@ -302,7 +506,7 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
 class _Connection:
     """One client connection's Initial keys and the part of its ClientHello seen so far."""
 
-    __slots__ = ("done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
+    __slots__ = ("client_cid_len", "done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
 
     def __init__(self, version: QuicVersion, keys: _InitialKeys) -> None:
         self.version = version
@@ -312,6 +516,7 @@ class _Connection:
         self.pending: dict[int, bytes] = {}  # fragments beyond the prefix, by offset
         self.pending_bytes = 0
         self.done = False
+        self.client_cid_len = 0  # the client's own connection id (SCID): what the server's 1-RTT packets carry
 
     @property
     def buffered(self) -> int:
@@ -346,7 +551,91 @@ class _Connection:
         self.pending_bytes = 0
 
 
+class StreamBuffer:
+    """One QUIC stream's bytes put back in order (RFC 9000 s2.2): frames may come out of order,
+    repeat or overlap (retransmissions); bytes beyond a gap wait, bounded."""
+
+    __slots__ = ("fin_offset", "next_offset", "pending", "pending_bytes")
+
+    MAX_PENDING_BYTES = 256 * 1024
+
+    def __init__(self) -> None:
+        self.next_offset = 0
+        self.pending: dict[int, bytes] = {}
+        self.pending_bytes = 0
+        self.fin_offset: int | None = None
+
+    def add(self, offset: int, data: bytes, fin: bool) -> tuple[bytes, bool] | None:
+        """The bytes that became contiguous and whether the stream is now whole; None when the
+        gap before them holds more than MAX_PENDING_BYTES (the stream cannot be read)."""
+        if fin:
+            self.fin_offset = offset + len(data)
+        end = offset + len(data)
+        if end > self.next_offset:
+            if offset > self.next_offset:
+                old = self.pending.get(offset)
+                if old is None or len(old) < len(data):
+                    self.pending[offset] = data
+                    self.pending_bytes += len(data) - (len(old) if old is not None else 0)
+                    if self.pending_bytes > self.MAX_PENDING_BYTES:
+                        return None
+                return b"", False
+            parts = [data[self.next_offset - offset :]]
+            self.next_offset = end
+            while self.pending:
+                ready = [off for off in self.pending if off <= self.next_offset]
+                if not ready:
+                    break
+                for off in sorted(ready):
+                    piece = self.pending.pop(off)
+                    self.pending_bytes -= len(piece)
+                    if off + len(piece) > self.next_offset:
+                        parts.append(piece[self.next_offset - off :])
+                        self.next_offset = off + len(piece)
+            new = b"".join(parts)
+        else:
+            new = b""
+        return new, self.fin_offset is not None and self.next_offset >= self.fin_offset
+
+
+class _Session:
+    """A connection being decrypted with the key log's secrets: its keys, streams and HTTP/3 layer."""
+
+    __slots__ = (
+        "client_cid_len",
+        "early",
+        "finished",
+        "flow",
+        "http3",
+        "paths",
+        "prefix",
+        "server_cid_len",
+        "streams",
+        "to_client",
+        "to_server",
+    )
+
+    def __init__(
+        self, flow: FlowTuple, prefix: bytes, client_cid_len: int, secrets: Mapping[str, bytes], anomalies: Anomalies
+    ) -> None:
+        self.flow = flow  # oriented from the client
+        self.prefix = prefix
+        self.client_cid_len = client_cid_len
+        self.server_cid_len: int | None = None  # learned from the server's long-header packets
+        self.to_server = TrafficKeys(secrets[CLIENT_TRAFFIC_SECRET_0], prefix)
+        server_secret = secrets.get(SERVER_TRAFFIC_SECRET_0)
+        self.to_client = TrafficKeys(server_secret, prefix) if server_secret else None
+        early_secret = secrets.get(CLIENT_EARLY_TRAFFIC_SECRET)
+        self.early = TrafficKeys(early_secret, prefix) if early_secret else None
+        self.streams: OrderedDict[int, StreamBuffer] = OrderedDict()
+        # Streams read to their end: a late retransmission of one must not start it again.
+        self.finished: OrderedDict[int, None] = OrderedDict()
+        self.http3 = Http3Connection(anomalies)
+        self.paths: tuple[_Path, _Path] | None = None
+
+
 _ConnKey = tuple[Tunnel | None, str, int, bytes]
+_Path = tuple[Tunnel | None, str, int, str, int]
 _Endpoint = tuple[Tunnel | None, str, int]
 
 
@@ -362,6 +651,11 @@ class QuicDecoder(DatagramDecoder):
     MAX_CONNECTIONS = 16384
     MAX_BUFFERED_BYTES = 8 * 1024 * 1024
     MAX_SERVERS = 16384
+    # Connections decrypted at once (each holds keys, stream buffers, a QPACK table): the one
+    # idle longest is let go first.
+    MAX_SESSIONS = 1024
+    MAX_STREAMS_PER_SESSION = 512
+    MAX_FINISHED_STREAMS = 4096
 
     def __init__(self, anomalies: Anomalies) -> None:
         super().__init__(anomalies)
@@ -372,6 +666,13 @@ class QuicDecoder(DatagramDecoder):
         # Endpoints seen answering client Initials: their own Initials are skipped unread.
         self._servers: OrderedDict[tuple[Tunnel | None, str, int], None] = OrderedDict()
         self._buffered = 0
+        # The lab's keys (set by the engine): TLS 1.3 secrets by ClientHello random.
+        self.keylog: SecretSource | None = None
+        # Both directions' 5-tuples of every connection being decrypted, least recently used first.
+        self._paths: OrderedDict[_Path, _Session] = OrderedDict()
+        self.connections_decrypted = 0
+        self.connections_without_keys = 0
+        self.key_updates = 0
 
     # ------------------------------------------------------------- sniffing
 
@@ -402,15 +703,24 @@ class QuicDecoder(DatagramDecoder):
     # ------------------------------------------------------------- decoding
 
     def wants(self, payload: bytes) -> bool:
-        """Short-header (1-RTT) packets carry nothing we can read: refused on the first byte,
-        before the engine builds a context for them."""
-        return payload[0] >= 0x80 if payload else False
+        """Short-header (1-RTT) packets carry nothing we can read without keys: refused on the
+        first byte, before the engine builds a context for them, unless a connection is being
+        decrypted."""
+        return (payload[0] >= 0x80 or bool(self._paths)) if payload else False
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
-        # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.
-        if not payload or payload[0] < 0x80:
+        if not payload:
             return ()
         flow = ctx.flow
+        if self._paths:
+            path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
+            session = self._paths.get(path)
+            if session is not None:
+                self._paths.move_to_end(path)
+                return self._session_datagram(payload, ctx, session)
+        # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.
+        if payload[0] < 0x80:
+            return ()
         # The server's packets: it answers from 443.  (Both ends on 443 is left to decrypt.)
         if flow.sport == QUIC_PORT and flow.dport != QUIC_PORT:
             return ()
@@ -461,7 +771,13 @@ class QuicDecoder(DatagramDecoder):
         if end > len(buf):
             raise QuicFormatError("packet runs past the datagram")
         if ptype == version.initial_type:
-            self._initial(buf, start, pn_offset, end, version, dcid, ctx, events)
+            self._initial(buf, start, pn_offset, end, version, dcid, scid_len, ctx, events)
+        elif ptype == version.zero_rtt_type and self._paths:
+            # 0-RTT coalesced after the Initial whose ClientHello just opened the session.
+            flow = ctx.flow
+            session = self._paths.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if session is not None and session.early is not None:
+                self._protected(session, session.early, buf, start, pn_offset, end, True, ctx, True, events)
         return end  # Handshake and 0-RTT packets are stepped over
 
     def _initial(
@@ -472,6 +788,7 @@ class QuicDecoder(DatagramDecoder):
         end: int,
         version: QuicVersion,
         dcid: bytes,
+        scid_len: int,
         ctx: PacketContext,
         events: list[Event],
     ) -> None:
@@ -491,6 +808,7 @@ class QuicDecoder(DatagramDecoder):
                 return
             if conn.done:
                 return
+        conn.client_cid_len = scid_len
         fragments, clean = crypto_frames(plain)
         if not clean:
             self.anomalies.add("quic_frame_malformed")
@@ -613,6 +931,7 @@ class QuicDecoder(DatagramDecoder):
         except TlsFormatError:
             self.anomalies.add("quic_client_hello_malformed")
             return None
+        self._start_session(conn, body[2:34], ctx)  # legacy_version (2 bytes), then the random
         return QuicInitial(
             ts=ctx.ts,
             capture=ctx.capture,
@@ -632,3 +951,167 @@ class QuicDecoder(DatagramDecoder):
         self._buffered -= conn.buffered
         conn.release()
         conn.done = True
+
+    # ------------------------------------------------------------- 1-RTT with the lab's keys
+
+    def _start_session(self, conn: _Connection, client_random: bytes, ctx: PacketContext) -> None:
+        """The ClientHello is read: decrypt the rest of the connection if the key log has its secrets."""
+        keylog = self.keylog
+        if keylog is None or not len(keylog):
+            self.connections_without_keys += 1
+            return
+        secrets = keylog.secrets(client_random)
+        if not secrets.get(CLIENT_TRAFFIC_SECRET_0) or not suites_for_secret(secrets[CLIENT_TRAFFIC_SECRET_0]):
+            self.connections_without_keys += 1
+            return
+        flow = ctx.flow
+        session = _Session(flow, conn.version.label_prefix, conn.client_cid_len, secrets, self.anomalies)
+        forward: _Path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
+        backward: _Path = (ctx.tunnel, flow.dst, flow.dport, flow.src, flow.sport)
+        for path in (forward, backward):
+            old = self._paths.pop(path, None)
+            if old is not None:
+                self._forget(old)  # the same client port opened a new connection
+        session.paths = (forward, backward)
+        self._paths[forward] = session
+        self._paths[backward] = session
+        self.connections_decrypted += 1
+        while len(self._paths) > 2 * self.MAX_SESSIONS:
+            _, old = self._paths.popitem(last=False)
+            self.anomalies.add("quic_session_evicted")
+            self._forget(old)
+
+    def _forget(self, session: _Session) -> None:
+        self.key_updates += session.to_server.key_updates
+        for path in session.paths or ():
+            if self._paths.get(path) is session:
+                del self._paths[path]
+
+    def _session_datagram(self, payload: bytes, ctx: PacketContext, session: _Session) -> Sequence[Event]:
+        """Every packet of a datagram of a connection being decrypted (RFC 9000 s12.2: long-header
+        packets first, a short-header packet last, running to the end of the datagram)."""
+        flow = ctx.flow
+        from_client = flow.sport == session.flow.sport and flow.src == session.flow.src
+        events: list[Event] = []
+        offset, n = 0, len(payload)
+        while offset < n:
+            if payload[offset] & 0x80:
+                try:
+                    header = _long_header(payload, offset)
+                except (IndexError, QuicFormatError):
+                    self.anomalies.add("quic_truncated")
+                    break
+                if header is None:
+                    break  # a Retry, an unknown version, or impossible connection-id lengths
+                version, ptype, scid_len, pn_offset, end = header
+                if not from_client and session.server_cid_len is None:
+                    # The server's own connection id: what the client's 1-RTT packets carry.
+                    session.server_cid_len = scid_len
+                if from_client and ptype == version.zero_rtt_type and session.early is not None:
+                    self._protected(session, session.early, payload, offset, pn_offset, end, True, ctx, True, events)
+                offset = end
+                continue
+            if not payload[offset] & 0x40:
+                # No fixed bit: the zero padding a client adds after coalesced packets to fill a
+                # datagram (RFC 9000 s14.1), not a packet (RFC 9287 greasing is not negotiated by
+                # the stacks we read).
+                break
+            cid_len = session.server_cid_len if from_client else session.client_cid_len
+            if cid_len is None:
+                self.anomalies.add("quic_short_header_before_handshake")
+                break
+            keys = session.to_server if from_client else session.to_client
+            # The server's packets matter only until its HTTP/3 SETTINGS are read.
+            if keys is not None and (from_client or session.http3.needs_server):
+                self._protected(session, keys, payload, offset, offset + 1 + cid_len, n, False, ctx, from_client, events)
+            break
+        return events
+
+    def _protected(
+        self,
+        session: _Session,
+        keys: TrafficKeys,
+        buf: bytes,
+        start: int,
+        pn_offset: int,
+        end: int,
+        long_header: bool,
+        ctx: PacketContext,
+        from_client: bool,
+        events: list[Event],
+    ) -> None:
+        """Decrypt one 0-RTT or 1-RTT packet and pass its STREAM frames to HTTP/3."""
+        plain = keys.open(buf, start, pn_offset, end, long_header)
+        if plain is None:
+            self.anomalies.add("quic_packet_undecryptable")
+            return
+        _, frames, clean = read_frames(plain)
+        if not clean:
+            self.anomalies.add("quic_frame_malformed")
+        if not frames:
+            return
+        at = PacketContext(ctx.ts, ctx.capture, ctx.frame, session.flow, ctx.tunnel)
+        streams = session.streams
+        for stream_id, offset, data, fin in frames:
+            # Responses (server data on client-initiated bidirectional streams) are not read.
+            if not from_client and not stream_id & 0x02:
+                continue
+            if stream_id in session.finished:
+                continue  # a retransmission of a stream already read to its end
+            buffer = streams.get(stream_id)
+            if buffer is None:
+                buffer = streams[stream_id] = StreamBuffer()
+                if len(streams) > self.MAX_STREAMS_PER_SESSION:
+                    old_id, _ = streams.popitem(last=False)
+                    self.anomalies.add("quic_stream_evicted")
+                    session.http3.stream_reset(old_id)
+            else:
+                streams.move_to_end(stream_id)
+            result = buffer.add(offset, data, fin)
+            if result is None:
+                self.anomalies.add("quic_stream_buffer_overflow")
+                del streams[stream_id]
+                session.http3.stream_reset(stream_id)
+                self._finish_stream(session, stream_id)
+                continue
+            new, ended = result
+            if new or ended:
+                events.extend(session.http3.stream_data(stream_id, new, ended, from_client, at))
+            if ended:
+                del streams[stream_id]
+                self._finish_stream(session, stream_id)
+
+    def _finish_stream(self, session: _Session, stream_id: int) -> None:
+        session.finished[stream_id] = None
+        if len(session.finished) > self.MAX_FINISHED_STREAMS:
+            session.finished.popitem(last=False)
+
+    def close(self) -> None:
+        """The capture ended: count the key updates of the connections still open."""
+        for session in {id(s): s for s in self._paths.values()}.values():
+            self._forget(session)
+
+
+def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, int, int, int] | None:
+    """(version, packet type, SCID length, packet-number offset, end) of the long-header packet at
+    ``start`` (RFC 9000 s17.2); None for a Retry, an unknown version or impossible CID lengths."""
+    version = VERSIONS.get(buf[start + 1 : start + 5])
+    if version is None:
+        return None
+    ptype = (buf[start] & 0x30) >> 4
+    dcid_len = buf[start + 5]
+    if dcid_len > 20:
+        return None
+    i = start + 6 + dcid_len
+    scid_len = buf[i]
+    if scid_len > 20 or ptype == version.retry_type:
+        return None
+    i += 1 + scid_len
+    if ptype == version.initial_type:
+        token_len, i = _varint(buf, i)
+        i += token_len
+    length, pn_offset = _varint(buf, i)
+    end = pn_offset + length
+    if end > len(buf):
+        raise QuicFormatError("packet runs past the datagram")
+    return version, ptype, scid_len, pn_offset, end
