@@ -146,6 +146,14 @@ class Http3Connection:
         # responses are not read: identifiers leave the device in requests.
         return events
 
+    def close(self) -> None:
+        """The connection is let go: requests still waiting (for a QPACK insert, for SETTINGS,
+        for their end) are counted, not lost silently."""
+        for stream in self._requests.values():
+            if not stream.done:
+                self.anomalies.add("http3_request_incomplete")
+        self._requests.clear()
+
     def stream_reset(self, stream_id: int) -> None:
         """The stream's bytes were lost or reset: what it held is dropped, counted."""
         if self._requests.pop(stream_id, None) is not None:

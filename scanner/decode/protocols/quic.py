@@ -983,6 +983,7 @@ class QuicDecoder(DatagramDecoder):
 
     def _forget(self, session: _Session) -> None:
         self.key_updates += session.to_server.key_updates
+        session.http3.close()
         for path in session.paths or ():
             if self._paths.get(path) is session:
                 del self._paths[path]
