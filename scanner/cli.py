@@ -19,6 +19,11 @@ from scanner import __version__
 from scanner.engines import ENGINES
 from scanner.errors import PrivscanError
 
+KEYLOG_HELP = (
+    "NSS key log file (SSLKEYLOGFILE) with the TLS/QUIC secrets of the lab's devices; repeatable. "
+    "pcapng Decryption Secrets Blocks are used without it. See docs/decryption.md."
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="privscan")
@@ -32,8 +37,11 @@ def cli() -> None:
 @click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
-def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
+@click.option("--keylog", "keylogs", multiple=True, type=click.Path(dir_okay=False), help=KEYLOG_HELP)
+def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int, keylogs: Sequence[str]) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
+    from scanner.decode.keylog import load_keylogs
+    from scanner.decode.tlsdecrypt.context import decryption_warnings
     from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
@@ -41,12 +49,15 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_engine(engine, None, jobs)
+    keylog = load_keylogs(keylogs)
+    runner = make_engine(engine, None, jobs, keylog)
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:
         for warning in info.warnings:
             click.echo(f"privscan: warning: {info.path}: {warning}", err=True)
+    for warning in decryption_warnings(runner.stats.counters, keylog.warnings if keylog is not None else ()):
+        click.echo(f"privscan: warning: {warning}", err=True)
 
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
@@ -64,6 +75,7 @@ def _scan_options(func: Any) -> Any:
         click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+        click.option("--keylog", "keylogs", multiple=True, type=click.Path(dir_okay=False), help=KEYLOG_HELP),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
@@ -82,6 +94,7 @@ def _settings(**kwargs: Any) -> Any:
         engine=kwargs.get("engine") or "native",
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
+        keylogs=tuple(kwargs.get("keylogs") or ()),
     )
 
 

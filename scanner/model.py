@@ -90,9 +90,13 @@ class Event:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name in _BASE_EVENT_FIELDS or not f.metadata.get("record", True):
+            shown = f.metadata.get("record", True)
+            if f.name in _BASE_EVENT_FIELDS or not shown:
                 continue
-            out[f.name] = _jsonable(getattr(self, f.name))
+            value = getattr(self, f.name)
+            if shown == "if_set" and value is None:
+                continue
+            out[f.name] = _jsonable(value)
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -120,6 +124,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def in_record_if_set() -> Any:
+    """Field metadata for event fields printed by ``privscan events`` only when not None (what a
+    request was decrypted from: the clear-text majority keeps its lines as they were)."""
+    return {"record": "if_set"}
+
+
 def not_in_record() -> Any:
     """Field metadata for event fields that are kept for detection but not printed
     by ``privscan events`` (header values and bodies carry personal data)."""
@@ -143,7 +153,7 @@ class DnsMessage(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpRequest(Event):
-    """An HTTP/1.x request (RFC 9112) or an HTTP/2 request from h2c (RFC 9113)."""
+    """An HTTP/1.x request (RFC 9112), or an HTTP/2 request (RFC 9113) from h2c or decrypted TLS."""
 
     type: ClassVar[str] = "http"
     method: str
@@ -151,6 +161,8 @@ class HttpRequest(Event):
     uri: str
     user_agent: str | None = None
     version: str = "HTTP/1.1"
+    # What the request was decrypted from with the lab's keys ("TLSv1.3"), None in clear text.
+    decrypted: str | None = field(default=None, metadata=in_record_if_set())
     content_type: str | None = None
     body_len: int = 0
     body_truncated: bool = False
@@ -403,11 +415,13 @@ class Channel:
     encrypted: bool
     location: str  # one of LOCATIONS
     operator_injected: bool = False  # the operator's network added it (header enrichment)
+    decrypted: bool = False  # encrypted on the wire, read with the lab's keys (TLS/QUIC key log)
 
     def to_record(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
             "encrypted": self.encrypted,
+            "decrypted": self.decrypted,
             "location": self.location,
             "operator_injected": self.operator_injected,
         }

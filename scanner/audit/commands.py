@@ -70,6 +70,7 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         engine=options.get("engine") or base.engine,
         show_values=False,
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
+        keylogs=base.keylogs,
     )
 
 

@@ -18,6 +18,7 @@ Every key::
     signatures: signatures/             # signatures root: identifiers/, trackers/, policies/
     hmac_key_file: hmac.key             # the key of value HMACs: fingerprints depend on it
     engine: native                      # or tshark
+    keylog: [lab.keys, phone.keys]      # NSS key log files (SSLKEYLOGFILE) for TLS/QUIC decryption
     captures: [a.pcap, "/data/lab/*.pcapng", dir/]
     capture: {interface: eth1, duration: 10m, filter: "not port 22",
               output: "captures/audit-{started}.pcapng", backend: auto}
@@ -52,7 +53,7 @@ DEFAULT_HISTORY = "privscan-history.sqlite"
 DEFAULT_CAPTURE_OUTPUT = "captures/audit-{started}.pcapng"
 
 _PATH_KEYS = ("inventory", "subscribers", "allowlist", "signatures", "hmac_key_file", "history", "baseline")
-_KEYS = frozenset({*_PATH_KEYS, "name", "engine", "captures", "capture", "fail_on", "outputs", "show_values"})
+_KEYS = frozenset({*_PATH_KEYS, "name", "engine", "captures", "capture", "fail_on", "outputs", "show_values", "keylog"})
 _CAPTURE_KEYS = frozenset({"interface", "duration", "filter", "output", "backend"})
 
 
@@ -87,6 +88,7 @@ class AuditConfig:
     fail_on: str = "high"
     outputs: tuple[tuple[str, Path], ...] = ()  # (format name or "summary", path)
     show_values: bool = False
+    keylogs: tuple[Path, ...] = ()  # NSS key log files
 
     def scan_settings(self) -> Any:
         """The pipeline's ScanSettings for this audit."""
@@ -100,6 +102,7 @@ class AuditConfig:
             engine=self.engine,
             show_values=self.show_values,
             hmac_key_file=_str(self.hmac_key_file),
+            keylogs=tuple(str(p) for p in self.keylogs),
         )
 
 
@@ -174,7 +177,28 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
         fail_on=fail_on.lower(),
         outputs=_outputs(path, document, base),
         show_values=show_values,
+        keylogs=_keylogs(path, document, base),
     )
+
+
+def _keylogs(path: Path, document: LineDict, base: Path) -> tuple[Path, ...]:
+    """``keylog:`` one NSS key log file or a list of them; each must exist when the config is read."""
+    value = document.get("keylog")
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(path, line_of(document, "keylog"), "'keylog' must be a key log file or a list of them")
+    found = []
+    for index, item in enumerate(items):
+        item_line = items.line_of(index) if isinstance(items, LineList) else line_of(document, "keylog")
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(path, item_line, "each keylog must be a path")
+        resolved = _resolve(base, item)
+        if not resolved.is_file():
+            raise ConfigError(path, item_line, f"keylog: no such file: {resolved}")
+        found.append(resolved)
+    return tuple(found)
 
 
 def _resolve(base: Path, value: str) -> Path:

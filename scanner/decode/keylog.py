@@ -68,10 +68,12 @@ class KeyLog:
     and label replaces the earlier one (a re-run of the same client writes the same values).
     """
 
-    __slots__ = ("_by_random", "malformed", "warnings")
+    __slots__ = ("_by_random", "files", "malformed", "warnings")
 
     def __init__(self) -> None:
         self._by_random: dict[bytes, dict[str, bytes]] = {}
+        # The files read, in order: the tshark engine hands the same files to tshark.
+        self.files: list[str] = []
         # Malformed lines seen, including those past the warning cap.
         self.malformed = 0
         self.warnings: list[str] = []
@@ -85,6 +87,7 @@ class KeyLog:
             raise InputError(f"key log {path}: is a directory, not a key log file") from None
         except OSError as exc:
             raise InputError(f"cannot read key log {path}: {exc.strerror or type(exc).__name__}") from None
+        self.files.append(path)
 
     def add_text(self, text: bytes, source: str) -> None:
         """Read key log lines from memory (a pcapng Decryption Secrets Block, a test)."""
@@ -101,6 +104,7 @@ class KeyLog:
             self._by_random.setdefault(client_random, {}).update(secrets)
         self.malformed += other.malformed
         self.warnings.extend(other.warnings)
+        self.files.extend(other.files)
 
     def copy(self) -> KeyLog:
         copied = KeyLog()
@@ -123,11 +127,11 @@ class KeyLog:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __getstate__(self) -> tuple[dict[bytes, dict[str, bytes]], int, list[str]]:
-        return (self._by_random, self.malformed, self.warnings)
+    def __getstate__(self) -> tuple[dict[bytes, dict[str, bytes]], list[str], int, list[str]]:
+        return (self._by_random, self.files, self.malformed, self.warnings)
 
-    def __setstate__(self, state: tuple[dict[bytes, dict[str, bytes]], int, list[str]]) -> None:
-        self._by_random, self.malformed, self.warnings = state
+    def __setstate__(self, state: tuple[dict[bytes, dict[str, bytes]], list[str], int, list[str]]) -> None:
+        self._by_random, self.files, self.malformed, self.warnings = state
 
     def _add_lines(self, lines: Iterable[bytes], source: str) -> None:
         added = 0
@@ -187,3 +191,13 @@ def _parse(entry: tuple[str, list[bytes]]) -> tuple[str, bytes, bytes] | None:
     if len(client_random) != CLIENT_RANDOM_LENGTH or len(secret) not in LABELS[label]:
         return None
     return label, client_random, secret
+
+
+def load_keylogs(paths: Iterable[str]) -> KeyLog | None:
+    """The key log of ``--keylog`` files (None without any); an unreadable file raises InputError."""
+    keylog: KeyLog | None = None
+    for path in paths:
+        if keylog is None:
+            keylog = KeyLog()
+        keylog.add_file(path)
+    return keylog

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from scanner.decode import linklayer, tunnels
 from scanner.decode.ip import FragmentReassembler
+from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols import DATAGRAM_DECODERS, STREAM_DECODERS
 from scanner.decode.protocols.base import (
     Anomalies,
@@ -30,6 +31,7 @@ from scanner.decode.protocols.base import (
     StreamDecoder,
 )
 from scanner.decode.tcp import ACK, FIN, IGNORE, RST, SYN, HalfStream, TcpReassembler
+from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.model import Event, FlowTuple, Tunnel
 
 _U32 = struct.Struct("!I")
@@ -53,9 +55,12 @@ def _ntop(addr: bytes) -> str:
 class PacketDecoder:
     """Decodes the frames of one capture into events (each capture gets its own)."""
 
-    def __init__(self, anomalies: Anomalies) -> None:
+    def __init__(self, anomalies: Anomalies, keylog: KeyLog | None = None) -> None:
         self.anomalies = anomalies
         self.capture = ""
+        # The key log (command line + the capture's DSBs) and what decryption counts, shared
+        # with every decoder through its context.
+        self.decryption = DecryptionContext(keylog, anomalies)
         self.frags = FragmentReassembler(anomalies)
         self.tcp = TcpReassembler(anomalies, self._choose_stream_decoder)
         self.tcp_halves: dict[bytes, HalfStream] = {}
@@ -375,8 +380,9 @@ class PacketDecoder:
         sport = (buf[l4] << 8) | buf[l4 + 1]
         dport = (buf[l4 + 2] << 8) | buf[l4 + 3]
         tun = self._tunnel(tunnel) if tunnel else None
-        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun), ts)
-        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun), ts)
+        keys = self.decryption
+        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun, keys), ts)
+        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun, keys), ts)
         forward.peer, backward.peer = backward, forward
         reverse_key = addrs[n:] + addrs[:n] + buf[l4 + 2 : l4 + 4] + buf[l4 : l4 + 2]
         self.tcp_halves[key] = forward
@@ -484,6 +490,7 @@ class PacketDecoder:
             frame,
             FlowTuple("udp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport),
             self._tunnel(tunnel) if tunnel else None,
+            self.decryption,
         )
         try:
             return decoder.decode(payload, ctx)
@@ -520,7 +527,9 @@ class PacketDecoder:
                         if ctx is None:
                             n = len(addrs) // 2
                             flow = FlowTuple("sctp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport)
-                            ctx = PacketContext(ts, self.capture, frame, flow, self._tunnel(tunnel) if tunnel else None)
+                            ctx = PacketContext(
+                                ts, self.capture, frame, flow, self._tunnel(tunnel) if tunnel else None, self.decryption
+                            )
                         try:
                             out = decoder.decode(buf[offset + 16 : min(offset + length, end)], ctx)
                         except Exception as exc:

@@ -10,26 +10,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from scanner.decode.keylog import KeyLog
     from scanner.engines.base import Engine, ProgressCallback
 
 ENGINES = ("native", "tshark")
 
 
-def make_engine(name: str, progress: ProgressCallback | None = None, jobs: int = 1) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+def make_engine(
+    name: str, progress: ProgressCallback | None = None, jobs: int = 1, keylog: KeyLog | None = None
+) -> Engine:
+    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each.
+    ``keylog``: the lab's TLS/QUIC secrets (``--keylog``), for decryption."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
     if jobs > 1:
         from scanner.run.parallel import ParallelEngine
 
-        return ParallelEngine(name, jobs, progress)
+        return ParallelEngine(name, jobs, progress, keylog)
     if name == "tshark":
         from scanner.engines.tshark import TsharkEngine
 
-        return TsharkEngine(progress=progress)
+        return TsharkEngine(progress=progress, keylog=keylog)
     from scanner.engines.native import NativeEngine
 
-    return NativeEngine(progress=progress)
+    return NativeEngine(progress=progress, keylog=keylog)
 
 
 __all__ = ["ENGINES", "make_engine"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
+from scanner.decode.keylog import KeyLog
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
 from scanner.engines.base import EngineStats, ProgressCallback
@@ -24,8 +25,9 @@ PROGRESS_EVERY = 1 << 14
 class NativeEngine:
     name = "native"
 
-    def __init__(self, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, progress: ProgressCallback | None = None, keylog: KeyLog | None = None) -> None:
         self.stats = EngineStats()
+        self.keylog = keylog
         self.anomalies = Anomalies()
         self.progress = progress
         # Tests set PRIVSCAN_STRICT=1 so that a decoder bug fails loudly instead of being counted.
@@ -33,7 +35,7 @@ class NativeEngine:
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for source in sources:
-            decoder = PacketDecoder(self.anomalies)
+            decoder = PacketDecoder(self.anomalies, self.keylog)
             try:
                 yield from self._capture(source, decoder)
             finally:
@@ -50,13 +52,15 @@ class NativeEngine:
             ("frames_tunnelled", decoder.tunnelled_frames),
             ("tcp_retransmitted_segments", decoder.tcp.retransmitted_segments),
             ("ip_datagrams_reassembled", decoder.frags.reassembled),
+            *decoder.decryption.counters().items(),
         ):
             stats.counters[name] = stats.counters.get(name, 0) + value
 
     def _capture(self, source: CaptureSource, decoder: PacketDecoder) -> Iterator[Event]:
         stats = self.stats
         progress = self.progress
-        with open_capture(source) as capture:
+        decryption = decoder.decryption
+        with open_capture(source, lambda kind, data: decryption.add_secrets_block(kind, data, f"{source.path} (DSB)")) as capture:
             info = capture.info
             stats.captures.append(info)
             decoder.capture = info.path
@@ -91,6 +95,8 @@ class NativeEngine:
                     produced += len(flushed)
                     yield from flushed
             finally:
+                # Malformed key log lines of the capture's own DSBs (never the secrets).
+                info.warnings.extend(decryption.warnings())
                 info.packets = index
                 if index:
                     info.last_ts = ts

@@ -50,6 +50,7 @@ from pyshark.capture.capture import Capture
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
 
+from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols.base import Anomalies
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.engines.tshark_events import EventBuilder
@@ -94,8 +95,10 @@ class TsharkEngine:
         self,
         progress: ProgressCallback | None = None,
         tshark_path: str | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.stats = EngineStats()
+        self.keylog = keylog
         self.anomalies = Anomalies()
         self.progress = progress
         # Tests set PRIVSCAN_STRICT=1 so that a builder bug fails loudly instead of being counted.

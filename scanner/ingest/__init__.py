@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from scanner.ingest.readers import FrameRecord, read_frames
+from scanner.ingest.readers import FrameRecord, SecretsCallback, read_frames
 from scanner.ingest.sources import CaptureSource, OpenedCapture, expand_inputs, open_source
 from scanner.model import CaptureInfo
 
-__all__ = ["CaptureSource", "FrameRecord", "ReadingCapture", "expand_inputs", "open_capture"]
+__all__ = ["CaptureSource", "FrameRecord", "ReadingCapture", "SecretsCallback", "expand_inputs", "open_capture"]
 
 
 @dataclass(slots=True)
@@ -33,15 +33,16 @@ class ReadingCapture:
 
 
 @contextmanager
-def open_capture(source: CaptureSource) -> Iterator[ReadingCapture]:
-    """Open a capture; on exit the info holds the sha256 and size of the whole stored file."""
+def open_capture(source: CaptureSource, secrets: SecretsCallback | None = None) -> Iterator[ReadingCapture]:
+    """Open a capture; on exit the info holds the sha256 and size of the whole stored file.
+    ``secrets`` gets the pcapng Decryption Secrets Blocks as the reading meets them."""
     info = CaptureInfo(path=source.path)
     opened = open_source(source)
     finished = False
     try:
         if opened.compression:
             info.format = opened.compression
-        yield ReadingCapture(info, read_frames(opened.stream, info), opened)
+        yield ReadingCapture(info, read_frames(opened.stream, info, secrets), opened)
         finished = True
     finally:
         counter = opened.counter

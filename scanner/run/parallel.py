@@ -19,6 +19,7 @@ import queue as queue_module
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from scanner.decode.keylog import KeyLog
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.errors import PrivscanError
 from scanner.ingest import CaptureSource
@@ -32,7 +33,7 @@ PROGRESS_EVERY_BATCHES = 8
 BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
-def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None:
+def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any, keylog: KeyLog | None = None) -> None:
     """Decode the assigned captures in order, sending (kind, capture index, payload) messages."""
     from scanner.engines import make_engine
 
@@ -42,7 +43,7 @@ def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None
         def note(_path: str, bytes_read: int, read: list[int] = read) -> None:
             read[0] = bytes_read
 
-        engine = make_engine(engine_name, note)
+        engine = make_engine(engine_name, note, keylog=keylog)
         batch: list[Event] = []
         body_bytes = 0
         sent = 0
@@ -72,8 +73,11 @@ def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None
 class ParallelEngine:
     """An engine (native or tshark) run in ``jobs`` processes, one capture per process at a time."""
 
-    def __init__(self, engine_name: str, jobs: int, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self, engine_name: str, jobs: int, progress: ProgressCallback | None = None, keylog: KeyLog | None = None
+    ) -> None:
         self.engine_name = engine_name
+        self.keylog = keylog
         self.name = engine_name
         self.jobs = jobs
         self.progress = progress
@@ -83,7 +87,7 @@ class ParallelEngine:
         from scanner.engines import make_engine
 
         if len(sources) <= 1 or any(source.is_stdin for source in sources):
-            engine = make_engine(self.engine_name, self.progress)
+            engine = make_engine(self.engine_name, self.progress, keylog=self.keylog)
             try:
                 yield from engine.events(sources)
             finally:
@@ -100,7 +104,7 @@ class ParallelEngine:
         for index, source in enumerate(sources):
             assigned[index % workers].append((index, source.path))
         processes = [
-            context.Process(target=_worker, args=(self.engine_name, assigned[w], queues[w]), daemon=True)
+            context.Process(target=_worker, args=(self.engine_name, assigned[w], queues[w], self.keylog), daemon=True)
             for w in range(workers)
         ]
         for process in processes:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from scanner.model import Event, FlowTuple, Tunnel
+
+if TYPE_CHECKING:
+    from scanner.decode.tlsdecrypt.context import DecryptionContext
 
 DATAGRAM_DECODERS: dict[str, type[DatagramDecoder]] = {}
 STREAM_DECODERS: dict[str, type[StreamDecoder]] = {}
@@ -53,6 +56,9 @@ class PacketContext:
     frame: int
     flow: FlowTuple
     tunnel: Tunnel | None = None
+    # The capture's key log and decryption state (tlsdecrypt/context.py); None in tests
+    # that decode without one.
+    decryption: DecryptionContext | None = None
 
 
 class DatagramDecoder:
@@ -100,10 +106,13 @@ class StreamContext:
     capture: str
     flow: FlowTuple
     tunnel: Tunnel | None = None
+    # The capture's key log and decryption state, shared by both directions of every
+    # connection (tlsdecrypt/context.py); None in tests that decode without one.
+    decryption: DecryptionContext | None = None
 
     def at(self, ts: float, frame: int) -> PacketContext:
         """The context of a message of this direction that ends in ``frame``."""
-        return PacketContext(ts, self.capture, frame, self.flow, self.tunnel)
+        return PacketContext(ts, self.capture, frame, self.flow, self.tunnel, self.decryption)
 
 
 class StreamDecoder:

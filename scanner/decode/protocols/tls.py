@@ -245,6 +245,9 @@ class TlsDecoder(StreamDecoder):
                 except TlsFormatError:
                     self.anomalies.add("tls_client_hello_malformed")
                     return ()
+                decryption = self.ctx.decryption
+                if decryption is not None and not decryption.secrets(hs[6:38]):
+                    decryption.unreadable("tls")  # the report says how many, and how to get keys
                 return (self._event(hello, ts, frame),)
         if len(self._records) + len(self._handshake) > MAX_CLIENT_HELLO:
             self.anomalies.add("tls_client_hello_too_long")
