@@ -33,8 +33,12 @@ def request_from_fields(
     tunnel: Tunnel | None = None,
     truncated: bool = False,
     first_frame: int | None = None,
+    decrypted: str | None = None,
 ) -> HttpRequest | None:
-    """The request, or None (counted as ``<prefix>_no_method``) when the fields name no method."""
+    """The request, or None (counted as ``<prefix>_no_method``) when the fields name no method.
+
+    ``decrypted`` names what the request travelled encrypted in (``"QUICv1"``, ``"HAR"``): the
+    report's channel is then encrypted and decrypted."""
     pseudo: dict[str, str] = {}
     headers: list[tuple[str, str]] = []
     cookies: list[str] = []
@@ -82,4 +86,5 @@ def request_from_fields(
         first_frame=first_frame if first_frame != frame else None,
         headers=tuple(headers),
         body=body,
+        decrypted=decrypted,
     )

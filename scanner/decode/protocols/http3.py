@@ -117,8 +117,9 @@ class _UniStream:
 class Http3Connection:
     """The HTTP/3 layer of one decrypted QUIC connection (both directions)."""
 
-    def __init__(self, anomalies: Anomalies) -> None:
+    def __init__(self, anomalies: Anomalies, decrypted_from: str = "QUICv1") -> None:
         self.anomalies = anomalies
+        self.decrypted_from = decrypted_from  # HttpRequest.decrypted: the transport the keys opened
         self._requests: OrderedDict[int, _RequestStream] = OrderedDict()
         self._uni: dict[int, _UniStream] = {}
         self._decoder: pylsqpack.Decoder | None = None
@@ -314,6 +315,7 @@ class Http3Connection:
             anomaly_prefix="http3",
             truncated=stream.truncated,
             first_frame=stream.first_frame,
+            decrypted=self.decrypted_from,
         )
         if event is not None:
             self.requests += 1

@@ -26,14 +26,13 @@ packets on the source port, before anything else.
 
 from __future__ import annotations
 
-import hmac
 import re
 import struct
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -43,15 +42,9 @@ from scanner.decode.keylog import CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_TRAFFIC_SE
 from scanner.decode.protocols.base import Anomalies, DatagramDecoder, PacketContext
 from scanner.decode.protocols.http3 import Http3Connection
 from scanner.decode.protocols.tls import CLIENT_HELLO, MAX_CLIENT_HELLO, TlsFormatError, parse_client_hello
+from scanner.decode.tlsdecrypt.kdf import hkdf_expand_label
+from scanner.decode.tlsdecrypt.suites import CHACHA20, SUITES, Suite
 from scanner.model import Event, FlowTuple, QuicInitial, Tunnel
-
-
-class SecretSource(Protocol):
-    """What the decoder needs of a key log (scanner.decode.keylog.KeyLog)."""
-
-    def secrets(self, client_random: bytes) -> Mapping[str, bytes]: ...
-
-    def __len__(self) -> int: ...
 
 QUIC_PORT = 443
 
@@ -135,36 +128,27 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
     return sha256(block.translate(_OPAD) + inner).digest()
 
 
-def hkdf_expand_label(secret: bytes, label: bytes, length: int, hash_name: str = "sha256", context: bytes = b"") -> bytes:
-    """HKDF-Expand-Label (RFC 8446 s7.1): HKDF-Expand (RFC 5869 s2.3) of the TLS 1.3 HkdfLabel.
+def _hkdf_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
+    """HKDF-Expand-Label (RFC 8446 s7.1) with an empty context, for lengths up to one SHA-256 block.
 
-    SHA-256 outputs of one block (every Initial key) take the written-out HMAC above, the hot path
-    of a new connection; other hashes and lengths go through ``hmac.digest``.
+    The Initial keys' own fast path (every new connection derives five of them); every other
+    derivation uses the general ``tlsdecrypt.kdf.hkdf_expand_label``, tested on RFC 8448.
     """
     full_label = b"tls13 " + label
-    info = struct.pack("!HB", length, len(full_label)) + full_label + bytes((len(context),)) + context
-    if hash_name == "sha256" and length <= 32:
-        # HKDF-Expand's first block is HMAC(PRK, info || 0x01).
-        return _hmac_sha256(secret, info + b"\x01")[:length]
-    out = b""
-    block = b""
-    counter = 1
-    while len(out) < length:
-        block = hmac.digest(secret, block + info + bytes((counter,)), hash_name)
-        out += block
-        counter += 1
-    return out[:length]
+    info = struct.pack("!HB", length, len(full_label)) + full_label + b"\x00"
+    # HKDF-Expand's first block is HMAC(PRK, info || 0x01); every length here fits in it.
+    return _hmac_sha256(secret, info + b"\x01")[:length]
 
 
 def client_initial_keys(version: QuicVersion, dcid: bytes) -> tuple[bytes, bytes, bytes]:
     """The client's Initial (key, iv, hp) for a connection whose client chose ``dcid`` (RFC 9001 s5.2)."""
     initial_secret = _hmac_sha256(version.salt, dcid)  # HKDF-Extract(salt, DCID)
-    client_secret = hkdf_expand_label(initial_secret, b"client in", 32)
+    client_secret = _hkdf_expand_label(initial_secret, b"client in", 32)
     prefix = version.label_prefix
     return (
-        hkdf_expand_label(client_secret, prefix + b" key", 16),
-        hkdf_expand_label(client_secret, prefix + b" iv", 12),
-        hkdf_expand_label(client_secret, prefix + b" hp", 16),
+        _hkdf_expand_label(client_secret, prefix + b" key", 16),
+        _hkdf_expand_label(client_secret, prefix + b" iv", 12),
+        _hkdf_expand_label(client_secret, prefix + b" hp", 16),
     )
 
 
@@ -188,23 +172,15 @@ class _InitialKeys:
 # ----------------------------------------------------------------- 1-RTT and 0-RTT packet protection
 
 
-@dataclass(frozen=True, slots=True)
-class CipherSuite:
-    """A TLS 1.3 cipher suite as QUIC uses it: its AEAD (RFC 9001 s5.3) and header protection (s5.4)."""
-
-    code: int
-    hash_name: str
-    key_len: int
-    chacha: bool
+# The TLS 1.3 suites as the TLS decryptor defines them (tlsdecrypt/suites.py): QUIC uses their
+# AEAD (RFC 9001 s5.3) and their HKDF hash.  TLS_AES_128_CCM_SHA256 is allowed by RFC 9001 but no
+# QUIC stack in use negotiates it, so it is not tried.
+TLS_AES_128_GCM_SHA256 = SUITES[0x1301]
+TLS_AES_256_GCM_SHA384 = SUITES[0x1302]
+TLS_CHACHA20_POLY1305_SHA256 = SUITES[0x1303]
 
 
-TLS_AES_128_GCM_SHA256 = CipherSuite(0x1301, "sha256", 16, False)
-TLS_AES_256_GCM_SHA384 = CipherSuite(0x1302, "sha384", 32, False)
-TLS_CHACHA20_POLY1305_SHA256 = CipherSuite(0x1303, "sha256", 32, True)
-# TLS_AES_128_CCM_SHA256 is allowed by RFC 9001 but no QUIC stack in use negotiates it.
-
-
-def suites_for_secret(secret: bytes) -> tuple[CipherSuite, ...]:
+def suites_for_secret(secret: bytes) -> tuple[Suite, ...]:
     """The suites a traffic secret may belong to.
 
     A key log names no cipher suite, and the ServerHello that does is encrypted (Handshake
@@ -218,18 +194,18 @@ def suites_for_secret(secret: bytes) -> tuple[CipherSuite, ...]:
     return ()
 
 
-def packet_protection_keys(suite: CipherSuite, secret: bytes, prefix: bytes = b"quic") -> tuple[bytes, bytes, bytes]:
+def packet_protection_keys(suite: Suite, secret: bytes, prefix: bytes = b"quic") -> tuple[bytes, bytes, bytes]:
     """(key, iv, hp) from a traffic secret (RFC 9001 s5.1; RFC 9369 s3.3.2 labels for v2)."""
     return (
-        hkdf_expand_label(secret, prefix + b" key", suite.key_len, suite.hash_name),
-        hkdf_expand_label(secret, prefix + b" iv", 12, suite.hash_name),
-        hkdf_expand_label(secret, prefix + b" hp", suite.key_len, suite.hash_name),
+        hkdf_expand_label(suite.prf, secret, prefix + b" key", b"", suite.key_length),
+        hkdf_expand_label(suite.prf, secret, prefix + b" iv", b"", suite.iv_length),
+        hkdf_expand_label(suite.prf, secret, prefix + b" hp", b"", suite.key_length),
     )
 
 
-def next_traffic_secret(suite: CipherSuite, secret: bytes, prefix: bytes = b"quic") -> bytes:
+def next_traffic_secret(suite: Suite, secret: bytes, prefix: bytes = b"quic") -> bytes:
     """RFC 9001 s6.1: the secret of the next key phase, HKDF-Expand-Label(secret, "quic ku", "", Hash.length)."""
-    return hkdf_expand_label(secret, prefix + b" ku", len(secret), suite.hash_name)
+    return hkdf_expand_label(suite.prf, secret, prefix + b" ku", b"", len(secret))
 
 
 class HeaderProtection:
@@ -237,9 +213,9 @@ class HeaderProtection:
 
     __slots__ = ("_ecb", "_key")
 
-    def __init__(self, suite: CipherSuite, key: bytes) -> None:
+    def __init__(self, suite: Suite, key: bytes) -> None:
         self._key = key
-        self._ecb: Any = None if suite.chacha else Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._ecb: Any = None if suite.cipher == CHACHA20 else Cipher(algorithms.AES(key), modes.ECB()).encryptor()
 
     def mask(self, sample: bytes) -> bytes:
         if self._ecb is not None:
@@ -254,8 +230,8 @@ class PacketKeys:
 
     __slots__ = ("aead", "iv")
 
-    def __init__(self, suite: CipherSuite, key: bytes, iv: bytes) -> None:
-        self.aead: Any = ChaCha20Poly1305(key) if suite.chacha else AESGCM(key)
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self.aead: Any = ChaCha20Poly1305(key) if suite.cipher == CHACHA20 else AESGCM(key)
         self.iv = int.from_bytes(iv, "big")
 
     def open(self, pn: int, header: bytes, ciphertext: bytes) -> bytes | None:
@@ -271,7 +247,7 @@ class _SuiteKeys:
 
     __slots__ = ("current", "hp", "next", "previous", "secret", "suite")
 
-    def __init__(self, suite: CipherSuite, secret: bytes, prefix: bytes) -> None:
+    def __init__(self, suite: Suite, secret: bytes, prefix: bytes) -> None:
         key, iv, hp = packet_protection_keys(suite, secret, prefix)
         self.suite = suite
         self.secret = secret
@@ -608,7 +584,6 @@ class _Session:
         "flow",
         "http3",
         "paths",
-        "prefix",
         "server_cid_len",
         "streams",
         "to_client",
@@ -616,10 +591,15 @@ class _Session:
     )
 
     def __init__(
-        self, flow: FlowTuple, prefix: bytes, client_cid_len: int, secrets: Mapping[str, bytes], anomalies: Anomalies
+        self,
+        flow: FlowTuple,
+        version: QuicVersion,
+        client_cid_len: int,
+        secrets: Mapping[str, bytes],
+        anomalies: Anomalies,
     ) -> None:
         self.flow = flow  # oriented from the client
-        self.prefix = prefix
+        prefix = version.label_prefix
         self.client_cid_len = client_cid_len
         self.server_cid_len: int | None = None  # learned from the server's long-header packets
         self.to_server = TrafficKeys(secrets[CLIENT_TRAFFIC_SECRET_0], prefix)
@@ -630,7 +610,8 @@ class _Session:
         self.streams: OrderedDict[int, StreamBuffer] = OrderedDict()
         # Streams read to their end: a late retransmission of one must not start it again.
         self.finished: OrderedDict[int, None] = OrderedDict()
-        self.http3 = Http3Connection(anomalies)
+        # What the report says the requests were decrypted from.
+        self.http3 = Http3Connection(anomalies, "QUICv2" if version.number == 0x6B3343CF else "QUICv1")
         self.paths: tuple[_Path, _Path] | None = None
 
 
@@ -666,13 +647,9 @@ class QuicDecoder(DatagramDecoder):
         # Endpoints seen answering client Initials: their own Initials are skipped unread.
         self._servers: OrderedDict[tuple[Tunnel | None, str, int], None] = OrderedDict()
         self._buffered = 0
-        # The lab's keys (set by the engine): TLS 1.3 secrets by ClientHello random.
-        self.keylog: SecretSource | None = None
         # Both directions' 5-tuples of every connection being decrypted, least recently used first.
         self._paths: OrderedDict[_Path, _Session] = OrderedDict()
-        self.connections_decrypted = 0
-        self.connections_without_keys = 0
-        self.key_updates = 0
+        self.key_updates = 0  # key phase changes of the client's packets, in connections let go
 
     # ------------------------------------------------------------- sniffing
 
@@ -956,16 +933,15 @@ class QuicDecoder(DatagramDecoder):
 
     def _start_session(self, conn: _Connection, client_random: bytes, ctx: PacketContext) -> None:
         """The ClientHello is read: decrypt the rest of the connection if the key log has its secrets."""
-        keylog = self.keylog
-        if keylog is None or not len(keylog):
-            self.connections_without_keys += 1
-            return
-        secrets = keylog.secrets(client_random)
+        decryption = ctx.decryption
+        if decryption is None:
+            return  # decoding without a capture's decryption context (unit tests of Initials)
+        secrets = decryption.secrets(client_random)
         if not secrets.get(CLIENT_TRAFFIC_SECRET_0) or not suites_for_secret(secrets[CLIENT_TRAFFIC_SECRET_0]):
-            self.connections_without_keys += 1
+            decryption.unreadable("quic")  # the report says how many, and how to get keys
             return
         flow = ctx.flow
-        session = _Session(flow, conn.version.label_prefix, conn.client_cid_len, secrets, self.anomalies)
+        session = _Session(flow, conn.version, conn.client_cid_len, secrets, self.anomalies)
         forward: _Path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
         backward: _Path = (ctx.tunnel, flow.dst, flow.dport, flow.src, flow.sport)
         for path in (forward, backward):
@@ -975,7 +951,7 @@ class QuicDecoder(DatagramDecoder):
         session.paths = (forward, backward)
         self._paths[forward] = session
         self._paths[backward] = session
-        self.connections_decrypted += 1
+        decryption.decrypted("quic")
         while len(self._paths) > 2 * self.MAX_SESSIONS:
             _, old = self._paths.popitem(last=False)
             self.anomalies.add("quic_session_evicted")

@@ -7,6 +7,7 @@ reordering, stream reassembly, damaged and unkeyed traffic.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,13 @@ from scanner.decode.protocols.quic import (
     QuicDecoder,
     StreamBuffer,
     TrafficKeys,
-    hkdf_expand_label,
     next_traffic_secret,
     packet_protection_keys,
     read_frames,
     suites_for_secret,
 )
+from scanner.decode.tlsdecrypt.context import DecryptionContext
+from scanner.decode.tlsdecrypt.kdf import hkdf_expand_label
 from scanner.model import Event, HttpRequest
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,7 +93,7 @@ def test_hkdf_expand_label_matches_rfc5869_expand(hash_name: str, algorithm: has
     label = b"tls13 quic ku"
     info = length.to_bytes(2, "big") + bytes((len(label),)) + label + b"\x00"
     expected = HKDFExpand(algorithm, length, info).derive(secret)
-    assert hkdf_expand_label(secret, b"quic ku", length, hash_name) == expected
+    assert hkdf_expand_label(hash_name, secret, b"quic ku", b"", length) == expected
 
 
 def test_suites_follow_the_secret_length() -> None:
@@ -185,16 +187,16 @@ def test_stream_buffer_is_bounded() -> None:
 # --------------------------------------------------------------------------- the real-stack capture
 
 
-def _decode(capture: Path, keylog: KeyLog | None) -> tuple[list[Event], QuicDecoder, Anomalies]:
+def _decode(capture: Path, keylog: KeyLog | None) -> tuple[list[Event], QuicDecoder, Anomalies, DecryptionContext]:
     anomalies = Anomalies()
     decoder = QuicDecoder(anomalies)
-    decoder.keylog = keylog
+    decryption = DecryptionContext(keylog, anomalies)
     events: list[Event] = []
     for ctx, payload in udp_datagrams(capture, {443}):
         if decoder.wants(payload):
-            events.extend(decoder.decode(payload, ctx))
+            events.extend(decoder.decode(payload, replace(ctx, decryption=decryption)))
     decoder.close()
-    return events, decoder, anomalies
+    return events, decoder, anomalies, decryption
 
 
 def _keylog(path: Path) -> KeyLog:
@@ -204,7 +206,7 @@ def _keylog(path: Path) -> KeyLog:
 
 
 def test_http3_requests_from_aioquic_with_a_key_update() -> None:
-    events, decoder, anomalies = _decode(H3_CAPTURE, _keylog(H3_KEYS))
+    events, decoder, anomalies, decryption = _decode(H3_CAPTURE, _keylog(H3_KEYS))
     requests = [e for e in events if isinstance(e, HttpRequest)]
     assert [(r.frame, r.method, r.host, r.uri) for r in requests] == [
         (6, "GET", "tracker.adnetwork.example", "/v1/collect?adid=38400000-8cf0-11bd-b23e-10b96e40000d&ev=open"),
@@ -212,7 +214,7 @@ def test_http3_requests_from_aioquic_with_a_key_update() -> None:
         (18, "POST", "tracker.adnetwork.example", "/v1/event"),
         (26, "POST", "api.kidsapp.example", "/api/register"),  # sent under key phase 1
     ]
-    assert all(r.version == "HTTP/3" for r in requests)
+    assert all(r.version == "HTTP/3" and r.decrypted == "QUICv1" for r in requests)
     profile = dict(requests[1].headers)
     assert profile["x-device-imei"] == "356938035643809"
     assert profile["cookie"] == "sid=abc; email=emma@example.org"
@@ -220,17 +222,19 @@ def test_http3_requests_from_aioquic_with_a_key_update() -> None:
     assert requests[3].body == b"imei=356938035643809&email=emma%40example.org"
     # Requests are oriented from the client, whichever direction completed them.
     assert {(r.flow.src, r.flow.dst, r.flow.dport) for r in requests} == {("127.0.12.1", "127.0.12.2", 443)}
-    assert decoder.connections_decrypted == 1 and decoder.key_updates == 1
+    assert decryption.counters() == {"quic_connections_decrypted": 1} and decoder.key_updates == 1
     assert anomalies.counts == {}
 
 
 def test_without_keys_nothing_is_decrypted_and_it_is_counted() -> None:
-    events, decoder, _anomalies = _decode(H3_CAPTURE, None)
+    events, _, anomalies, decryption = _decode(H3_CAPTURE, None)
     assert [e.type for e in events] == ["quic"]
-    assert decoder.connections_without_keys == 1 and decoder.connections_decrypted == 0
-    empty = KeyLog()
-    events, decoder, _ = _decode(H3_CAPTURE, empty)
-    assert [e.type for e in events] == ["quic"] and decoder.connections_without_keys == 1
+    assert decryption.counters() == {"quic_connections_unreadable": 1} and anomalies.counts == {}
+    other = KeyLog()
+    other.add_text(b"CLIENT_TRAFFIC_SECRET_0 " + b"ab" * 32 + b" " + b"cd" * 32 + b"\n", "other.keys")
+    events, _, _, decryption = _decode(H3_CAPTURE, other)
+    assert [e.type for e in events] == ["quic"]
+    assert decryption.counters() == {"quic_connections_unreadable": 1}
 
 
 def test_wrong_keys_are_counted_warnings_not_errors(tmp_path: Path) -> None:
@@ -241,7 +245,7 @@ def test_wrong_keys_are_counted_warnings_not_errors(tmp_path: Path) -> None:
         wrong.append(f"{label} {random} {'00' * (len(secret) // 2)}")
     path = tmp_path / "wrong.keys"
     path.write_text("\n".join(wrong) + "\n")
-    events, _decoder, anomalies = _decode(H3_CAPTURE, _keylog(path))
+    events, _, anomalies, _ = _decode(H3_CAPTURE, _keylog(path))
     assert not [e for e in events if isinstance(e, HttpRequest)]
     assert anomalies.counts["quic_packet_undecryptable"] > 10
 
@@ -249,11 +253,12 @@ def test_wrong_keys_are_counted_warnings_not_errors(tmp_path: Path) -> None:
 def test_damaged_packets_are_counted_and_the_rest_is_read() -> None:
     anomalies = Anomalies()
     decoder = QuicDecoder(anomalies)
-    decoder.keylog = _keylog(H3_KEYS)
+    decryption = DecryptionContext(_keylog(H3_KEYS), anomalies)
     requests = []
     for ctx, payload in udp_datagrams(H3_CAPTURE, {443}):
         if ctx.frame == 6:  # the first request: one byte of its ciphertext flipped
             payload = payload[:-3] + bytes((payload[-3] ^ 0x40,)) + payload[-2:]
-        requests.extend(e for e in decoder.decode(payload, ctx) if isinstance(e, HttpRequest))
+        found = decoder.decode(payload, replace(ctx, decryption=decryption))
+        requests.extend(e for e in found if isinstance(e, HttpRequest))
     assert [r.frame for r in requests] == [12, 18, 26]
     assert anomalies.counts == {"quic_packet_undecryptable": 1}
