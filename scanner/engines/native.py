@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from scanner.decode.keylog import KeyLog
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.ingest import CaptureSource, open_capture
 from scanner.model import Event
 
@@ -35,6 +35,10 @@ class NativeEngine:
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for source in sources:
+            archive = archive_capture(source, self.stats, self.anomalies)
+            if archive is not None:  # a HAR or mitmproxy file: requests, no packets to decode
+                yield from archive
+                continue
             decoder = PacketDecoder(self.anomalies, self.keylog)
             try:
                 yield from self._capture(source, decoder)

@@ -38,6 +38,7 @@ BZIP2_MAGIC = b"BZh"
 COMPRESSED_MAGICS = (GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC, BZIP2_MAGIC)
 
 _GLOB_CHARS = frozenset("*?[")
+SNIFF_BYTES = 4096  # what archive recognition looks at (a HAR's '{"log":' may follow white space)
 
 
 class ByteStream(Protocol):
@@ -134,10 +135,14 @@ def looks_like_capture(path: Path) -> bool:
     """Whether a file inside a directory is a capture (by its first bytes, not its name)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)
+            head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS)
+    # HAR and mitmproxy flow files count too (scanner/ingest/archives.py); lazily imported: it
+    # imports this module.
+    from scanner.ingest.archives import archive_format
+
+    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS) or archive_format(head) is not None
 
 
 def open_source(source: CaptureSource) -> OpenedCapture:
