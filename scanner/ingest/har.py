@@ -66,26 +66,31 @@ def read_har(stream: ByteStream, info: CaptureInfo, anomalies: Anomalies) -> Ite
 
 
 def _entries(stream: ByteStream) -> Iterator[Any]:
-    """Each entry of ``log.entries`` as Python objects, its response left unbuilt."""
+    """Each element of ``log.entries`` as Python objects, its response left unbuilt (an element
+    that is no object is given as None: it is counted, and keeps its place in the numbering)."""
     builder: ObjectBuilder | None = None
-    skipping: str | None = None
-    skip_depth = 0
+    skip_depth = 0  # inside a subtree that is stepped over, how deep
     for prefix, event, value in ijson.parse(stream, use_float=True):
-        if builder is None:
-            if prefix == ENTRY and event == "start_map":
-                builder = ObjectBuilder()
-                builder.event(event, value)
-            continue
-        if skipping is not None:
+        if skip_depth:
             if event in ("start_map", "start_array"):
                 skip_depth += 1
             elif event in ("end_map", "end_array"):
                 skip_depth -= 1
-            if skip_depth == 0:
-                skipping = None
+                if not skip_depth and builder is None:
+                    yield None  # an entry that was an array
+            continue
+        if builder is None:
+            if prefix == ENTRY:
+                if event == "start_map":
+                    builder = ObjectBuilder()
+                    builder.event(event, value)
+                elif event == "start_array":
+                    skip_depth = 1
+                else:
+                    yield None  # a string, number, boolean or null where an entry should be
             continue
         if prefix in _SKIPPED and event in ("start_map", "start_array"):
-            skipping, skip_depth = prefix, 1
+            skip_depth = 1
             builder.event("null", None)  # the key stays, without its bulk
             continue
         builder.event(event, value)
