@@ -174,6 +174,22 @@ class HttpRequest(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketMessage(Event):
+    """A text or binary WebSocket message (RFC 6455) a client sent after an HTTP Upgrade."""
+
+    type: ClassVar[str] = "websocket"
+    host: str | None  # the Upgrade request's Host
+    uri: str  # the Upgrade request's target
+    opcode: str  # "text" | "binary"
+    length: int
+    compressed: bool = False  # permessage-deflate (RFC 7692)
+    truncated: bool = False
+    decrypted: str | None = field(default=None, metadata=in_record_if_set())
+    first_frame: int | None = None
+    payload: bytes = field(default=b"", metadata=not_in_record())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TlsClientHello(Event):
     """A TLS ClientHello (RFC 8446 s4.1.2) with its JA4 and JA3 fingerprints."""
 

@@ -51,6 +51,7 @@ from scanner.model import (
     SignatureFile,
     Subject,
     TlsClientHello,
+    WebSocketMessage,
     channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
@@ -172,6 +173,8 @@ class ScanPipeline:
                 if lname in ("referer", "origin"):
                     context = value
                     break
+        elif isinstance(event, WebSocketMessage):
+            host, source = event.host, "http_host"  # the Upgrade request's Host
         elif isinstance(event, (TlsClientHello, QuicInitial)):
             host, source = event.sni, "sni"
         elif isinstance(event, DnsMessage):

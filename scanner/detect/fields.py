@@ -29,6 +29,7 @@ from scanner.model import (
     NameAnnouncement,
     QuicInitial,
     TlsClientHello,
+    WebSocketMessage,
 )
 
 MAX_FIELDS = 2000  # per event: a request with more is a bulk upload, not a tracker ping
@@ -68,6 +69,9 @@ class FieldExtractor:
     def fields(self, event: Event) -> list[Field]:
         if isinstance(event, HttpRequest):
             return _HttpFields(self.operator_headers).extract(event)
+        if isinstance(event, WebSocketMessage):
+            # A message is read like a request body: JSON, a form, base64, free text.
+            return _HttpFields(self.operator_headers).extract_message(event.payload)
         if isinstance(event, DnsMessage):
             if event.response or not event.query:
                 return []
@@ -131,6 +135,11 @@ class _HttpFields:
                 self._value("header", name, decoded, encoding, 0)
         if event.body:
             self._body(event.body, content_type)
+        return self.out
+
+    def extract_message(self, payload: bytes) -> list[Field]:
+        if payload:
+            self._body(payload, "")
         return self.out
 
     # --------------------------------------------------------------- pieces

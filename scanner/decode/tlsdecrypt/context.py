@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # base.py's contexts refer to this module: no import cycle at
 # pcapng Decryption Secrets Block secrets types (draft-ietf-opsawg-pcapng s4.7).
 DSB_TLS_KEY_LOG = 0x544C534B  # "TLSK": NSS key log lines, for TLS and QUIC alike
 
-# Connections decrypted at once per capture: each holds its keys and a record buffer (at most
-# one record, 18 KiB).  Beyond it the longest idle one is dropped and counted.
+# Connections with keys waiting for their ServerHello at once, per capture (a few round trips
+# each).  Beyond it the longest waiting one is dropped and counted: its server direction will
+# not find it, and the connection is counted as not read.
 MAX_TLS_CONNECTIONS = 20_000
 
 V = TypeVar("V")
@@ -76,18 +77,31 @@ class ConnectionTable(Generic[V]):
 class DecryptionContext:
     """The key log and decryption state of one capture's decoders."""
 
-    __slots__ = ("_own", "anomalies", "capture", "connections_decrypted", "connections_unreadable", "keylog", "tls")
+    __slots__ = (
+        "_own",
+        "anomalies",
+        "capture",
+        "connections_decrypted",
+        "connections_failed",
+        "connections_unreadable",
+        "keylog",
+        "tls",
+    )
 
     def __init__(self, keylog: KeyLog | None, anomalies: Anomalies, capture: str = "") -> None:
         self.keylog = keylog if keylog is not None else KeyLog()
         self._own = False  # whether self.keylog is ours to add to (a copy made for this capture)
         self.anomalies = anomalies
         self.capture = capture
+        # TLS connections between their ClientHello and their ServerHello, by (client flow,
+        # tunnel): where the server direction's decoder finds the session to hand its hello to.
         self.tls: ConnectionTable[object] = ConnectionTable("tls_decrypt", MAX_TLS_CONNECTIONS, anomalies)
         # By protocol ("tls", "quic"): connections seen whose secrets the key log does not have,
         # and connections whose traffic was decrypted.
         self.connections_unreadable: dict[str, int] = {}
         self.connections_decrypted: dict[str, int] = {}
+        # Connections with keys whose records did not decrypt (wrong key, damaged records).
+        self.connections_failed: dict[str, int] = {}
 
     def secrets(self, client_random: bytes) -> Mapping[str, bytes]:
         return self.keylog.secrets(client_random)
@@ -111,6 +125,10 @@ class DecryptionContext:
         """Count a connection whose traffic could be decrypted."""
         self.connections_decrypted[protocol] = self.connections_decrypted.get(protocol, 0) + 1
 
+    def failed(self, protocol: str) -> None:
+        """Count a connection with keys whose records failed to decrypt (once per connection)."""
+        self.connections_failed[protocol] = self.connections_failed.get(protocol, 0) + 1
+
     def counters(self) -> dict[str, int]:
         """The report's counters: ``tls_connections_unreadable``, ``quic_connections_decrypted``, ..."""
         out: dict[str, int] = {}
@@ -118,6 +136,8 @@ class DecryptionContext:
             out[f"{protocol}_connections_unreadable"] = n
         for protocol, n in self.connections_decrypted.items():
             out[f"{protocol}_connections_decrypted"] = n
+        for protocol, n in self.connections_failed.items():
+            out[f"{protocol}_connections_failed"] = n
         return out
 
     def warnings(self) -> list[str]:
