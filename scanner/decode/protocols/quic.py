@@ -580,6 +580,7 @@ class _Session:
     __slots__ = (
         "client_cid_len",
         "early",
+        "failed",
         "finished",
         "flow",
         "http3",
@@ -613,6 +614,7 @@ class _Session:
         # What the report says the requests were decrypted from.
         self.http3 = Http3Connection(anomalies, "QUICv2" if version.number == 0x6B3343CF else "QUICv1")
         self.paths: tuple[_Path, _Path] | None = None
+        self.failed = False  # a packet failed to decrypt (wrong key, damaged)
 
 
 _ConnKey = tuple[Tunnel | None, str, int, bytes]
@@ -1021,6 +1023,9 @@ class QuicDecoder(DatagramDecoder):
         plain = keys.open(buf, start, pn_offset, end, long_header)
         if plain is None:
             self.anomalies.add("quic_packet_undecryptable")
+            if not session.failed and ctx.decryption is not None:
+                session.failed = True
+                ctx.decryption.failed("quic")  # once per connection: the report's warning counts connections
             return
         _, frames, clean = read_frames(plain)
         if not clean:
