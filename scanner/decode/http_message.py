@@ -13,10 +13,13 @@ Cookies split over several fields (RFC 9113 s8.2.3, RFC 9114 s4.2.1) are joined 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from scanner.decode.content import ContentError, decode_content
-from scanner.decode.protocols.base import Anomalies
 from scanner.model import FlowTuple, HttpRequest, Tunnel
+
+if TYPE_CHECKING:  # importing protocols.base would import every protocol, http3 among them, which imports this
+    from scanner.decode.protocols.base import Anomalies
 
 
 def request_from_fields(
