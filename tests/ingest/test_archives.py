@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -354,3 +355,16 @@ def test_archive_anomalies_reach_the_engine_stats(tmp_path: Path) -> None:
     _, engine = _requests(_write(tmp_path, "enc.har", _har([entry])))
     assert engine.stats.anomalies == {"har_content_encoding_error": 1}
     assert isinstance(engine.anomalies, Anomalies)
+
+
+@pytest.mark.tshark
+def test_the_tshark_engine_reads_archives_as_the_native_one_does() -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    from scanner.engines.tshark import TsharkEngine
+
+    sources = [CaptureSource(str(HAR_FILE)), CaptureSource(str(FLOWS_FILE))]
+    native = list(NativeEngine().events(sources))
+    tshark = TsharkEngine()
+    assert list(tshark.events(sources)) == native
+    assert [(i.format, i.packets) for i in tshark.stats.captures] == [("har", 5), ("mitmproxy", 5)]
