@@ -88,6 +88,7 @@ class PacketDecoder:
                 self.sctp_ppids[ppid] = decoder
             for port in type(decoder).sctp_ports:
                 self.sctp_ports[port] = decoder
+        self.datagram_decoders = list(decoders.values())
         self.udp_sniffers = sorted(
             (d for d in decoders.values() if type(d).sniff_order is not None),
             key=lambda d: type(d).sniff_order or 0,
@@ -573,6 +574,8 @@ class PacketDecoder:
                     events = (events or []) + more
         if everything:
             self.udp_flows.clear()
+            for datagram_decoder in self.datagram_decoders:
+                datagram_decoder.finish()  # the capture ended: what waited is counted, not lost
         else:
             udp = self.udp_flows
             for key in [k for k, t in udp.items() if now - t > UDP_IDLE_TIMEOUT]:

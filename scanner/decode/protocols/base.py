@@ -98,6 +98,10 @@ class DatagramDecoder:
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         raise NotImplementedError
 
+    def finish(self) -> None:
+        """The capture ended: let go of state kept across packets (QUIC connections being
+        decrypted count the requests they still waited on).  Default: nothing kept."""
+
 
 @dataclass(frozen=True, slots=True)
 class StreamContext:

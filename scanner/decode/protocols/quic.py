@@ -1068,8 +1068,8 @@ class QuicDecoder(DatagramDecoder):
         if len(session.finished) > self.MAX_FINISHED_STREAMS:
             session.finished.popitem(last=False)
 
-    def close(self) -> None:
-        """The capture ended: count the key updates of the connections still open."""
+    def finish(self) -> None:
+        """The capture ended: count the key updates and unfinished requests of the connections still open."""
         for session in {id(s): s for s in self._paths.values()}.values():
             self._forget(session)
 

@@ -195,7 +195,7 @@ def _decode(capture: Path, keylog: KeyLog | None) -> tuple[list[Event], QuicDeco
     for ctx, payload in udp_datagrams(capture, {443}):
         if decoder.wants(payload):
             events.extend(decoder.decode(payload, replace(ctx, decryption=decryption)))
-    decoder.close()
+    decoder.finish()
     return events, decoder, anomalies, decryption
 
 
