@@ -990,10 +990,10 @@ class QuicDecoder(DatagramDecoder):
                     self._protected(session, session.early, payload, offset, pn_offset, end, True, ctx, True, events)
                 offset = end
                 continue
-            if not payload[offset] & 0x40:
-                # No fixed bit: the zero padding a client adds after coalesced packets to fill a
-                # datagram (RFC 9000 s14.1), not a packet (RFC 9287 greasing is not negotiated by
-                # the stacks we read).
+            if _NOT_PADDING.search(payload, offset) is None:
+                # Zeros to the end: the padding a client adds after coalesced packets to fill a
+                # datagram (RFC 9000 s14.1), not a packet.  (The fixed bit does not tell: RFC 9287
+                # lets endpoints that negotiated it send packets with the bit cleared.)
                 break
             cid_len = session.server_cid_len if from_client else session.client_cid_len
             if cid_len is None:
