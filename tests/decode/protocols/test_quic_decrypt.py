@@ -7,6 +7,7 @@ reordering, stream reassembly, damaged and unkeyed traffic.
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -262,3 +263,28 @@ def test_damaged_packets_are_counted_and_the_rest_is_read() -> None:
         requests.extend(e for e in found if isinstance(e, HttpRequest))
     assert [r.frame for r in requests] == [12, 18, 26]
     assert anomalies.counts == {"quic_packet_undecryptable": 1}
+
+
+def test_mangled_datagrams_never_raise() -> None:
+    """Every datagram of the real connection cut short, extended, or with bytes flipped: the
+    decoder counts what it cannot read and never raises."""
+    datagrams = list(udp_datagrams(H3_CAPTURE, {443}))
+    rng = random.Random(12)
+    for trial in range(30):
+        anomalies = Anomalies()
+        decoder = QuicDecoder(anomalies)
+        decryption = DecryptionContext(_keylog(H3_KEYS), anomalies)
+        for ctx, payload in datagrams:
+            data = bytearray(payload)
+            if ctx.frame > 1 and rng.random() < 0.5:  # keep the ClientHello whole: the session must open
+                kind = trial % 3
+                if kind == 0:
+                    data = data[: rng.randrange(1, len(data))]
+                elif kind == 1:
+                    data += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+                else:
+                    for _ in range(rng.randrange(1, 4)):
+                        data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            if decoder.wants(bytes(data)):
+                decoder.decode(bytes(data), replace(ctx, decryption=decryption))
+        decoder.finish()
