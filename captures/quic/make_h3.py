@@ -137,6 +137,29 @@ async def connect_from(local: str, remote: str, configuration: QuicConfiguration
         transport.close()
 
 
+async def bulk_client(keys: Path, cert: Path, megabytes: int) -> None:
+    """For bench/: one POST of ``megabytes`` MiB of JSON-ish text (not committed)."""
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
+    configuration.load_verify_locations(str(cert))
+    configuration.max_data = configuration.max_stream_data = 1 << 30
+    chunk = (f'{{"gaid":"{GAID}","ev":"tick"}},'.encode() * 4096)[: 1 << 16]
+    with keys.open("w") as secrets:
+        configuration.secrets_log_file = secrets
+        async with connect_from(CLIENT_ADDRESS, SERVER_ADDRESS, configuration) as protocol:
+            stream_id = protocol._quic.get_next_available_stream_id()
+            protocol.done[stream_id] = protocol._loop.create_future()
+            protocol.h3.send_headers(
+                stream_id,
+                [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", HOSTS[1].encode()),
+                 (b":path", b"/v1/batch"), (b"content-type", b"application/json")],
+            )
+            for i in range(megabytes * 16):
+                protocol.h3.send_data(stream_id, chunk, end_stream=i == megabytes * 16 - 1)
+                protocol.transmit()
+                await asyncio.sleep(0)
+            await asyncio.wait_for(protocol.done[stream_id], 120)
+
+
 async def client(keys: Path, cert: Path) -> None:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
     configuration.load_verify_locations(str(cert))
@@ -154,14 +177,15 @@ async def client(keys: Path, cert: Path) -> None:
                                    f"imei={IMEI}&email={EMAIL.replace('@', '%40')}".encode())
 
 
-def main(out_dir: str) -> None:
+def main(out_dir: str, bulk_megabytes: int = 0) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cert, key = make_certificate(tmp)
         (tmp / "app.py").write_text(APP)
-        pcap = out / "h3_keyupdate.pcapng"
+        stem = f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_keyupdate"
+        pcap = out / f"{stem}.pcapng"
         dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"udp port 443 and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")])
         time.sleep(1.5)
         server = subprocess.Popen(
@@ -171,7 +195,10 @@ def main(out_dir: str) -> None:
         )
         try:
             time.sleep(2.0)
-            asyncio.run(client(out / "h3_keyupdate.keys", cert))
+            if bulk_megabytes:
+                asyncio.run(bulk_client(out / f"{stem}.keys", cert, bulk_megabytes))
+            else:
+                asyncio.run(client(out / f"{stem}.keys", cert))
             time.sleep(0.5)
         finally:
             server.send_signal(signal.SIGTERM)
@@ -184,4 +211,11 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    # make_h3.py [OUT_DIR] [--bulk MEGABYTES]: the bulk capture is for bench/, not committed.
+    arguments = sys.argv[1:]
+    bulk = 0
+    if "--bulk" in arguments:
+        at = arguments.index("--bulk")
+        bulk = int(arguments[at + 1])
+        del arguments[at : at + 2]
+    main(arguments[0] if arguments else os.path.dirname(os.path.abspath(__file__)), bulk)
