@@ -44,7 +44,25 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 CLIENT_ADDRESS_FIELDS = ("_clientAddress", "_clientIPAddress")
 
 
+class _WithoutBom:
+    """The stream without a leading UTF-8 byte-order mark (Windows tools write one; yajl rejects it)."""
+
+    def __init__(self, stream: ByteStream) -> None:
+        self._stream = stream
+        head = stream.read(3)
+        self._head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            if size < 0:
+                return head + self._stream.read()
+            return head + self._stream.read(max(size - len(head), 0))
+        return self._stream.read(size)
+
+
 def read_har(stream: ByteStream, info: CaptureInfo, anomalies: Anomalies) -> Iterator[Event]:
+    stream = _WithoutBom(stream)
     index = 0
     damaged = 0
     try:

@@ -70,6 +70,13 @@ def test_archives_are_recognised_by_content(head: bytes, kind: str | None) -> No
     assert archive_format(head) == kind
 
 
+def test_a_har_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "windows.har"
+    path.write_bytes(b"\xef\xbb\xbf" + HAR_FILE.read_bytes())
+    requests, engine = _requests(path)
+    assert len(requests) == 5 and engine.stats.captures[0].warnings == []
+
+
 def test_compressed_archives_are_recognised(tmp_path: Path) -> None:
     path = tmp_path / "session.bin"
     path.write_bytes(gzip.compress(HAR_FILE.read_bytes()))
