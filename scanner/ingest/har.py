@@ -52,7 +52,9 @@ class _WithoutBom:
         head = stream.read(3)
         self._head = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
+        if size == 0:
+            return b""  # ijson reads nothing first, to learn whether the stream gives bytes
         if self._head:
             head, self._head = self._head, b""
             if size < 0:
@@ -60,13 +62,16 @@ class _WithoutBom:
             return head + self._stream.read(max(size - len(head), 0))
         return self._stream.read(size)
 
+    def close(self) -> None:
+        self._stream.close()
+
 
 def read_har(stream: ByteStream, info: CaptureInfo, anomalies: Anomalies) -> Iterator[Event]:
-    stream = _WithoutBom(stream)
+    unmarked = _WithoutBom(stream)
     index = 0
     damaged = 0
     try:
-        for entry in _entries(stream):
+        for entry in _entries(unmarked):
             index += 1
             info.packets = index
             event = _entry_event(entry, index, info.path, anomalies)
