@@ -13,7 +13,9 @@ connection from 127.0.12.1 to 127.0.12.2:443 (addresses of their own, so that ot
 traffic on the loopback interface stays out of the capture) carries four HTTP/3 requests on four streams (a GET with
 identifiers in the query, a GET with a cookie and a header, a POST with a JSON body, and a POST with a
 form body sent after the client has updated its 1-RTT keys, RFC 9001 s6, so that the last request
-travels under key phase 1).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
+travels under key phase 1).  ``--zero-rtt`` writes ``h3_0rtt.pcapng`` / ``.keys`` instead: a
+connection that gets a session ticket, then a resumed one whose first request goes as 0-RTT
+(aioquic on both ends); ``--bulk N`` a single N MiB upload for bench/ (not committed).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
 Luhn, a drama-range phone number, an example.org e-mail address).  The keys are generated for this
 capture and protect nothing else.
 """
@@ -32,8 +34,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import serve
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
@@ -119,17 +123,22 @@ class H3Client(QuicConnectionProtocol):
 
 
 @contextlib.asynccontextmanager
-async def connect_from(local: str, remote: str, configuration: QuicConfiguration) -> AsyncIterator[H3Client]:
-    """aioquic's ``connect``, from a chosen source address (its own binds to "::")."""
+async def connect_from(
+    local: str, remote: str, configuration: QuicConfiguration, wait: bool = True, tickets: list[Any] | None = None
+) -> AsyncIterator[H3Client]:
+    """aioquic's ``connect``, from a chosen source address (its own binds to "::").  ``wait``
+    False: requests may go before the handshake ends, as 0-RTT when resuming with a ticket."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((local, 0))
+    handler = tickets.append if tickets is not None else None
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: H3Client(QuicConnection(configuration=configuration)), sock=sock
+        lambda: H3Client(QuicConnection(configuration=configuration, session_ticket_handler=handler)), sock=sock
     )
     try:
-        protocol.connect((remote, 443))
-        await protocol.wait_connected()
+        protocol.connect((remote, 443), transmit=wait)
+        if wait:
+            await protocol.wait_connected()
         yield protocol
     finally:
         protocol.close()
@@ -160,6 +169,52 @@ async def bulk_client(keys: Path, cert: Path, megabytes: int) -> None:
             await asyncio.wait_for(protocol.done[stream_id], 120)
 
 
+class H3Server(QuicConnectionProtocol):
+    """A minimal HTTP/3 server (200 "ok" to every request), for the 0-RTT capture: hypercorn
+    keeps no session tickets, so it cannot resume a connection and accept early data."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.h3 = H3Connection(self._quic)
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        for h3_event in self.h3.handle_event(event):
+            if isinstance(h3_event, (HeadersReceived, DataReceived)) and h3_event.stream_ended:
+                self.h3.send_headers(h3_event.stream_id, [(b":status", b"200")])
+                self.h3.send_data(h3_event.stream_id, b"ok", end_stream=True)
+                self.transmit()
+
+
+async def zero_rtt_exchange(keys: Path, cert: Path, key: Path) -> None:
+    """A first connection that gets a session ticket, then a resumed one whose first request is
+    sent as 0-RTT (RFC 9001 s4.6), both from the client address; aioquic logs the
+    CLIENT_EARLY_TRAFFIC_SECRET of the second."""
+    tickets: dict[bytes, Any] = {}
+    server_configuration = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
+    server_configuration.load_cert_chain(str(cert), str(key))
+    server = await serve(
+        SERVER_ADDRESS, 443, configuration=server_configuration, create_protocol=H3Server,
+        session_ticket_fetcher=tickets.pop, session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t),
+    )
+    try:
+        with keys.open("w") as secrets:
+            received: list[Any] = []
+            configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
+            configuration.load_verify_locations(str(cert))
+            configuration.secrets_log_file = secrets
+            async with connect_from(CLIENT_ADDRESS, SERVER_ADDRESS, configuration, tickets=received) as protocol:
+                await protocol.request("GET", HOSTS[0], "/api/hello", [])
+                await asyncio.sleep(0.2)  # the ticket comes after the handshake
+            resumed = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
+            resumed.load_verify_locations(str(cert))
+            resumed.secrets_log_file = secrets
+            resumed.session_ticket = received[-1]
+            async with connect_from(CLIENT_ADDRESS, SERVER_ADDRESS, resumed, wait=False) as protocol:
+                await protocol.request("GET", HOSTS[1], f"/v1/early?adid={GAID}", [(b"x-device-imei", IMEI.encode())])
+    finally:
+        server.close()
+
+
 async def client(keys: Path, cert: Path) -> None:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
     configuration.load_verify_locations(str(cert))
@@ -177,17 +232,28 @@ async def client(keys: Path, cert: Path) -> None:
                                    f"imei={IMEI}&email={EMAIL.replace('@', '%40')}".encode())
 
 
-def main(out_dir: str, bulk_megabytes: int = 0) -> None:
+def main(out_dir: str, bulk_megabytes: int = 0, zero_rtt: bool = False) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cert, key = make_certificate(tmp)
         (tmp / "app.py").write_text(APP)
-        stem = f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_keyupdate"
+        stem = f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_0rtt" if zero_rtt else "h3_keyupdate"
         pcap = out / f"{stem}.pcapng"
         dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"udp port 443 and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")])
         time.sleep(1.5)
+        if zero_rtt:
+            try:
+                time.sleep(0.5)
+                asyncio.run(zero_rtt_exchange(out / f"{stem}.keys", cert, key))
+                time.sleep(0.5)
+            finally:
+                dumpcap.send_signal(signal.SIGINT)
+                dumpcap.wait(10)
+            subprocess.run(["editcap", "--discard-all-secrets", str(tmp / "raw.pcapng"), str(pcap)], check=True)
+            os.chmod(pcap, 0o644)
+            return
         server = subprocess.Popen(
             [sys.executable, "-m", "hypercorn", "--quic-bind", f"{SERVER_ADDRESS}:443", "--bind", f"{SERVER_ADDRESS}:8443",
              "--certfile", str(cert), "--keyfile", str(key), "app:app"],
@@ -214,8 +280,11 @@ if __name__ == "__main__":
     # make_h3.py [OUT_DIR] [--bulk MEGABYTES]: the bulk capture is for bench/, not committed.
     arguments = sys.argv[1:]
     bulk = 0
+    zero = "--zero-rtt" in arguments
+    if zero:
+        arguments.remove("--zero-rtt")
     if "--bulk" in arguments:
         at = arguments.index("--bulk")
         bulk = int(arguments[at + 1])
         del arguments[at : at + 2]
-    main(arguments[0] if arguments else os.path.dirname(os.path.abspath(__file__)), bulk)
+    main(arguments[0] if arguments else os.path.dirname(os.path.abspath(__file__)), bulk, zero)

@@ -755,8 +755,8 @@ class QuicDecoder(DatagramDecoder):
             # 0-RTT coalesced after the Initial whose ClientHello just opened the session.
             flow = ctx.flow
             session = self._paths.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
-            if session is not None and session.early is not None:
-                self._protected(session, session.early, buf, start, pn_offset, end, True, ctx, True, events)
+            if session is not None:
+                self._zero_rtt(session, buf, start, pn_offset, end, ctx, events)
         return end  # Handshake and 0-RTT packets are stepped over
 
     def _initial(
@@ -986,8 +986,8 @@ class QuicDecoder(DatagramDecoder):
                 if not from_client and session.server_cid_len is None:
                     # The server's own connection id: what the client's 1-RTT packets carry.
                     session.server_cid_len = scid_len
-                if from_client and ptype == version.zero_rtt_type and session.early is not None:
-                    self._protected(session, session.early, payload, offset, pn_offset, end, True, ctx, True, events)
+                if from_client and ptype == version.zero_rtt_type:
+                    self._zero_rtt(session, payload, offset, pn_offset, end, ctx, events)
                 offset = end
                 continue
             if _NOT_PADDING.search(payload, offset) is None:
@@ -1005,6 +1005,15 @@ class QuicDecoder(DatagramDecoder):
                 self._protected(session, keys, payload, offset, offset + 1 + cid_len, n, False, ctx, from_client, events)
             break
         return events
+
+    def _zero_rtt(
+        self, session: _Session, buf: bytes, start: int, pn_offset: int, end: int, ctx: PacketContext, events: list[Event]
+    ) -> None:
+        if session.early is None:
+            # The key log has the connection's traffic secrets but not its early one.
+            self.anomalies.add("quic_0rtt_without_early_secret")
+            return
+        self._protected(session, session.early, buf, start, pn_offset, end, True, ctx, True, events)
 
     def _protected(
         self,

@@ -288,3 +288,29 @@ def test_mangled_datagrams_never_raise() -> None:
             if decoder.wants(bytes(data)):
                 decoder.decode(bytes(data), replace(ctx, decryption=decryption))
         decoder.finish()
+
+
+ZERO_RTT_CAPTURE = ROOT / "captures" / "quic" / "h3_0rtt.pcapng"
+ZERO_RTT_KEYS = ROOT / "captures" / "quic" / "h3_0rtt.keys"
+
+
+def test_a_request_sent_as_0rtt_on_a_resumed_connection() -> None:
+    events, _, anomalies, decryption = _decode(ZERO_RTT_CAPTURE, _keylog(ZERO_RTT_KEYS))
+    requests = [e for e in events if isinstance(e, HttpRequest)]
+    # Frame 11 is the resumed connection's first datagram: its Initial and, coalesced after it,
+    # the 0-RTT packet carrying the whole request (before the server has said anything).
+    assert [(r.frame, r.host, r.uri) for r in requests] == [
+        (5, "api.kidsapp.example", "/api/hello"),
+        (11, "tracker.adnetwork.example", "/v1/early?adid=38400000-8cf0-11bd-b23e-10b96e40000d"),
+    ]
+    assert dict(requests[1].headers)["x-device-imei"] == "356938035643809"
+    assert decryption.counters() == {"quic_connections_decrypted": 2} and anomalies.counts == {}
+
+
+def test_0rtt_without_the_early_secret_is_counted(tmp_path: Path) -> None:
+    path = tmp_path / "no-early.keys"
+    lines = ZERO_RTT_KEYS.read_text().splitlines()
+    path.write_text("\n".join(line for line in lines if not line.startswith("CLIENT_EARLY_TRAFFIC_SECRET")) + "\n")
+    events, _, anomalies, _ = _decode(ZERO_RTT_CAPTURE, _keylog(path))
+    assert [e.frame for e in events if isinstance(e, HttpRequest)] == [5]
+    assert anomalies.counts == {"quic_0rtt_without_early_secret": 1}
