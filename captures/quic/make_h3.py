@@ -15,7 +15,8 @@ identifiers in the query, a GET with a cookie and a header, a POST with a JSON b
 form body sent after the client has updated its 1-RTT keys, RFC 9001 s6, so that the last request
 travels under key phase 1).  ``--zero-rtt`` writes ``h3_0rtt.pcapng`` / ``.keys`` instead: a
 connection that gets a session ticket, then a resumed one whose first request goes as 0-RTT
-(aioquic on both ends); ``--bulk N`` a single N MiB upload for bench/ (not committed).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
+(aioquic on both ends); ``--suites`` writes ``h3_suites.*``: QUIC v2 with ChaCha20-Poly1305 and
+QUIC v1 with AES-256-GCM, one request each; ``--bulk N`` a single N MiB upload for bench/ (not committed).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
 Luhn, a drama-range phone number, an example.org e-mail address).  The keys are generated for this
 capture and protect nothing else.
 """
@@ -43,6 +44,8 @@ from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import QuicEvent
+from aioquic.quic.packet import QuicProtocolVersion
+from aioquic.tls import CipherSuite
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -215,6 +218,41 @@ async def zero_rtt_exchange(keys: Path, cert: Path, key: Path) -> None:
         server.close()
 
 
+async def suites_exchange(keys: Path, cert: Path, key: Path) -> None:
+    """Three connections, one request each, to aioquic's server (hypercorn's configuration offers
+    no choice of version or suite): QUIC v2 (RFC 9369) with ChaCha20-Poly1305 to a server that
+    prefers v2; QUIC v1 only, with AES-256-GCM (a SHA-384 secret); and a client that starts in v2
+    but prefers v1, which the server then chooses by compatible version negotiation (RFC 9368),
+    so that its 1-RTT packets use v1's key labels after a v2 Initial."""
+    v1, v2 = QuicProtocolVersion.VERSION_1, QuicProtocolVersion.VERSION_2
+    with keys.open("w") as secrets:
+        # (server's versions, client's first version, client's versions in its preference order, ...)
+        for server_versions, version, client_versions, suite, path in (
+            ([v2, v1], v2, [v2, v1], CipherSuite.CHACHA20_POLY1305_SHA256, f"/v2/chacha?adid={GAID}"),
+            ([v2, v1], v1, [v1], CipherSuite.AES_256_GCM_SHA384, f"/v1/aes256?imei={IMEI}"),
+            ([v1, v2], v2, [v1, v2], CipherSuite.AES_128_GCM_SHA256, f"/v2-to-v1?msisdn={MSISDN}"),
+        ):
+            server_configuration = QuicConfiguration(
+                is_client=False, alpn_protocols=H3_ALPN, supported_versions=server_versions
+            )
+            server_configuration.load_cert_chain(str(cert), str(key))
+            server = await serve(SERVER_ADDRESS, 443, configuration=server_configuration, create_protocol=H3Server)
+            try:
+                configuration = QuicConfiguration(
+                    is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[1],
+                    supported_versions=client_versions,
+                )
+                configuration.load_verify_locations(str(cert))
+                configuration.secrets_log_file = secrets
+                configuration.original_version = version
+                configuration.cipher_suites = [suite]
+                async with connect_from(CLIENT_ADDRESS, SERVER_ADDRESS, configuration) as protocol:
+                    await protocol.request("GET", HOSTS[1], path, [])
+            finally:
+                server.close()
+            await asyncio.sleep(0.1)
+
+
 async def client(keys: Path, cert: Path) -> None:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=H3_ALPN, server_name=HOSTS[0])
     configuration.load_verify_locations(str(cert))
@@ -232,21 +270,24 @@ async def client(keys: Path, cert: Path) -> None:
                                    f"imei={IMEI}&email={EMAIL.replace('@', '%40')}".encode())
 
 
-def main(out_dir: str, bulk_megabytes: int = 0, zero_rtt: bool = False) -> None:
+def main(out_dir: str, bulk_megabytes: int = 0, zero_rtt: bool = False, suites: bool = False) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cert, key = make_certificate(tmp)
         (tmp / "app.py").write_text(APP)
-        stem = f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_0rtt" if zero_rtt else "h3_keyupdate"
+        stem = (
+            f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_0rtt" if zero_rtt else "h3_suites" if suites else "h3_keyupdate"
+        )
         pcap = out / f"{stem}.pcapng"
         dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"udp port 443 and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")])
         time.sleep(1.5)
-        if zero_rtt:
+        if zero_rtt or suites:
             try:
                 time.sleep(0.5)
-                asyncio.run(zero_rtt_exchange(out / f"{stem}.keys", cert, key))
+                exchange = zero_rtt_exchange if zero_rtt else suites_exchange
+                asyncio.run(exchange(out / f"{stem}.keys", cert, key))
                 time.sleep(0.5)
             finally:
                 dumpcap.send_signal(signal.SIGINT)
@@ -283,8 +324,11 @@ if __name__ == "__main__":
     zero = "--zero-rtt" in arguments
     if zero:
         arguments.remove("--zero-rtt")
+    suites = "--suites" in arguments
+    if suites:
+        arguments.remove("--suites")
     if "--bulk" in arguments:
         at = arguments.index("--bulk")
         bulk = int(arguments[at + 1])
         del arguments[at : at + 2]
-    main(arguments[0] if arguments else os.path.dirname(os.path.abspath(__file__)), bulk, zero)
+    main(arguments[0] if arguments else os.path.dirname(os.path.abspath(__file__)), bulk, zero, suites)

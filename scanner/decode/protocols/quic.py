@@ -584,11 +584,14 @@ class _Session:
         "finished",
         "flow",
         "http3",
+        "one_rtt_seen",
         "paths",
+        "secrets",
         "server_cid_len",
         "streams",
         "to_client",
         "to_server",
+        "version",
     )
 
     def __init__(
@@ -600,21 +603,37 @@ class _Session:
         anomalies: Anomalies,
     ) -> None:
         self.flow = flow  # oriented from the client
-        prefix = version.label_prefix
         self.client_cid_len = client_cid_len
         self.server_cid_len: int | None = None  # learned from the server's long-header packets
-        self.to_server = TrafficKeys(secrets[CLIENT_TRAFFIC_SECRET_0], prefix)
-        server_secret = secrets.get(SERVER_TRAFFIC_SECRET_0)
-        self.to_client = TrafficKeys(server_secret, prefix) if server_secret else None
+        self.secrets = secrets
+        self.http3 = Http3Connection(anomalies)
+        self.version = version
+        self._keys_for(version)
+        # 0-RTT is protected under the client's first version whatever the server chooses (RFC 9368 s4).
         early_secret = secrets.get(CLIENT_EARLY_TRAFFIC_SECRET)
-        self.early = TrafficKeys(early_secret, prefix) if early_secret else None
+        self.early = TrafficKeys(early_secret, version.label_prefix) if early_secret else None
         self.streams: OrderedDict[int, StreamBuffer] = OrderedDict()
         # Streams read to their end: a late retransmission of one must not start it again.
         self.finished: OrderedDict[int, None] = OrderedDict()
-        # What the report says the requests were decrypted from.
-        self.http3 = Http3Connection(anomalies, "QUICv2" if version.number == 0x6B3343CF else "QUICv1")
         self.paths: tuple[_Path, _Path] | None = None
         self.failed = False  # a packet failed to decrypt (wrong key, damaged)
+        self.one_rtt_seen = False
+
+    def _keys_for(self, version: QuicVersion) -> None:
+        prefix = version.label_prefix
+        self.to_server = TrafficKeys(self.secrets[CLIENT_TRAFFIC_SECRET_0], prefix)
+        server_secret = self.secrets.get(SERVER_TRAFFIC_SECRET_0)
+        self.to_client: TrafficKeys | None = TrafficKeys(server_secret, prefix) if server_secret else None
+        # What the report says the requests were decrypted from.
+        self.http3.decrypted_from = "QUICv2" if version.number == 0x6B3343CF else "QUICv1"
+
+    def server_chose(self, version: QuicVersion) -> None:
+        """The server's long-header packets carry another version than the client's first Initial:
+        compatible version negotiation (RFC 9368) switched the connection, and the 1-RTT keys
+        use the chosen version's labels (v1 "quic", v2 "quicv2")."""
+        if version is not self.version and not self.one_rtt_seen:
+            self.version = version
+            self._keys_for(version)
 
 
 _ConnKey = tuple[Tunnel | None, str, int, bytes]
@@ -983,9 +1002,11 @@ class QuicDecoder(DatagramDecoder):
                 if header is None:
                     break  # a Retry, an unknown version, or impossible connection-id lengths
                 version, ptype, scid_len, pn_offset, end = header
-                if not from_client and session.server_cid_len is None:
-                    # The server's own connection id: what the client's 1-RTT packets carry.
-                    session.server_cid_len = scid_len
+                if not from_client:
+                    if session.server_cid_len is None:
+                        # The server's own connection id: what the client's 1-RTT packets carry.
+                        session.server_cid_len = scid_len
+                    session.server_chose(version)
                 if from_client and ptype == version.zero_rtt_type:
                     self._zero_rtt(session, payload, offset, pn_offset, end, ctx, events)
                 offset = end
@@ -999,6 +1020,7 @@ class QuicDecoder(DatagramDecoder):
             if cid_len is None:
                 self.anomalies.add("quic_short_header_before_handshake")
                 break
+            session.one_rtt_seen = True
             keys = session.to_server if from_client else session.to_client
             # The server's packets matter only until its HTTP/3 SETTINGS are read.
             if keys is not None and (from_client or session.http3.needs_server):

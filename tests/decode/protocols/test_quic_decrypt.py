@@ -314,3 +314,18 @@ def test_0rtt_without_the_early_secret_is_counted(tmp_path: Path) -> None:
     events, _, anomalies, _ = _decode(ZERO_RTT_CAPTURE, _keylog(path))
     assert [e.frame for e in events if isinstance(e, HttpRequest)] == [5]
     assert anomalies.counts == {"quic_0rtt_without_early_secret": 1}
+
+
+SUITES_CAPTURE = ROOT / "captures" / "quic" / "h3_suites.pcapng"
+SUITES_KEYS = ROOT / "captures" / "quic" / "h3_suites.keys"
+
+
+def test_v2_chacha20_aes256_and_compatible_version_negotiation() -> None:
+    events, _, anomalies, decryption = _decode(SUITES_CAPTURE, _keylog(SUITES_KEYS))
+    initials = [e.version for e in events if e.type == "quic"]
+    requests = [(e.uri.split("?")[0], e.decrypted) for e in events if isinstance(e, HttpRequest)]
+    # The third client's Initial is v2, but the server chose v1 (RFC 9368): its 1-RTT keys use
+    # v1's labels, and a decoder that kept v2's would read nothing.
+    assert initials == ["0x6b3343cf", "0x00000001", "0x6b3343cf"]
+    assert requests == [("/v2/chacha", "QUICv2"), ("/v1/aes256", "QUICv1"), ("/v2-to-v1", "QUICv1")]
+    assert decryption.counters() == {"quic_connections_decrypted": 3} and anomalies.counts == {}
