@@ -424,6 +424,20 @@ class Http3Connection:
             self._maybe_emit(stream_id, stream, at, events)
 
 
+def static_header_block(block: bytes) -> list[tuple[str, str]] | None:
+    """The fields of a QPACK header block that refers to no dynamic-table entry (its Required
+    Insert Count, the first byte, is 0: RFC 9204 s4.5.1.1); None for any other block, which
+    cannot be read without the connection's encoder stream, and for a damaged one.  For readers
+    that see header blocks without their connection (tshark's HTTP/3 frames)."""
+    if not block or block[0] != 0:
+        return None
+    try:
+        _, headers = pylsqpack.Decoder(0, 0).feed_header(0, block)
+    except (pylsqpack.StreamBlocked, pylsqpack.DecompressionFailed):
+        return None
+    return _text_fields(headers)
+
+
 def _text_fields(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     """Field names are lower-case ASCII (RFC 9114 s4.2); values are decoded as Latin-1 so that no
     byte is lost, as the HTTP/1 decoder does."""

@@ -151,3 +151,14 @@ def test_responses_and_server_streams_are_not_read() -> None:
     encoder = pylsqpack.Encoder()
     _, block = encoder.encode(0, [(b":status", b"200")])
     assert not h3.stream_data(0, _frame(0x01, block), True, False, _at(1))
+
+
+def test_static_header_blocks_are_read_without_their_connection() -> None:
+    from scanner.decode.protocols.http3 import static_header_block
+
+    _, static = pylsqpack.Encoder().encode(0, REQUEST[:4])
+    assert static_header_block(static) == [(k.decode(), v.decode()) for k, v in REQUEST[:4]]
+    _, dynamic = _dynamic()
+    assert static_header_block(dynamic) is None  # needs the encoder stream's inserts
+    assert static_header_block(b"\x00\x00\xff") is None  # damaged
+    assert static_header_block(b"") is None
