@@ -15,6 +15,8 @@ belongs to, under lab.test):
 - resumption: TLS 1.2 by session id (``-no_ticket``) and by ticket, TLS 1.3 by PSK, each a
   first connection and a resumed one (``-sess_out`` / ``-sess_in``);
 - a TLS 1.3 KeyUpdate between two requests on one connection (s_client's ``k`` command);
+- TLS 1.3 0-RTT: a resumed connection sends a request as early data, then one more after the
+  handshake;
 - a HelloRetryRequest (the server accepts only P-256, the client's key share is X25519);
 - HTTP/2: curl sending several requests (streams 1, 3, 5: GET, POST with a gzip'd JSON body,
   GET) on one connection over TLS 1.3 and over TLS 1.2, to a minimal HTTP/2 responder;
@@ -160,6 +162,25 @@ def http1_scenarios(port: int, cert: Path, key: Path, keylog: Path) -> int:
     note("keyupdate", host, "GET", query, "h1/tls1.3/TLS_AES_256_GCM_SHA384")
     note("keyupdate", host, "POST", "/v1/form", "h1/tls1.3/TLS_AES_256_GCM_SHA384")
     note("keyupdate", host, "GET", "/v1/after-second-update?adid=" + GAID, "h1/tls1.3/TLS_AES_256_GCM_SHA384")
+    port += 1
+
+    # 0-RTT (RFC 8446 s2.3): a first connection gets a ticket that allows early data, the second
+    # sends its request in the ClientHello's flight, under CLIENT_EARLY_TRAFFIC_SECRET.
+    host = "early-data.lab.test"
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Path(tmp) / "early.pem"
+        early = Path(tmp) / "early.txt"
+        early.write_bytes(request_bytes("GET", host, "/v1/early?adid=" + GAID))
+        server = SServer(port, cert, key, "-early_data")
+        try:
+            s_client(port, host, keylog, [request_bytes("GET", host, query)], "-sess_out", str(session))
+            s_client(port, host, keylog, [request_bytes("POST", host, "/v1/form", form)], "-sess_in", str(session),
+                     "-early_data", str(early))
+        finally:
+            server.stop()
+    note("early-data", host, "GET", query, "h1/tls1.3/TLS_AES_256_GCM_SHA384")
+    note("early-data", host, "GET", "/v1/early?adid=" + GAID, "h1/tls1.3/TLS_AES_256_GCM_SHA384/early")
+    note("early-data", host, "POST", "/v1/form", "h1/tls1.3/TLS_AES_256_GCM_SHA384/resumed")
     port += 1
 
     # Resumption: a first connection saves its session, a second one resumes it.

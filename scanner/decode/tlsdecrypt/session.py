@@ -3,7 +3,8 @@
 The ClientHello (read by protocols/tls.py) gives the client random, which finds the secrets
 in the key log; the server's ServerHello (its direction's TlsDecoder hands it over through the
 capture's DecryptionContext) gives the version, the cipher suite, the server random (TLS 1.2's
-key block) and the negotiated ALPN and encrypt-then-MAC.  Only the client's direction is
+key block), encrypt-then-MAC and, in TLS 1.2, the negotiated ALPN (TLS 1.3 sends it encrypted, in
+EncryptedExtensions: there the first plaintext bytes tell HTTP/2's preface from a request line).  Only the client's direction is
 decrypted: identifiers leave the device in requests, and a server direction costs what it
 cost before (skipped after its ServerHello).
 

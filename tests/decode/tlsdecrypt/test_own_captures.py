@@ -4,7 +4,7 @@ s_client/s_server, curl with nghttp2, Python's ssl; recorded by dumpcap on lo).
 Every request the clients sent (tls_own.truth.json) must come out decrypted, with the keys given
 as ``--keylog`` and with the keys in the capture's Decryption Secrets Block: TLS 1.2 CBC suites
 with and without encrypt-then-MAC, TLS 1.0 CBC, ChaCha20, CCM and CCM_8 in TLS 1.2 and 1.3,
-resumption by session id, ticket and PSK, two key updates, a HelloRetryRequest, several HTTP/2
+resumption by session id, ticket and PSK, 0-RTT early data, two key updates, a HelloRetryRequest, several HTTP/2
 streams per connection over TLS 1.2 and 1.3, and WebSocket messages after an Upgrade.
 """
 
@@ -76,6 +76,17 @@ def test_several_http2_streams_on_one_connection(decoded: tuple[list[Event], Nat
     assert ("x-user-email", TRUTH["identifiers"]["email"]) in streams[2].headers
 
 
+def test_early_data_is_read_with_the_early_secret(decoded: tuple[list[Event], NativeEngine]) -> None:
+    events, _ = decoded
+    early = [e for e in events if isinstance(e, HttpRequest) and e.uri.startswith("/v1/early")]
+    after = [e for e in events if isinstance(e, HttpRequest) and e.host == "early-data.lab.test" and e.method == "POST"]
+    assert len(early) == 1 and len(after) == 1
+    assert early[0].flow == after[0].flow and early[0].frame < after[0].frame
+    # The 0-RTT request travels in the ClientHello's flight: the same frame, before any ServerHello.
+    hello = next(e for e in events if e.type == "tls" and e.flow == early[0].flow)
+    assert early[0].frame == hello.frame
+
+
 def test_key_updates_are_followed(decoded: tuple[list[Event], NativeEngine]) -> None:
     events, engine = decoded
     after = [e for e in events if isinstance(e, HttpRequest) and e.uri.startswith("/v1/after-second-update")]
@@ -117,3 +128,29 @@ def test_a_scan_finds_the_identifiers_on_decrypted_channels(tmp_path: Path) -> N
     assert {("gaid", host) for host in scenarios} <= leaks
     assert ("email", "ws.lab.test") in leaks and ("email", "h2-13.lab.test") in leaks
     assert all(f.channel.decrypted for f in result.findings if f.identifier is not None)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_damaged_records_are_counted_never_raised(seed: int) -> None:
+    """Bytes flipped in TCP payloads of the real capture (checksums are not checked): decryption
+    failures, malformed records and broken plaintext are anomalies, and decoding goes on."""
+    import random
+
+    from scanner.decode.packets import PacketDecoder
+    from scanner.decode.protocols.base import Anomalies
+    from scanner.ingest import CaptureSource, open_capture
+
+    rng = random.Random(seed)
+    anomalies = Anomalies()
+    decoder = PacketDecoder(anomalies, load_keylogs([str(KEYS)]))
+    decoder.capture = "damaged"
+    with open_capture(CaptureSource(str(CAPTURE))) as capture:
+        for index, (ts, linktype, data, _wirelen) in enumerate(capture.frames, start=1):
+            if len(data) > 80 and rng.random() < 0.2:
+                damaged = bytearray(data)
+                damaged[rng.randrange(70, len(data))] ^= 1 << rng.randrange(8)
+                data = bytes(damaged)
+            decoder.decode(ts, linktype, data, index)  # a decoder bug would raise DecoderBug here
+        decoder.sweep(ts, everything=True)
+    assert anomalies.counts.get("tls_record_decrypt_failed", 0) > 0
+    assert not [name for name in anomalies.counts if name.startswith("internal_error")]
