@@ -16,10 +16,15 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scanner.decode.protocols.base import Anomalies, StreamContext, StreamDecoder
-from scanner.decode.tlsdecrypt.session import TlsSession, parse_server_hello
 from scanner.model import Event, TlsClientHello
+
+if TYPE_CHECKING:
+    # Imported where used: tlsdecrypt.session reads the HTTP decoders of this package, so a
+    # module-level import would make a cycle for whoever imports the session first.
+    from scanner.decode.tlsdecrypt.session import TlsSession
 
 CHANGE_CIPHER_SPEC = 0x14
 HANDSHAKE = 0x16
@@ -283,6 +288,8 @@ class TlsDecoder(StreamDecoder):
 
     def _server_hello(self, body: bytes, ts: float, frame: int) -> list[Event]:
         """Give the ServerHello to the session that waits for it, if any (one dict lookup)."""
+        from scanner.decode.tlsdecrypt.session import TlsSession, parse_server_hello
+
         session = self._waiting
         if session is None:
             decryption = self.ctx.decryption
@@ -317,6 +324,8 @@ class TlsDecoder(StreamDecoder):
         if not secrets:
             decryption.unreadable("tls")  # the report says how many, and how a lab gets keys
             return events
+        from scanner.decode.tlsdecrypt.session import TlsSession
+
         session = TlsSession(self.ctx, self.anomalies, decryption, client_random, secrets)
         decryption.tls.add((self.ctx.flow, self.ctx.tunnel), session)
         self._session = session

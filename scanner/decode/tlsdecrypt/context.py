@@ -138,6 +138,8 @@ class DecryptionContext:
             out[f"{protocol}_connections_decrypted"] = n
         for protocol, n in self.connections_failed.items():
             out[f"{protocol}_connections_failed"] = n
+        if self.tls.evicted:
+            out["tls_connections_evicted"] = self.tls.evicted
         return out
 
     def warnings(self) -> list[str]:
@@ -158,4 +160,10 @@ def decryption_warnings(counters: dict[str, int], keylog_warnings: Sequence[str]
     failed = counters.get("tls_connections_failed", 0) + counters.get("quic_connections_failed", 0)
     if failed:
         warnings.append(f"{failed} TLS/QUIC connections had records that failed to decrypt (wrong key or damaged records)")
+    evicted = counters.get("tls_connections_evicted", 0)
+    if evicted:
+        warnings.append(
+            f"{evicted} TLS connections were dropped before their ServerHello: more than "
+            f"{MAX_TLS_CONNECTIONS} were waiting for one at once"
+        )
     return warnings

@@ -3,7 +3,8 @@
 The ClientHello (read by protocols/tls.py) gives the client random, which finds the secrets
 in the key log; the server's ServerHello (its direction's TlsDecoder hands it over through the
 capture's DecryptionContext) gives the version, the cipher suite, the server random (TLS 1.2's
-key block) and the negotiated ALPN and encrypt-then-MAC.  Only the client's direction is
+key block), encrypt-then-MAC and, in TLS 1.2, the negotiated ALPN (TLS 1.3 sends it encrypted, in
+EncryptedExtensions: there the first plaintext bytes tell HTTP/2's preface from a request line).  Only the client's direction is
 decrypted: identifiers leave the device in requests, and a server direction costs what it
 cost before (skipped after its ServerHello).
 
@@ -44,6 +45,8 @@ from scanner.decode.keylog import (
     CLIENT_TRAFFIC_SECRET_0,
 )
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext, StreamDecoder
+from scanner.decode.protocols.http import METHODS
+from scanner.decode.protocols.http2 import PREFACE
 from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import HASH_LENGTH, hkdf_expand_label, tls10_prf, tls12_prf
 from scanner.decode.tlsdecrypt.records import RecordDecryptor
@@ -65,6 +68,8 @@ MAX_PENDING_BYTES = 256 * 1024
 MAX_FAILURES = 4
 # The TLS 1.3 stages of the client's keys, in the order they take over.
 EARLY, HANDSHAKE_KEYS, APPLICATION = 0, 1, 2
+# What the first application bytes of HTTP look like: a request line, or the HTTP/2 preface.
+_HTTP_STARTS = (*(method + b" " for method in METHODS), PREFACE)
 _VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0"}
 
 
@@ -375,8 +380,10 @@ class TlsSession:
             return http2(self.ctx, self.anomalies)
         if http.sniff(head):
             return http(self.ctx, self.anomalies)
-        if len(head) < http2.sniff_bytes and (head and b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".startswith(head)):
-            return None  # the start of an HTTP/2 preface: wait for the rest
+        if len(head) < http2.sniff_bytes and any(start.startswith(head) for start in _HTTP_STARTS):
+            # The start of a request line or of the HTTP/2 preface (TLS 1.0 stacks send the first
+            # byte alone, RFC 2246's "1/n-1" split against BEAST): wait for the rest.
+            return None
         # Not HTTP (IMAP, MQTT, a proprietary protocol): nothing the decoders read.
         self.anomalies.add("tls_decrypted_not_http")
         self._give_up(unreadable=False)

@@ -31,3 +31,24 @@ def test_a_damaged_record_or_a_wrong_key_is_none_and_keeps_the_sequence_number()
     wrong = RecordDecryptor.tls13(SUITES[0x1301], bytes(32))
     assert wrong.open(23, CLIENT_APP_RECORD[:5], CLIENT_APP_RECORD[5:]) is None
     assert reader.open(23, CLIENT_APP_RECORD[:5], b"") is None
+
+
+def test_the_connection_table_drops_the_longest_idle_and_counts_it() -> None:
+    from scanner.decode.protocols.base import Anomalies
+    from scanner.decode.tlsdecrypt.context import ConnectionTable, DecryptionContext, decryption_warnings
+
+    anomalies = Anomalies()
+    table: ConnectionTable[str] = ConnectionTable("tls_decrypt", 2, anomalies)
+    table.add("a", "A")
+    table.add("b", "B")
+    assert table.get("a") == "A"  # now "b" is the longest idle
+    table.add("c", "C")
+    assert (table.get("b"), table.get("a"), table.get("c"), len(table), table.evicted) == (None, "A", "C", 2, 1)
+    assert anomalies.counts == {"tls_decrypt_table_full": 1}
+    context = DecryptionContext(None, anomalies)
+    context.tls = table  # type: ignore[assignment]
+    context.unreadable("tls")
+    counters = context.counters()
+    assert counters == {"tls_connections_unreadable": 1, "tls_connections_evicted": 1}
+    warnings = decryption_warnings(counters, ())
+    assert len(warnings) == 2 and "dropped before their ServerHello" in warnings[1]
