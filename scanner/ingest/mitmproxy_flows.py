@@ -15,8 +15,9 @@ Why not mitmproxy's own reader (``mitmproxy.io.FlowReader``): the last mitmproxy
 versions privscan depends on (pip would downgrade them), and pulls in a proxy's worth of
 packages (tornado, flask, urwid, mitmproxy_rs); mitmproxy 12 needs Python 3.12.  The format is
 small and documented, and the project's test file is written by mitmproxy 11 itself
-(captures/inputs/make_archives.py).  Flows of format versions 13 (mitmproxy 7) to 21 have the
-fields read here; other flow types (tcp, udp, dns) are counted and skipped.
+(captures/inputs/make_archives.py).  The tested format is mitmproxy 11's (flow format 21); older
+files are read where their requests have the same fields (the client's address as ``peername``,
+or ``address`` before mitmproxy 7); other flow types (tcp, udp, dns) are counted and skipped.
 
 Streaming: one flow is read at a time (bounded: a flow larger than MAX_FLOW_BYTES is skipped
 unread, counted); a damaged or cut-off flow ends the file with a warning after the flows before.
