@@ -147,6 +147,10 @@ class Http3Connection:
         # responses are not read: identifiers leave the device in requests.
         return events
 
+    def buffered(self) -> int:
+        """Bytes held for the requests still open (frame bytes not yet read, bodies)."""
+        return sum(len(s.buffer) + s.body_size for s in self._requests.values())
+
     def close(self) -> None:
         """The connection is let go: requests still waiting (for a QPACK insert, for SETTINGS,
         for their end) are counted, not lost silently."""

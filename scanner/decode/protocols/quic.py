@@ -404,11 +404,17 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
     return crypto, clean
 
 
-def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, bytes]], list[StreamFrame], bool]:
+# Set on the list of STREAM frames read_frames returns when the packet closed the connection.
+class StreamFrames(list[StreamFrame]):
+    closed = False
+
+
+def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, bytes]], StreamFrames, bool]:
     """The CRYPTO frames and (with ``streams``) the STREAM frames of a decrypted payload (RFC 9000 s19),
-    and whether the whole payload was understood."""
+    and whether the whole payload was understood; ``closed`` on the STREAM frames' list says the
+    packet carried a CONNECTION_CLOSE."""
     frames: list[tuple[int, bytes]] = []
-    stream_frames: list[StreamFrame] = []
+    stream_frames = StreamFrames()
     i, n = 0, len(plain)
     try:
         while i < n:
@@ -440,6 +446,7 @@ def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, byt
                 for _ in range(2 * ranges + (3 if ftype == FRAME_ACK_ECN else 0)):
                     _, i = _varint(plain, i)  # gap/length pairs, then the ECN counts
             elif ftype in (FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP):
+                stream_frames.closed = True
                 return frames, stream_frames, True  # nothing after a close matters
             elif ftype == FRAME_NEW_TOKEN:
                 length, i = _varint(plain, i)
@@ -583,6 +590,7 @@ class _Session:
         "failed",
         "finished",
         "flow",
+        "held",
         "http3",
         "one_rtt_seen",
         "paths",
@@ -618,6 +626,10 @@ class _Session:
         self.paths: tuple[_Path, _Path] | None = None
         self.failed = False  # a packet failed to decrypt (wrong key, damaged)
         self.one_rtt_seen = False
+        self.held = 0  # bytes held (stream gaps, request bodies) when last measured
+
+    def buffered(self) -> int:
+        return sum(b.pending_bytes for b in self.streams.values()) + self.http3.buffered()
 
     def _keys_for(self, version: QuicVersion) -> None:
         prefix = version.label_prefix
@@ -658,6 +670,9 @@ class QuicDecoder(DatagramDecoder):
     MAX_SESSIONS = 1024
     MAX_STREAMS_PER_SESSION = 512
     MAX_FINISHED_STREAMS = 4096
+    # Bytes all decrypted connections may hold (out-of-order stream data, request bodies being
+    # read): beyond it the connections idle longest are let go, counted.
+    MAX_HELD_BYTES = 64 * 1024 * 1024
 
     def __init__(self, anomalies: Anomalies) -> None:
         super().__init__(anomalies)
@@ -671,6 +686,7 @@ class QuicDecoder(DatagramDecoder):
         # Both directions' 5-tuples of every connection being decrypted, least recently used first.
         self._paths: OrderedDict[_Path, _Session] = OrderedDict()
         self.key_updates = 0  # key phase changes of the client's packets, in connections let go
+        self._held = 0  # what the decrypted connections hold, in bytes
 
     # ------------------------------------------------------------- sniffing
 
@@ -979,11 +995,16 @@ class QuicDecoder(DatagramDecoder):
             self._forget(old)
 
     def _forget(self, session: _Session) -> None:
+        if session.paths is None:
+            return  # already let go
         self.key_updates += session.to_server.key_updates
+        self._held -= session.held
+        session.held = 0
         session.http3.close()
-        for path in session.paths or ():
+        for path in session.paths:
             if self._paths.get(path) is session:
                 del self._paths[path]
+        session.paths = None
 
     def _session_datagram(self, payload: bytes, ctx: PacketContext, session: _Session) -> Sequence[Event]:
         """Every packet of a datagram of a connection being decrypted (RFC 9000 s12.2: long-header
@@ -1062,6 +1083,8 @@ class QuicDecoder(DatagramDecoder):
         if not clean:
             self.anomalies.add("quic_frame_malformed")
         if not frames:
+            if frames.closed:
+                self._forget(session)  # CONNECTION_CLOSE: what it still waited on is counted
             return
         at = PacketContext(ctx.ts, ctx.capture, ctx.frame, session.flow, ctx.tunnel)
         streams = session.streams
@@ -1093,6 +1116,24 @@ class QuicDecoder(DatagramDecoder):
             if ended:
                 del streams[stream_id]
                 self._finish_stream(session, stream_id)
+        held = session.buffered()
+        self._held += held - session.held
+        session.held = held
+        if frames.closed:
+            self._forget(session)  # CONNECTION_CLOSE: what it still waited on is counted
+        elif self._held > self.MAX_HELD_BYTES:
+            self._evict_held(session)
+
+    def _evict_held(self, current: _Session) -> None:
+        """Let go of the connections idle longest until the bytes held fit again."""
+        for path in list(self._paths):
+            if self._held <= self.MAX_HELD_BYTES:
+                return
+            session = self._paths.get(path)
+            if session is None or session is current:
+                continue
+            self.anomalies.add("quic_session_evicted")
+            self._forget(session)
 
     def _finish_stream(self, session: _Session, stream_id: int) -> None:
         session.finished[stream_id] = None

@@ -329,3 +329,38 @@ def test_v2_chacha20_aes256_and_compatible_version_negotiation() -> None:
     assert initials == ["0x6b3343cf", "0x00000001", "0x6b3343cf"]
     assert requests == [("/v2/chacha", "QUICv2"), ("/v1/aes256", "QUICv1"), ("/v2-to-v1", "QUICv1")]
     assert decryption.counters() == {"quic_connections_decrypted": 3} and anomalies.counts == {}
+
+
+def test_connection_close_lets_the_connection_go() -> None:
+    anomalies = Anomalies()
+    decoder = QuicDecoder(anomalies)
+    decryption = DecryptionContext(_keylog(H3_KEYS), anomalies)
+    for ctx, payload in udp_datagrams(H3_CAPTURE, {443}):
+        decoder.decode(payload, replace(ctx, decryption=decryption))
+        if ctx.frame == 33:
+            assert decoder._paths  # both directions' address pairs, while the connection lives
+    # Frame 34 is the client's CONNECTION_CLOSE: nothing is kept for the connection after it.
+    assert not decoder._paths and decoder._held == 0 and decoder.key_updates == 1
+
+
+def test_bytes_held_by_decrypted_connections_are_bounded() -> None:
+    from scanner.decode.protocols.quic import VERSIONS, _Session
+    from scanner.model import FlowTuple
+
+    anomalies = Anomalies()
+    decoder = QuicDecoder(anomalies)
+    sessions = []
+    for port in (50001, 50002, 50003):
+        flow = FlowTuple("udp", "10.0.0.2", port, "192.0.2.1", 443)
+        session = _Session(flow, VERSIONS[b"\x00\x00\x00\x01"], 8, {"CLIENT_TRAFFIC_SECRET_0": bytes(32)}, anomalies)
+        forward = (None, flow.src, flow.sport, flow.dst, flow.dport)
+        backward = (None, flow.dst, flow.dport, flow.src, flow.sport)
+        session.paths = (forward, backward)
+        decoder._paths[forward] = decoder._paths[backward] = session
+        session.held = 40
+        decoder._held += 40
+        sessions.append(session)
+    decoder.MAX_HELD_BYTES = 50
+    decoder._evict_held(sessions[2])  # the oldest go first; the one being read stays
+    assert [s.paths is not None for s in sessions] == [False, False, True]
+    assert decoder._held == 40 and anomalies.counts == {"quic_session_evicted": 2}
