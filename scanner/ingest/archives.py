@@ -21,7 +21,9 @@ recognised, and the capture readers say so).
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -50,10 +52,16 @@ def archive_format(head: bytes) -> str | None:
 
 
 def sniff_archive(source: CaptureSource) -> str | None:
-    """The archive format of a file, or None for anything else (captures, and standard input,
-    which cannot be read twice: archives are given as files)."""
+    """The archive format of a file, or None for anything else (captures; standard input and
+    FIFOs, which cannot be read twice: archives are given as regular files)."""
     if source.is_stdin:
         return None
+    try:
+        regular = stat.S_ISREG(os.stat(source.path).st_mode)
+    except OSError:
+        return None  # the capture reader says what is wrong with it
+    if not regular:
+        return None  # a FIFO or a device: reading its head here would take it from the capture reader
     opened = open_source(source)
     try:
         head = opened.stream.read(SNIFF_BYTES)

@@ -375,3 +375,11 @@ def test_the_tshark_engine_reads_archives_as_the_native_one_does() -> None:
     tshark = TsharkEngine()
     assert list(tshark.events(sources)) == native
     assert [(i.format, i.packets) for i in tshark.stats.captures] == [("har", 5), ("mitmproxy", 5)]
+
+
+def test_a_fifo_is_not_sniffed(tmp_path: Path) -> None:
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    # Opening a FIFO with no writer would block, and reading its head would take it from the
+    # capture reader: sniffing leaves FIFOs alone.
+    assert sniff_archive(CaptureSource(str(fifo))) is None
