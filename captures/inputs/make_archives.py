@@ -4,14 +4,15 @@ Not run by the tests: the tests read the committed files.  It needs a separate v
 environment with the recording tools (mitmproxy does not install beside privscan's dependencies:
 it pins older cryptography, brotli and zstandard), and curl:
 
-    python3 -m venv /tmp/mitmtools && /tmp/mitmtools/bin/pip install mitmproxy hypercorn
+    python3 -m venv /tmp/mitmtools && /tmp/mitmtools/bin/pip install mitmproxy hypercorn websockets
     /tmp/mitmtools/bin/python captures/inputs/make_archives.py captures/inputs
 
 mitmdump runs as an HTTP(S) proxy on 127.0.12.4:8080, writing ``mitmproxy.flows`` (``-w``) and
 ``mitmproxy.har`` (``--set hardump=``); hypercorn answers on 127.0.12.3 (HTTPS on 8443 with a
 certificate made here for the example host names, plain HTTP on 8080); curl, bound to
 127.0.12.5 (the device), sends five requests through the proxy: identifiers in a query, a
-cookie and a header, a JSON body, a form body, and one plain-HTTP request.  The identifiers are
+cookie and a header, a JSON body, a form body, and one plain-HTTP request; then a WebSocket
+client (python-websockets, from the same address) sends a text and a binary message.  The identifiers are
 made up (a GAID-shaped UUID, an IMEI that passes Luhn, a drama-range phone number, an
 example.org e-mail address).
 """
@@ -42,6 +43,14 @@ EMAIL = "emma@example.org"
 
 APP = '''
 async def app(scope, receive, send):
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            await send({"type": "websocket.send", "text": "ok"})
     if scope["type"] != "http":
         return
     while True:
@@ -92,6 +101,23 @@ def curl(confdir: Path, *args: str) -> None:
     )
 
 
+def websocket(confdir: Path) -> None:
+    """A WebSocket through the proxy: a text message with identifiers, and a binary one."""
+    import ssl
+
+    from websockets.sync.client import connect
+
+    context = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
+    with connect(
+        f"wss://{HOSTS[1]}:8443/v1/stream", ssl=context, proxy=f"http://{PROXY}:8080",
+        source_address=(DEVICE, 0), user_agent_header="KidsApp/2.1 (websockets)",
+    ) as ws:
+        ws.send(f'{{"event":"open","gaid":"{GAID}"}}')
+        ws.recv()
+        ws.send(f"imei={IMEI}".encode())
+        ws.recv()
+
+
 def main(out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,6 +149,7 @@ def main(out_dir: str) -> None:
             curl(confdir, "--data-urlencode", f"imei={IMEI}", "--data-urlencode", f"email={EMAIL}",
                  f"https://{HOSTS[0]}:8443/api/register")
             curl(confdir, f"http://{HOSTS[1]}:8080/pixel.gif?msisdn={MSISDN}")
+            websocket(confdir)
             time.sleep(1.0)
         finally:
             proxy.send_signal(signal.SIGINT)  # mitmdump writes the HAR when it exits

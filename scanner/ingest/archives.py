@@ -12,7 +12,9 @@ so detection, attribution, policy and reports see no difference:
   entry's ``_clientAddress``), else ``unknown``; the server address the file records, else the
   URL's host; the URL's port;
 - ``decrypted``: ``"HAR"`` / ``"mitmproxy"`` when the URL is https: the request travelled
-  encrypted and the recording tool read it, so the channel is encrypted and decrypted.
+  encrypted and the recording tool read it, so the channel is encrypted and decrypted;
+- WebSocket messages the client sent (mitmproxy's ``websocket.messages``, Chrome's and mitmproxy's
+  HAR ``_webSocketMessages``) become ``websocket`` events after their Upgrade request's.
 
 Damaged entries are counted warnings on the capture; a file cut short ends with a warning after
 the entries before the cut.  A file that is no archive at all never gets here (it is not
@@ -29,8 +31,9 @@ from urllib.parse import urlsplit
 
 from scanner.decode.http_message import request_from_fields
 from scanner.decode.protocols.base import Anomalies
+from scanner.decode.protocols.websocket import MAX_MESSAGE_BYTES
 from scanner.ingest.sources import SNIFF_BYTES, CaptureSource, open_source
-from scanner.model import CaptureInfo, Event, FlowTuple
+from scanner.model import CaptureInfo, Event, FlowTuple, HttpRequest, WebSocketMessage
 
 HAR = "har"
 MITMPROXY = "mitmproxy"
@@ -140,6 +143,41 @@ def request_event(
         anomaly_prefix=tool,
         decrypted=("HAR" if tool == HAR else "mitmproxy") if scheme in ("https", "wss") else None,
     )
+
+
+# One message: (sent by the client, opcode: 1 text / 2 binary, payload, time).
+RecordedMessage = tuple[bool, int, bytes, float]
+
+
+def websocket_events(upgrade: Event, messages: list[RecordedMessage], anomalies: Anomalies) -> list[Event]:
+    """The messages a client sent on a recorded WebSocket (RFC 6455), as the ``websocket`` events
+    the native decoder makes after an Upgrade: host and target from the upgrading request, the
+    same frame (the entry or flow), each message's own time.  The server's messages are not read,
+    as in captures; payloads are kept up to the decoder's bound."""
+    if not isinstance(upgrade, HttpRequest):
+        return []
+    events: list[Event] = []
+    for from_client, opcode, payload, ts in messages:
+        if not from_client or opcode not in (1, 2):
+            continue
+        truncated = len(payload) > MAX_MESSAGE_BYTES
+        events.append(
+            WebSocketMessage(
+                ts=ts,
+                capture=upgrade.capture,
+                frame=upgrade.frame,
+                flow=upgrade.flow,
+                tunnel=None,
+                host=upgrade.host,
+                uri=upgrade.uri,
+                opcode="text" if opcode == 1 else "binary",
+                length=len(payload),
+                truncated=truncated,
+                decrypted=upgrade.decrypted,
+                payload=payload[:MAX_MESSAGE_BYTES],
+            )
+        )
+    return events
 
 
 def _valid_port(parts: object) -> bool:

@@ -33,7 +33,7 @@ import ijson
 from ijson.common import ObjectBuilder
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.ingest.archives import HAR, request_event
+from scanner.ingest.archives import HAR, RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
 from scanner.model import CaptureInfo, Event
 
@@ -79,6 +79,9 @@ def read_har(stream: ByteStream, info: CaptureInfo, anomalies: Anomalies) -> Ite
                 damaged += 1
                 continue
             yield event
+            messages = entry.get("_webSocketMessages")
+            if isinstance(messages, list) and messages:
+                yield from websocket_events(event, _websocket_messages(messages, anomalies), anomalies)
     except ijson.JSONError:
         # Not the parser's message: yajl quotes the text around the error, which may be personal data.
         info.warnings.append(f"damaged: HAR file cut short or not valid JSON after entry {index}")
@@ -168,6 +171,29 @@ def _entry_event(entry: Any, index: int, capture: str, anomalies: Anomalies) -> 
         tool=HAR,
         anomalies=anomalies,
     )
+
+
+def _websocket_messages(messages: list[Any], anomalies: Anomalies) -> list[RecordedMessage]:
+    """Chrome's (and mitmproxy's) ``_webSocketMessages``: type send/receive, time (epoch seconds),
+    opcode, data (text as is, binary in base64)."""
+    out: list[RecordedMessage] = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("data"), str):
+            anomalies.add("har_websocket_message_damaged")
+            continue
+        opcode = message.get("opcode")
+        data: str = message["data"]
+        if opcode == 2:
+            try:
+                payload = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                anomalies.add("har_websocket_message_damaged")
+                continue
+        else:
+            payload = data.encode("utf-8", "surrogatepass")
+        ts = message.get("time")
+        out.append((message.get("type") == "send", opcode if isinstance(opcode, int) else 1, payload, float(ts) if isinstance(ts, (int, float)) else 0.0))
+    return out
 
 
 def _body(post: Any) -> bytes | None:

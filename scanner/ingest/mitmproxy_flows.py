@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.ingest.archives import MITMPROXY, request_event
+from scanner.ingest.archives import MITMPROXY, RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
 from scanner.model import CaptureInfo, Event
 
@@ -115,6 +115,9 @@ def read_flows(stream: ByteStream, info: CaptureInfo, anomalies: Anomalies) -> I
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         yield event
+        websocket = state.get("websocket")
+        if isinstance(websocket, dict) and isinstance(websocket.get("messages"), list):
+            yield from websocket_events(event, _websocket_messages(websocket["messages"], anomalies), anomalies)
     for reason, n in sorted(skipped.items()):
         info.warnings.append(f"{n} mitmproxy flows skipped ({reason})")
 
@@ -161,6 +164,26 @@ def _records(stream: ByteStream, info: CaptureInfo) -> Iterator[bytes | None]:
         data = b"".join(parts)
         pending = data[need:]
         yield length_text + b":" + data[:need]
+
+
+def _websocket_messages(messages: list[Any], anomalies: Anomalies) -> list[RecordedMessage]:
+    """mitmproxy's WebSocketMessage states: (type, from_client, content, timestamp, dropped, injected)."""
+    out: list[RecordedMessage] = []
+    for message in messages:
+        if (
+            not isinstance(message, list)
+            or len(message) < 4
+            or not isinstance(message[0], int)
+            or not isinstance(message[1], bool)
+            or not isinstance(message[2], bytes)
+            or not isinstance(message[3], (int, float))
+        ):
+            anomalies.add("mitmproxy_websocket_message_damaged")
+            continue
+        if len(message) > 4 and message[4] is True:
+            continue  # dropped by the proxy: it never reached the server
+        out.append((message[1], message[0], message[2], float(message[3])))
+    return out
 
 
 def _text(value: Any) -> str:

@@ -25,7 +25,7 @@ from scanner.engines.native import NativeEngine
 from scanner.ingest import CaptureSource, expand_inputs
 from scanner.ingest.archives import archive_format, sniff_archive
 from scanner.ingest.mitmproxy_flows import TnetstringError, parse_tnetstring
-from scanner.model import HttpRequest
+from scanner.model import HttpRequest, WebSocketMessage
 
 REPO = Path(__file__).resolve().parents[2]
 INPUTS = REPO / "captures" / "inputs"
@@ -74,7 +74,7 @@ def test_a_har_with_a_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "windows.har"
     path.write_bytes(b"\xef\xbb\xbf" + HAR_FILE.read_bytes())
     requests, engine = _requests(path)
-    assert len(requests) == 5 and engine.stats.captures[0].warnings == []
+    assert len(requests) == 6 and engine.stats.captures[0].warnings == []
 
 
 def test_compressed_archives_are_recognised(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_compressed_archives_are_recognised(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(HAR_FILE.read_bytes()))
     assert sniff_archive(CaptureSource(str(path))) == "har"
     requests, engine = _requests(path)
-    assert len(requests) == 5 and engine.stats.captures[0].format == "har+gzip"
+    assert len(requests) == 6 and engine.stats.captures[0].format == "har+gzip"
 
 
 def test_archives_in_a_directory_are_found(tmp_path: Path) -> None:
@@ -102,29 +102,43 @@ def test_mitmproxy_flow_file() -> None:
         (3, "POST", "tracker.adnetwork.example:8443", "/v1/event"),
         (4, "POST", "api.kidsapp.example:8443", "/api/register"),
         (5, "GET", "tracker.adnetwork.example:8080", "/pixel.gif?msisdn=4917139200042"),
+        (6, "GET", "tracker.adnetwork.example:8443", "/v1/stream"),  # the WebSocket's Upgrade
     ]
     # The client's address and port as mitmproxy saw them: the subject.
     assert {r.flow.src for r in requests} == {"127.0.12.5"} and all(r.flow.sport for r in requests)
-    assert [r.decrypted for r in requests] == ["mitmproxy"] * 4 + [None]  # https, then plain http
+    assert [r.decrypted for r in requests] == ["mitmproxy"] * 4 + [None, "mitmproxy"]  # plain http 5th
     assert dict(requests[1].headers)["x-device-imei"] == "356938035643809"
     assert requests[2].body == b'{"gaid":"38400000-8cf0-11bd-b23e-10b96e40000d","msisdn":"4917139200042"}'
     assert requests[0].ts == pytest.approx(1796688047.3512163)
     info = engine.stats.captures[0]
-    assert (info.format, info.packets, info.warnings) == ("mitmproxy", 5, [])
+    assert (info.format, info.packets, info.warnings) == ("mitmproxy", 6, [])
     assert info.sha256 and info.bytes == FLOWS_FILE.stat().st_size
 
 
 def test_mitmproxy_har_file() -> None:
     requests, engine = _requests(HAR_FILE)
     flows, _ = _requests(FLOWS_FILE)
-    # The same five requests as the flow file, but HAR has no field for the client's address.
+    # The same six requests as the flow file, but HAR has no field for the client's address.
     assert [(r.method, r.host, r.uri, r.body, r.version) for r in requests] == [
         (r.method, r.host, r.uri, r.body, r.version) for r in flows
     ]
     assert {r.flow.src for r in requests} == {"unknown"}
     assert {r.flow.dst for r in requests} == {"127.0.12.3"}  # serverIPAddress
-    assert [r.frame for r in requests] == [1, 2, 3, 4, 5]
+    assert [r.frame for r in requests] == [1, 2, 3, 4, 5, 6]
     assert engine.stats.captures[0].format == "har"
+
+
+@pytest.mark.parametrize("path", [FLOWS_FILE, HAR_FILE], ids=["flows", "har"])
+def test_websocket_messages_the_client_sent(path: Path) -> None:
+    engine = NativeEngine()
+    events = list(engine.events([CaptureSource(str(path))]))
+    messages = [e for e in events if isinstance(e, WebSocketMessage)]
+    # The text and the binary message the client sent; the server's two "ok" are not read.
+    assert [(m.frame, m.opcode, m.payload, m.host, m.uri) for m in messages] == [
+        (6, "text", f'{{"event":"open","gaid":"{GAID}"}}'.encode(), "tracker.adnetwork.example:8443", "/v1/stream"),
+        (6, "binary", b"imei=356938035643809", "tracker.adnetwork.example:8443", "/v1/stream"),
+    ]
+    assert messages[0].ts < messages[1].ts and messages[0].decrypted in ("HAR", "mitmproxy")
 
 
 # --------------------------------------------------------------------------- other tools' HAR shapes
@@ -374,7 +388,7 @@ def test_the_tshark_engine_reads_archives_as_the_native_one_does() -> None:
     native = list(NativeEngine().events(sources))
     tshark = TsharkEngine()
     assert list(tshark.events(sources)) == native
-    assert [(i.format, i.packets) for i in tshark.stats.captures] == [("har", 5), ("mitmproxy", 5)]
+    assert [(i.format, i.packets) for i in tshark.stats.captures] == [("har", 6), ("mitmproxy", 6)]
 
 
 def test_a_fifo_is_not_sniffed(tmp_path: Path) -> None:
