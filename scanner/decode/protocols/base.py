@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from scanner.model import Event, FlowTuple, Tunnel
+# PacketContext lives with the event types: its header() is what every event starts with.
+from scanner.model import Event, FlowTuple, PacketContext, Tunnel
 
 if TYPE_CHECKING:
     from scanner.decode.tlsdecrypt.context import DecryptionContext
@@ -45,20 +46,6 @@ class Anomalies:
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
-
-
-@dataclass(frozen=True, slots=True)
-class PacketContext:
-    """Where a datagram was seen.  ``flow`` is oriented as the packet travelled."""
-
-    ts: float
-    capture: str
-    frame: int
-    flow: FlowTuple
-    tunnel: Tunnel | None = None
-    # The capture's key log and decryption state (tlsdecrypt/context.py); None in tests
-    # that decode without one.
-    decryption: DecryptionContext | None = None
 
 
 class DatagramDecoder:

@@ -947,11 +947,7 @@ class QuicDecoder(DatagramDecoder):
             return None
         self._start_session(conn, body[2:34], ctx)  # legacy_version (2 bytes), then the random
         return QuicInitial(
-            ts=ctx.ts,
-            capture=ctx.capture,
-            frame=ctx.frame,
-            flow=ctx.flow,
-            tunnel=ctx.tunnel,
+            **ctx.header(),
             version=f"0x{conn.version.number:08x}",
             sni=hello.sni,
             alpn=hello.alpn,

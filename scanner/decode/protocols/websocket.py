@@ -175,11 +175,7 @@ class WebSocketDecoder(StreamDecoder):
                 self._inflater = None
         events.append(
             WebSocketMessage(
-                ts=ts,
-                capture=self.ctx.capture,
-                frame=frame,
-                flow=self.ctx.flow,
-                tunnel=self.ctx.tunnel,
+                **self.ctx.at(ts, frame).header(),
                 host=self.host,
                 uri=self.uri,
                 opcode="text" if self._opcode == TEXT else "binary",
