@@ -5,9 +5,10 @@ tshark 4.0 dissects HTTP/3 frames but does not decompress QPACK (RFC 9204) heade
 does not print the QPACK encoder stream either.  A request's method, authority and path are
 therefore read here from the HEADERS frame's own bytes only when the block refers to no
 dynamic-table entry (``http3.static_header_block``, the native decoder's rule): typically a
-connection's first request, or a 0-RTT one.  Every other request header block is counted as
-``tshark_http3_qpack_dynamic``, the difference the engines' parity test names.  Bodies (DATA
-frames, in later packets, without the stream id in this layer) are not joined to their request.
+connection's first request.  Every other request header block is counted as
+``tshark_http3_qpack_dynamic``, the difference the engines' parity test names, with 0-RTT (tshark
+decrypts early data but does not hand it to HTTP/3).  Bodies (DATA frames, in later packets,
+without the stream id in this layer) are not joined to their request.
 """
 
 from __future__ import annotations
