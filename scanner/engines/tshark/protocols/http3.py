@@ -58,6 +58,8 @@ class Http3Builder(LayerBuilder):
                 version="HTTP/3",
                 anomalies=self.anomalies,
                 anomaly_prefix="tshark_http3",
+                # The http3 layer does not say which QUIC version carried it (the native decoder's
+                # "QUICv1"/"QUICv2" come from the connection's packets).
                 decrypted="QUIC",
             )
             if event is not None:
