@@ -16,7 +16,8 @@ form body sent after the client has updated its 1-RTT keys, RFC 9001 s6, so that
 travels under key phase 1).  ``--zero-rtt`` writes ``h3_0rtt.pcapng`` / ``.keys`` instead: a
 connection that gets a session ticket, then a resumed one whose first request goes as 0-RTT
 (aioquic on both ends); ``--suites`` writes ``h3_suites.*``: QUIC v2 with ChaCha20-Poly1305 and
-QUIC v1 with AES-256-GCM, one request each; ``--bulk N`` a single N MiB upload for bench/ (not committed).  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
+QUIC v1 with AES-256-GCM, one request each; ``--bulk N`` a single N MiB upload for bench/ (not committed); ``--port N`` the default exchange with
+the server on UDP port N instead of 443, written as ``h3_portN.*``.  The identifiers are made up (a GAID-shaped UUID, an IMEI that passes
 Luhn, a drama-range phone number, an example.org e-mail address).  The keys are generated for this
 capture and protect nothing else.
 """
@@ -52,6 +53,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 CLIENT_ADDRESS, SERVER_ADDRESS = "127.0.12.1", "127.0.12.2"
+PORT = 443  # --port: the server's UDP port (QUIC off 443 is followed by its connection ids)
 HOSTS = ["api.kidsapp.example", "tracker.adnetwork.example"]
 GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
 IMEI = "356938035643809"
@@ -139,7 +141,7 @@ async def connect_from(
         lambda: H3Client(QuicConnection(configuration=configuration, session_ticket_handler=handler)), sock=sock
     )
     try:
-        protocol.connect((remote, 443), transmit=wait)
+        protocol.connect((remote, PORT), transmit=wait)
         if wait:
             await protocol.wait_connected()
         yield protocol
@@ -278,10 +280,20 @@ def main(out_dir: str, bulk_megabytes: int = 0, zero_rtt: bool = False, suites: 
         cert, key = make_certificate(tmp)
         (tmp / "app.py").write_text(APP)
         stem = (
-            f"h3_bulk{bulk_megabytes}m" if bulk_megabytes else "h3_0rtt" if zero_rtt else "h3_suites" if suites else "h3_keyupdate"
+            f"h3_bulk{bulk_megabytes}m"
+            if bulk_megabytes
+            else "h3_0rtt"
+            if zero_rtt
+            else "h3_suites"
+            if suites
+            else "h3_keyupdate"
+            if PORT == 443
+            else f"h3_port{PORT}"
         )
         pcap = out / f"{stem}.pcapng"
-        dumpcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"udp port 443 and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")])
+        dumpcap = subprocess.Popen(
+            ["dumpcap", "-q", "-i", "lo", "-f", f"udp port {PORT} and host {SERVER_ADDRESS}", "-w", str(tmp / "raw.pcapng")]
+        )
         time.sleep(1.5)
         if zero_rtt or suites:
             try:
@@ -296,7 +308,7 @@ def main(out_dir: str, bulk_megabytes: int = 0, zero_rtt: bool = False, suites: 
             os.chmod(pcap, 0o644)
             return
         server = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", "--quic-bind", f"{SERVER_ADDRESS}:443", "--bind", f"{SERVER_ADDRESS}:8443",
+            [sys.executable, "-m", "hypercorn", "--quic-bind", f"{SERVER_ADDRESS}:{PORT}", "--bind", f"{SERVER_ADDRESS}:8443",
              "--certfile", str(cert), "--keyfile", str(key), "app:app"],
             cwd=tmp,
         )
@@ -324,6 +336,10 @@ if __name__ == "__main__":
     zero = "--zero-rtt" in arguments
     if zero:
         arguments.remove("--zero-rtt")
+    if "--port" in arguments:
+        at = arguments.index("--port")
+        PORT = int(arguments[at + 1])
+        del arguments[at : at + 2]
     suites = "--suites" in arguments
     if suites:
         arguments.remove("--suites")

@@ -89,6 +89,9 @@ class PacketDecoder:
             for port in type(decoder).sctp_ports:
                 self.sctp_ports[port] = decoder
         self.datagram_decoders = list(decoders.values())
+        # Decoders that follow conversations on ports nobody claims (QUIC off 443), asked only
+        # when no sniff matched.
+        self.udp_followers = [d for d in decoders.values() if type(d).follows is not DatagramDecoder.follows]
         self.udp_sniffers = sorted(
             (d for d in decoders.values() if type(d).sniff_order is not None),
             key=lambda d: type(d).sniff_order or 0,
@@ -481,7 +484,12 @@ class PacketDecoder:
                     decoder = candidate
                     break
             else:
-                return None
+                for candidate in self.udp_followers:
+                    if candidate.follows(payload):
+                        decoder = candidate
+                        break
+                else:
+                    return None
         elif not decoder.wants(payload):
             return None
         n = len(addrs) // 2

@@ -77,6 +77,12 @@ class DatagramDecoder:
         """Whether a datagram on an unclaimed port looks like this protocol.  Must be cheap."""
         return False
 
+    def follows(self, payload: bytes) -> bool:
+        """Whether a datagram on an unclaimed port belongs to a conversation this decoder is
+        following (QUIC: a connection being decrypted, recognised by its connection id, since
+        its short-header packets cannot be sniffed).  Must be cheap; default: none."""
+        return False
+
     def wants(self, payload: bytes) -> bool:
         """A cheap look before the engine builds the packet's context: False skips the
         datagram.  QUIC uses it to drop short-header (encrypted) packets at once."""

@@ -489,7 +489,7 @@ def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, byt
 class _Connection:
     """One client connection's Initial keys and the part of its ClientHello seen so far."""
 
-    __slots__ = ("client_cid_len", "done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
+    __slots__ = ("client_cid", "done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
 
     def __init__(self, version: QuicVersion, keys: _InitialKeys) -> None:
         self.version = version
@@ -499,7 +499,7 @@ class _Connection:
         self.pending: dict[int, bytes] = {}  # fragments beyond the prefix, by offset
         self.pending_bytes = 0
         self.done = False
-        self.client_cid_len = 0  # the client's own connection id (SCID): what the server's 1-RTT packets carry
+        self.client_cid = b""  # the client's own connection id (SCID): what the server's packets carry
 
     @property
     def buffered(self) -> int:
@@ -585,6 +585,7 @@ class _Session:
     """A connection being decrypted with the key log's secrets: its keys, streams and HTTP/3 layer."""
 
     __slots__ = (
+        "cids",
         "client_cid_len",
         "early",
         "failed",
@@ -627,6 +628,7 @@ class _Session:
         self.failed = False  # a packet failed to decrypt (wrong key, damaged)
         self.one_rtt_seen = False
         self.held = 0  # bytes held (stream gaps, request bodies) when last measured
+        self.cids: list[bytes] = []  # connection ids it is followed by (off port 443)
 
     def buffered(self) -> int:
         return sum(b.pending_bytes for b in self.streams.values()) + self.http3.buffered()
@@ -687,6 +689,10 @@ class QuicDecoder(DatagramDecoder):
         self._paths: OrderedDict[_Path, _Session] = OrderedDict()
         self.key_updates = 0  # key phase changes of the client's packets, in connections let go
         self._held = 0  # what the decrypted connections hold, in bytes
+        # Connections decrypted off port 443, by the connection ids their packets carry, and the
+        # lengths of those ids (a short header does not say how long its connection id is).
+        self._followed: dict[bytes, _Session] = {}
+        self._followed_lengths: dict[int, int] = {}
 
     # ------------------------------------------------------------- sniffing
 
@@ -715,6 +721,23 @@ class QuicDecoder(DatagramDecoder):
         return 20 <= length <= len(payload) - i
 
     # ------------------------------------------------------------- decoding
+
+    def follows(self, payload: bytes) -> bool:
+        """A packet of a connection decrypted off port 443, by the connection id it carries: the
+        packet decoder sends only sniffed client Initials here otherwise."""
+        if not self._followed or len(payload) < 2:
+            return False
+        if payload[0] & 0x80:
+            dcid_len = payload[5] if len(payload) > 5 else 0
+            return bytes(payload[6 : 6 + dcid_len]) in self._followed
+        return any(bytes(payload[1 : 1 + length]) in self._followed for length in self._followed_lengths)
+
+    def _follow(self, session: _Session, cid: bytes) -> None:
+        if not cid or cid in self._followed:
+            return  # a zero-length id tells no connection from another
+        self._followed[cid] = session
+        self._followed_lengths[len(cid)] = self._followed_lengths.get(len(cid), 0) + 1
+        session.cids.append(cid)
 
     def wants(self, payload: bytes) -> bool:
         """Short-header (1-RTT) packets carry nothing we can read without keys: refused on the
@@ -785,7 +808,8 @@ class QuicDecoder(DatagramDecoder):
         if end > len(buf):
             raise QuicFormatError("packet runs past the datagram")
         if ptype == version.initial_type:
-            self._initial(buf, start, pn_offset, end, version, dcid, scid_len, ctx, events)
+            scid = buf[start + 7 + dcid_len : start + 7 + dcid_len + scid_len]
+            self._initial(buf, start, pn_offset, end, version, dcid, scid, ctx, events)
         elif ptype == version.zero_rtt_type and self._paths:
             # 0-RTT coalesced after the Initial whose ClientHello just opened the session.
             flow = ctx.flow
@@ -802,7 +826,7 @@ class QuicDecoder(DatagramDecoder):
         end: int,
         version: QuicVersion,
         dcid: bytes,
-        scid_len: int,
+        scid: bytes,
         ctx: PacketContext,
         events: list[Event],
     ) -> None:
@@ -822,7 +846,7 @@ class QuicDecoder(DatagramDecoder):
                 return
             if conn.done:
                 return
-        conn.client_cid_len = scid_len
+        conn.client_cid = scid
         fragments, clean = crypto_frames(plain)
         if not clean:
             self.anomalies.add("quic_frame_malformed")
@@ -974,7 +998,7 @@ class QuicDecoder(DatagramDecoder):
             decryption.unreadable("quic")  # the report says how many, and how to get keys
             return
         flow = ctx.flow
-        session = _Session(flow, conn.version, conn.client_cid_len, secrets, self.anomalies)
+        session = _Session(flow, conn.version, len(conn.client_cid), secrets, self.anomalies)
         forward: _Path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
         backward: _Path = (ctx.tunnel, flow.dst, flow.dport, flow.src, flow.sport)
         for path in (forward, backward):
@@ -984,6 +1008,10 @@ class QuicDecoder(DatagramDecoder):
         session.paths = (forward, backward)
         self._paths[forward] = session
         self._paths[backward] = session
+        if flow.dport != QUIC_PORT:
+            # Not on 443: the packet decoder asks ``follows`` for this connection's packets, by
+            # the connection ids they carry (the client's, for the server's packets).
+            self._follow(session, conn.client_cid)
         decryption.decrypted("quic")
         while len(self._paths) > 2 * self.MAX_SESSIONS:
             _, old = self._paths.popitem(last=False)
@@ -1001,6 +1029,12 @@ class QuicDecoder(DatagramDecoder):
             if self._paths.get(path) is session:
                 del self._paths[path]
         session.paths = None
+        for cid in session.cids:
+            if self._followed.pop(cid, None) is not None:
+                self._followed_lengths[len(cid)] -= 1
+                if not self._followed_lengths[len(cid)]:
+                    del self._followed_lengths[len(cid)]
+        session.cids = []
 
     def _session_datagram(self, payload: bytes, ctx: PacketContext, session: _Session) -> Sequence[Event]:
         """Every packet of a datagram of a connection being decrypted (RFC 9000 s12.2: long-header
@@ -1018,11 +1052,13 @@ class QuicDecoder(DatagramDecoder):
                     break
                 if header is None:
                     break  # a Retry, an unknown version, or impossible connection-id lengths
-                version, ptype, scid_len, pn_offset, end = header
+                version, ptype, scid, pn_offset, end = header
                 if not from_client:
                     if session.server_cid_len is None:
                         # The server's own connection id: what the client's 1-RTT packets carry.
-                        session.server_cid_len = scid_len
+                        session.server_cid_len = len(scid)
+                        if session.flow.dport != QUIC_PORT:
+                            self._follow(session, scid)
                     session.server_chose(version)
                 if from_client and ptype == version.zero_rtt_type:
                     self._zero_rtt(session, payload, offset, pn_offset, end, ctx, events)
@@ -1142,8 +1178,8 @@ class QuicDecoder(DatagramDecoder):
             self._forget(session)
 
 
-def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, int, int, int] | None:
-    """(version, packet type, SCID length, packet-number offset, end) of the long-header packet at
+def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, bytes, int, int] | None:
+    """(version, packet type, SCID, packet-number offset, end) of the long-header packet at
     ``start`` (RFC 9000 s17.2); None for a Retry, an unknown version or impossible CID lengths."""
     version = VERSIONS.get(buf[start + 1 : start + 5])
     if version is None:
@@ -1156,6 +1192,7 @@ def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, int, int, in
     scid_len = buf[i]
     if scid_len > 20 or ptype == version.retry_type:
         return None
+    scid = buf[i + 1 : i + 1 + scid_len]
     i += 1 + scid_len
     if ptype == version.initial_type:
         token_len, i = _varint(buf, i)
@@ -1164,4 +1201,4 @@ def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, int, int, in
     end = pn_offset + length
     if end > len(buf):
         raise QuicFormatError("packet runs past the datagram")
-    return version, ptype, scid_len, pn_offset, end
+    return version, ptype, scid, pn_offset, end

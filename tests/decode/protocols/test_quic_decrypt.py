@@ -364,3 +364,28 @@ def test_bytes_held_by_decrypted_connections_are_bounded() -> None:
     decoder._evict_held(sessions[2])  # the oldest go first; the one being read stays
     assert [s.paths is not None for s in sessions] == [False, False, True]
     assert decoder._held == 40 and anomalies.counts == {"quic_session_evicted": 2}
+
+
+def test_a_connection_off_port_443_is_followed_by_its_connection_ids() -> None:
+    """captures/quic/h3_port4433: the key-update exchange with the server on UDP 4433.  No port
+    claims it: the packet decoder sniffs the client's Initial, and the QUIC decoder then
+    ``follows`` the connection's other packets by the connection ids they carry."""
+    from scanner.decode.packets import PacketDecoder
+    from scanner.ingest import CaptureSource, open_capture
+
+    anomalies = Anomalies()
+    packets = PacketDecoder(anomalies, _keylog(ROOT / "captures" / "quic" / "h3_port4433.keys"))
+    requests = []
+    with open_capture(CaptureSource(str(ROOT / "captures" / "quic" / "h3_port4433.pcapng"))) as capture:
+        for index, (ts, linktype, data, _) in enumerate(capture.frames, 1):
+            requests += [e for e in packets.decode(ts, linktype, data, index) or () if isinstance(e, HttpRequest)]
+    packets.sweep(0.0, everything=True)
+    assert [(r.method, r.uri.split("?")[0], r.flow.dport) for r in requests] == [
+        ("GET", "/v1/collect", 4433),
+        ("GET", "/api/profile", 4433),
+        ("POST", "/v1/event", 4433),
+        ("POST", "/api/register", 4433),
+    ]
+    assert anomalies.counts == {}
+    quic = next(d for d in packets.udp_sniffers if isinstance(d, QuicDecoder))
+    assert not quic._followed and not quic._followed_lengths  # let go at CONNECTION_CLOSE
