@@ -47,6 +47,7 @@ from scanner.decode.keylog import (
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext, StreamDecoder
 from scanner.decode.protocols.http import METHODS
 from scanner.decode.protocols.http2 import PREFACE
+from scanner.decode.protocols.tls import VERSION_NAMES
 from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import HASH_LENGTH, hkdf_expand_label, tls10_prf, tls12_prf
 from scanner.decode.tlsdecrypt.records import RecordDecryptor
@@ -70,7 +71,6 @@ MAX_FAILURES = 4
 EARLY, HANDSHAKE_KEYS, APPLICATION = 0, 1, 2
 # What the first application bytes of HTTP look like: a request line, or the HTTP/2 preface.
 _HTTP_STARTS = (*(method + b" " for method in METHODS), PREFACE)
-_VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +192,7 @@ class TlsSession:
             return []  # a HelloRetryRequest: the real ServerHello comes next
         self.server = hello
         suite = SUITES.get(hello.suite)
-        self.version_name = _VERSION_NAMES.get(hello.version, f"0x{hello.version:04x}")
+        self.version_name = VERSION_NAMES.get(hello.version, f"0x{hello.version:04x}")
         if suite is None or suite.tls13 != (hello.version == 0x0304) or (hello.version < 0x0303 and suite.cipher != "cbc"):
             self.anomalies.add("tls_decrypt_unsupported_suite")
             self._give_up(unreadable=True)
