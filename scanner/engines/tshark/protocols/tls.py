@@ -37,6 +37,9 @@ class TlsBuilder(LayerBuilder):
         self._tls_seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
         # (capture, tunnel, client flow) -> negotiated version name, from the ServerHello.
         self._versions: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        # Connections whose ClientHello was reported and nothing of which tshark decrypted yet:
+        # counted as not read until their first decrypted request (the report's warning).
+        self._unread: OrderedDict[tuple[Any, ...], None] = OrderedDict()
 
     def annotate(self, ctx: FrameContext, layers: Layer) -> FrameContext:
         for layer in layers_named(layers, "tls"):
@@ -50,10 +53,21 @@ class TlsBuilder(LayerBuilder):
                 if len(self._versions) > MAX_CONNECTIONS:
                     self._versions.popitem(last=False)
         if any(name in layers for name in DECRYPTED_LAYERS):
+            key = (ctx.capture, ctx.tunnel, ctx.flow)
+            if self._unread.pop(key, 0) is None:
+                self._uncount("tls_connections_unreadable")
+                self.count("tls_connections_decrypted")
             # Data decrypted before any ServerHello is 0-RTT early data, which only TLS 1.3 has.
-            name = self._versions.get((ctx.capture, ctx.tunnel, ctx.flow), "TLSv1.3")
+            name = self._versions.get(key, "TLSv1.3")
             return dataclasses.replace(ctx, decrypted=name)
         return ctx
+
+    def _uncount(self, name: str) -> None:
+        left = self.counters.get(name, 0) - 1
+        if left > 0:
+            self.counters[name] = left
+        else:
+            self.counters.pop(name, None)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         if CLIENT_HELLO not in integers(layer, "tls_tls_handshake_type"):
@@ -71,6 +85,10 @@ class TlsBuilder(LayerBuilder):
             self.count("tshark_tls_client_hello_repeated")
             return ()
         hello = client_hello(layer)
+        self._unread[key] = None
+        self.count("tls_connections_unreadable")
+        if len(self._unread) > MAX_CONNECTIONS:
+            self._unread.popitem(last=False)
         return (
             TlsClientHello(
                 **ctx.header(),
