@@ -321,7 +321,7 @@ class TlsDecoder(StreamDecoder):
             return events
         client_random = body[2:34]
         secrets = decryption.secrets(client_random)
-        if not secrets:
+        if not secrets and not decryption.secrets_may_follow:
             decryption.unreadable("tls")  # the report says how many, and how a lab gets keys
             return events
         from scanner.decode.tlsdecrypt.session import TlsSession
