@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 if TYPE_CHECKING:  # the decoders' shared decryption state, carried by PacketContext
     from scanner.decode.tlsdecrypt.context import DecryptionContext
 
+from scanner.flags import Flag, flag_note
+
 # --------------------------------------------------------------------------- flows
 
 
@@ -485,7 +487,7 @@ class DiameterMessage(Event):
 
 
 
-# Where in a message an identifier was found: DESIGN.md's closed list (channel.location); the
+# Where in a message an identifier was found: docs/report.md's closed list (channel.location); the
 # JSON Schema's enum is checked against it.  Detectors say more ("header_enrichment", "name"):
 # ``channel_location`` maps what they say onto this list.
 LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
@@ -527,15 +529,22 @@ class Observation:
     confidence: float
     source: str  # "known" (an inventory value) or "pattern" (shape + key name)
     owner: str | None = None  # inventory device whose value this is
-    operator_injected: bool = False  # an enrichment header the network added
-    note: str | None = None  # e.g. "randomised MAC"
+    flags: frozenset[Flag] = frozenset()
     event: Event
+
+    @property
+    def operator_injected(self) -> bool:
+        return Flag.OPERATOR_INJECTED in self.flags
+
+    @property
+    def note(self) -> str | None:
+        return flag_note(self.flags)
 
 
 # --------------------------------------------------------------------------- attribution
 
 
-# DESIGN.md's contract: where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
+# docs/report.md's contract (subjects[].source): where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
 # newer cores, so a subscriber learned from a Diameter CCR is reported as "radius" (AAA).
 SUBJECT_SOURCES = ("inventory", "gtp", "radius", "dhcp", "address")
 

@@ -108,6 +108,13 @@ def _versions() -> dict[bytes, QuicVersion]:
 # Keyed by the four version bytes as they are on the wire: the hot path looks
 # up ``payload[1:5]`` without converting it to an int.
 VERSIONS: dict[bytes, QuicVersion] = _versions()
+QUIC_V2 = 0x6B3343CF
+
+
+def decrypted_label(version: int) -> str:
+    """What an event decrypted from a QUIC connection of this version says it was decrypted from
+    (HttpRequest.decrypted): both engines name it the same way."""
+    return "QUICv2" if version == QUIC_V2 else "QUICv1"
 
 # ----------------------------------------------------------------- key schedule
 
@@ -639,7 +646,7 @@ class _Session:
         server_secret = self.secrets.get(SERVER_TRAFFIC_SECRET_0)
         self.to_client: TrafficKeys | None = TrafficKeys(server_secret, prefix) if server_secret else None
         # What the report says the requests were decrypted from.
-        self.http3.decrypted_from = "QUICv2" if version.number == 0x6B3343CF else "QUICv1"
+        self.http3.decrypted_from = decrypted_label(version.number)
 
     def server_chose(self, version: QuicVersion) -> None:
         """The server's long-header packets carry another version than the client's first Initial:

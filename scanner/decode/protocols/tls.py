@@ -43,7 +43,7 @@ MAX_CLIENT_HELLO = 64 * 1024
 
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
                  0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
-_VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}
+VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}
 _U16 = struct.Struct("!H")
 
 
@@ -71,7 +71,7 @@ class ClientHello:
         return max(offered) if offered else self.legacy_version
 
     def version_name(self) -> str:
-        return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
+        return VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
 
     def ja4(self, transport: str = "t") -> str:
         """JA4 = a_b_c (FoxIO JA4.md): transport+version+sni+counts+alpn, ciphers hash, extensions hash."""
@@ -321,7 +321,7 @@ class TlsDecoder(StreamDecoder):
             return events
         client_random = body[2:34]
         secrets = decryption.secrets(client_random)
-        if not secrets:
+        if not secrets and not decryption.secrets_may_follow:
             decryption.unreadable("tls")  # the report says how many, and how a lab gets keys
             return events
         from scanner.decode.tlsdecrypt.session import TlsSession

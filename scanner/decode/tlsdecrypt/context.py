@@ -117,6 +117,12 @@ class DecryptionContext:
             self._own = True
         self.keylog.add_text(data, where)
 
+    @property
+    def secrets_may_follow(self) -> bool:
+        """Whether secrets missing now may still come: the capture has Decryption Secrets Blocks,
+        which a recorder (PCAPdroid) may write after the handshake that needs them."""
+        return self._own
+
     def unreadable(self, protocol: str) -> None:
         """Count a connection whose handshake was seen but whose secrets the key log lacks."""
         self.connections_unreadable[protocol] = self.connections_unreadable.get(protocol, 0) + 1

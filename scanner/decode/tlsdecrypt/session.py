@@ -47,6 +47,7 @@ from scanner.decode.keylog import (
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext, StreamDecoder
 from scanner.decode.protocols.http import METHODS
 from scanner.decode.protocols.http2 import PREFACE
+from scanner.decode.protocols.tls import VERSION_NAMES
 from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import HASH_LENGTH, hkdf_expand_label, tls10_prf, tls12_prf
 from scanner.decode.tlsdecrypt.records import RecordDecryptor
@@ -64,13 +65,15 @@ HELLO_RETRY_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()
 MAX_RECORD = (1 << 14) + 2048
 # Client records held while the ServerHello has not been read (0-RTT, reordering).
 MAX_PENDING_BYTES = 256 * 1024
+# Client records held after the ServerHello while the secrets have not come (a capture with
+# DSBs, whose recorder may write them late): a connection that never gets any costs this much.
+MAX_PENDING_WITHOUT_SECRETS = 64 * 1024
 # Consecutive records that fail before the direction is given up (its keys are wrong).
 MAX_FAILURES = 4
 # The TLS 1.3 stages of the client's keys, in the order they take over.
 EARLY, HANDSHAKE_KEYS, APPLICATION = 0, 1, 2
 # What the first application bytes of HTTP look like: a request line, or the HTTP/2 preface.
 _HTTP_STARTS = (*(method + b" " for method in METHODS), PREFACE)
-_VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +195,25 @@ class TlsSession:
             return []  # a HelloRetryRequest: the real ServerHello comes next
         self.server = hello
         suite = SUITES.get(hello.suite)
-        self.version_name = _VERSION_NAMES.get(hello.version, f"0x{hello.version:04x}")
+        self.version_name = VERSION_NAMES.get(hello.version, f"0x{hello.version:04x}")
         if suite is None or suite.tls13 != (hello.version == 0x0304) or (hello.version < 0x0303 and suite.cipher != "cbc"):
             self.anomalies.add("tls_decrypt_unsupported_suite")
             self._give_up(unreadable=True)
             return []
         self.suite = suite
+        return self._start()
+
+    def _start(self) -> list[Event]:
+        """Choose the keys once both the ServerHello and the secrets are here, then read the
+        client records held until now.  In a capture with Decryption Secrets Blocks the secrets
+        may come after the ClientHello (a recorder writes them as it learns them): until they
+        do, the records stay held, within the same bound."""
+        suite = self.suite
+        assert suite is not None
+        if not self._secrets:
+            self._secrets = dict(self.decryption.secrets(self.client_random))
+            if not self._secrets:
+                return []
         if suite.tls13:
             if not any(k in self._secrets for k in (CLIENT_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0)):
                 self._give_up(unreadable=True)  # the key log has no TLS 1.3 secret for it
@@ -206,10 +222,9 @@ class TlsSession:
             if not self._enter_stage(stage):
                 self._give_up(unreadable=False)
                 return []
-        else:
-            if CLIENT_RANDOM not in self._secrets:
-                self._give_up(unreadable=True)
-                return []
+        elif CLIENT_RANDOM not in self._secrets:
+            self._give_up(unreadable=True)
+            return []
         pending, self._pending = self._pending, None
         events: list[Event] = []
         for content_type, header, fragment, at_ts, at_frame in pending or ():
@@ -249,13 +264,16 @@ class TlsSession:
 
     def _record(self, content_type: int, header: bytes, fragment: bytes, ts: float, frame: int) -> list[Event]:
         if self._pending is not None:
-            # No ServerHello yet: hold the record (bounded) until the keys can be chosen.
+            # No ServerHello (or no secrets) yet: hold the record (bounded) until the keys can be chosen.
             self._pending_bytes += len(fragment)
-            if self._pending_bytes > MAX_PENDING_BYTES:
-                self.anomalies.add("tls_decrypt_no_server_hello")
-                self._give_up(unreadable=True)
+            if self._pending_bytes > (MAX_PENDING_BYTES if self.suite is None else MAX_PENDING_WITHOUT_SECRETS):
+                if self.suite is None:
+                    self.anomalies.add("tls_decrypt_no_server_hello")
+                self._give_up(unreadable=True)  # no secret came for it: not read
                 return []
             self._pending.append((content_type, header, fragment, ts, frame))
+            if self.suite is not None:
+                return self._start()  # the ServerHello came; perhaps the secrets have now
             return []
         suite = self.suite
         assert suite is not None
@@ -438,8 +456,9 @@ class TlsSession:
         self._buffer = b""
 
     def finish(self, ts: float, frame: int) -> list[Event]:
-        if self._pending:
-            self.anomalies.add("tls_decrypt_no_server_hello")
+        if self._pending is not None and not self.done:
+            if self.suite is None and self._pending:
+                self.anomalies.add("tls_decrypt_no_server_hello")
             self._give_up(unreadable=True)
         self._secrets.clear()
         self._decryptor = None

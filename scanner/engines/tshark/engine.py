@@ -41,9 +41,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
 
 from pyshark.capture.capture import Capture
@@ -86,6 +89,32 @@ def locate_tshark(path: str | None = None) -> str:
     return str(found)
 
 
+@contextmanager
+def tshark_keylog(keylog: KeyLog | None) -> Iterator[str | None]:
+    """The key log file tshark reads (``-o tls.keylog_file:``): the one ``--keylog`` file as it is,
+    or the union of several in a temporary file only its owner can read (mode 0600), deleted when
+    tshark is done.  A capture's own Decryption Secrets Blocks tshark reads itself."""
+    files = keylog.files if keylog is not None else []
+    if not files:
+        yield None
+        return
+    if len(files) == 1:
+        yield files[0]
+        return
+    fd, path = tempfile.mkstemp(prefix="privscan-keylog-", suffix=".keys")  # created 0600
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            for name in files:
+                with open(name, "rb") as part:
+                    shutil.copyfileobj(part, out)
+                out.write(b"\n")
+        yield path
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+
+
 class TsharkEngine:
     """Events from tshark's dissection (pyshark), the same types as the native engine's."""
 
@@ -95,15 +124,18 @@ class TsharkEngine:
         self,
         progress: ProgressCallback | None = None,
         tshark_path: str | None = None,
+        *,
+        strict: bool = False,
         keylog: KeyLog | None = None,
     ) -> None:
         self.stats = EngineStats()
         self.keylog = keylog
+        self.preferences = PREFERENCES
         self.anomalies = Anomalies()
         self.progress = progress
-        # Tests set PRIVSCAN_STRICT=1 so that a builder bug fails loudly instead of being counted.
-        self.strict = os.environ.get("PRIVSCAN_STRICT") == "1"
-        self.tshark_path = locate_tshark(tshark_path or os.environ.get("PRIVSCAN_TSHARK"))
+        # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a builder bug fails loudly instead of being counted.
+        self.strict = strict
+        self.tshark_path = locate_tshark(tshark_path)
         try:
             self.tshark_version = get_tshark_version(self.tshark_path)
         except Exception as exc:  # a broken install: not runnable, or an unparsable version
@@ -116,13 +148,15 @@ class TsharkEngine:
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         builder = EventBuilder(self.anomalies, self.stats.counters)
-        try:
-            for source in sources:
-                archive = archive_capture(source, self.stats, self.anomalies)
-                # A HAR or mitmproxy file: its requests, read as the native engine reads them.
-                yield from archive if archive is not None else self._capture(source, builder)
-        finally:
-            self.stats.anomalies = dict(self.anomalies.counts)
+        with tshark_keylog(self.keylog) as keylog_file:
+            self.preferences = {**PREFERENCES, "tls.keylog_file": keylog_file} if keylog_file else PREFERENCES
+            try:
+                for source in sources:
+                    archive = archive_capture(source, self.stats, self.anomalies)
+                    # A HAR or mitmproxy file: its requests, read as the native engine reads them.
+                    yield from archive if archive is not None else self._capture(source, builder)
+            finally:
+                self.stats.anomalies = dict(self.anomalies.counts)
 
     # ------------------------------------------------------------------ one capture
 
@@ -145,6 +179,7 @@ class TsharkEngine:
         stats.captures.append(info)
         feeder = _Feeder(frames, tee, info, opened)
         capture = _EkCapture(
+            preferences=self.preferences,
             tshark_path=self.tshark_path,
             version=self.tshark_version,
             input_fd=read_fd,
@@ -372,12 +407,14 @@ class _EkCapture(Capture):
     stream reading.
     """
 
-    def __init__(self, *, tshark_path: str, version: Any, input_fd: int, options: list[str]) -> None:
+    def __init__(
+        self, *, preferences: dict[str, str], tshark_path: str, version: Any, input_fd: int, options: list[str]
+    ) -> None:
         self._known_version = version
         super().__init__(
             display_filter=DISPLAY_FILTER,
             tshark_path=tshark_path,
-            override_prefs=PREFERENCES,
+            override_prefs=preferences,
             decode_as=DECODE_AS or None,
             use_ek=True,
             include_raw=True,  # -x: the bytes of every field (exact HTTP bodies and header lines)

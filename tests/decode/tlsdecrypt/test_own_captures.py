@@ -154,3 +154,56 @@ def test_damaged_records_are_counted_never_raised(seed: int) -> None:
         decoder.sweep(ts, everything=True)
     assert anomalies.counts.get("tls_record_decrypt_failed", 0) > 0
     assert not [name for name in anomalies.counts if name.startswith("internal_error")]
+
+
+def _with_dsbs(tmp_path: Path, placed: list[tuple[int, bytes]]) -> Path:
+    """tls_own.pcapng with Decryption Secrets Blocks holding ``text`` after packet ``frame``
+    (0: before the first), as a recorder that writes secrets when it learns them lays them out."""
+    import struct
+
+    data = CAPTURE.read_bytes()
+    assert data[8:12] == b"\x4d\x3c\x2b\x1a"  # a little-endian section
+
+    def dsb(text: bytes) -> bytes:
+        body = struct.pack("<II", 0x544C534B, len(text)) + text + b"\0" * (-len(text) % 4)
+        return struct.pack("<II", 0x0000000A, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    out, packets, offset = [], 0, 0
+    while offset < len(data):
+        block_type, length = struct.unpack_from("<II", data, offset)
+        out.append(data[offset : offset + length])
+        offset += length
+        if block_type == 1:  # after the interface block: where "before packet 1" goes
+            out += [dsb(text) for at, text in placed if at == 0]
+        if block_type == 6:
+            packets += 1
+            out += [dsb(text) for at, text in placed if at == packets]
+    path = tmp_path / "dsbs.pcapng"
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def test_secrets_written_after_a_handshake_still_open_its_connection(tmp_path: Path) -> None:
+    """Once a capture has had a DSB, a connection whose secrets are not known yet waits for them
+    (a recorder writes a connection's secrets after its handshake): here the second connection's
+    key comes in a second DSB after its ServerHello, before its first request."""
+    every, _ = decode(CAPTURE, [str(KEYS)])
+    hellos = [e for e in every if e.type == "tls"]
+    second = hellos[1]
+    requests = [e for e in every if isinstance(e, HttpRequest) and e.flow == second.flow]
+    lines = [line for line in KEYS.read_bytes().splitlines() if line and not line.startswith(b"#")]
+    capture = _with_dsbs(tmp_path, [(0, lines[0] + b"\n"), (second.frame + 2, b"\n".join(lines[1:]) + b"\n")])
+    assert second.frame + 2 < requests[0].frame
+    events, engine = decode(capture, [])
+    got = [(e.method, e.frame) for e in events if isinstance(e, HttpRequest) and e.flow == second.flow]
+    assert got == [(e.method, e.frame) for e in requests]
+    assert len([e for e in events if isinstance(e, HttpRequest)]) == len([e for e in every if isinstance(e, HttpRequest)])
+    assert "tls_connections_unreadable" not in engine.stats.counters
+
+
+def test_connections_whose_secrets_never_come_are_counted_not_read(tmp_path: Path) -> None:
+    lines = [line for line in KEYS.read_bytes().splitlines() if line and not line.startswith(b"#")]
+    events, engine = decode(_with_dsbs(tmp_path, [(0, lines[0] + b"\n")]), [])
+    hellos = [e for e in events if e.type == "tls"]
+    assert engine.stats.counters["tls_connections_unreadable"] == len(hellos) - 1
+    assert engine.stats.counters["tls_connections_decrypted"] == 1

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from scanner.decode.http_message import request_from_fields
 from scanner.decode.protocols.http3 import FRAME_HEADERS, static_header_block
-from scanner.decode.protocols.quic import QUIC_PORT
+from scanner.decode.protocols.quic import QUIC_PORT, decrypted_label
 from scanner.engines.tshark.builder import FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import Layer, hex_bytes, integers, values
 from scanner.model import Event
@@ -38,6 +38,12 @@ class Http3Builder(LayerBuilder):
         if len(types) != len(payloads):
             self.anomalies.add("tshark_http3_frames_misaligned")
             return ()
+        # The http3 layer does not say which QUIC version carried it: the QUIC builder saw the
+        # connection's Initial and the server's long-header packets (RFC 9368 lets the server
+        # move the connection to another version).
+        quic = self.peers.get("quic")
+        versions = getattr(quic, "versions", {})
+        decrypted = decrypted_label(versions.get((ctx.capture, ctx.tunnel, ctx.flow), 1))
         events: list[Event] = []
         for ftype, payload in zip(types, payloads, strict=True):
             if ftype != FRAME_HEADERS:
@@ -58,9 +64,7 @@ class Http3Builder(LayerBuilder):
                 version="HTTP/3",
                 anomalies=self.anomalies,
                 anomaly_prefix="tshark_http3",
-                # The http3 layer does not say which QUIC version carried it (the native decoder's
-                # "QUICv1"/"QUICv2" come from the connection's packets).
-                decrypted="QUIC",
+                decrypted=decrypted,
             )
             if event is not None:
                 events.append(event)
