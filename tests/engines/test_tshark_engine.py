@@ -522,3 +522,19 @@ def test_several_key_logs_reach_tshark_as_one_private_file_deleted_after(tmp_pat
     assert not Path(path).exists()
     with tshark_keylog(None) as path:
         assert path is None
+
+
+@pytest.mark.shared
+def test_quic_connections_are_counted_alike_by_both_engines(tshark: str, tls_dir: Path) -> None:
+    """With keys and without, the report's decryption counters (and so its warning) are the same
+    whichever engine read the capture's QUIC connections."""
+    from scanner.decode.keylog import load_keylogs
+
+    capture = tls_dir / "tls_public.pcapng"
+    for keylogs in ([str(tls_dir / "tls_public.keys")], []):
+        keylog = load_keylogs(keylogs) if keylogs else None
+        counts = []
+        for engine in (NativeEngine(keylog=keylog), TsharkEngine(keylog=keylog)):
+            _, stats = run(engine, [capture])
+            counts.append({k: v for k, v in stats.counters.items() if k.startswith("quic_connections")})
+        assert counts[0] == counts[1] and counts[0], keylogs

@@ -20,6 +20,7 @@ from scanner.decode.protocols.http3 import FRAME_HEADERS, static_header_block
 from scanner.decode.protocols.quic import QUIC_PORT, decrypted_label
 from scanner.engines.tshark.builder import FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import Layer, hex_bytes, integers, values
+from scanner.engines.tshark.protocols.quic import QuicBuilder
 from scanner.model import Event
 
 
@@ -44,6 +45,8 @@ class Http3Builder(LayerBuilder):
         quic = self.peers.get("quic")
         versions = getattr(quic, "versions", {})
         decrypted = decrypted_label(versions.get((ctx.capture, ctx.tunnel, ctx.flow), 1))
+        if isinstance(quic, QuicBuilder):
+            quic.decrypted(ctx.capture, ctx.tunnel, ctx.flow)
         events: list[Event] = []
         for ftype, payload in zip(types, payloads, strict=True):
             if ftype != FRAME_HEADERS:

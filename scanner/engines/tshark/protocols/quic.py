@@ -31,6 +31,20 @@ class QuicBuilder(LayerBuilder):
         # the server's long headers'), for the HTTP/3 builder's "decrypted" (tshark's http3
         # layer does not say).
         self.versions: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        # Connections whose ClientHello was reported and none of whose HTTP/3 tshark decrypted
+        # yet: counted as not read until the HTTP/3 builder sees their first request (the
+        # report's warning), as the TLS builder does.
+        self._unread: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+
+    def decrypted(self, capture: str, tunnel: Any, flow: Any) -> None:
+        """The HTTP/3 builder saw a request of this connection: tshark had its keys."""
+        if self._unread.pop((capture, tunnel, flow), 0) is None:
+            left = self.counters.get("quic_connections_unreadable", 0) - 1
+            if left > 0:
+                self.counters["quic_connections_unreadable"] = left
+            else:
+                self.counters.pop("quic_connections_unreadable", None)
+            self.count("quic_connections_decrypted")
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         events: list[Event] = []
@@ -54,6 +68,10 @@ class QuicBuilder(LayerBuilder):
             self.versions[(ctx.capture, ctx.tunnel, flow)] = version or 0
             if len(self.versions) > MAX_CONNECTIONS:
                 self.versions.popitem(last=False)
+            self._unread[(ctx.capture, ctx.tunnel, flow)] = None
+            self.count("quic_connections_unreadable")
+            if len(self._unread) > MAX_CONNECTIONS:
+                self._unread.popitem(last=False)
             hello = client_hello(tls)
             events.append(
                 QuicInitial(
