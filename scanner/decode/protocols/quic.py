@@ -42,6 +42,7 @@ from scanner.decode.keylog import CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_TRAFFIC_SE
 from scanner.decode.protocols.base import Anomalies, DatagramDecoder, PacketContext
 from scanner.decode.protocols.http3 import Http3Connection
 from scanner.decode.protocols.tls import CLIENT_HELLO, MAX_CLIENT_HELLO, TlsFormatError, parse_client_hello
+from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import hkdf_expand_label
 from scanner.decode.tlsdecrypt.suites import CHACHA20, SUITES, Suite
 from scanner.model import Event, FlowTuple, QuicInitial, Tunnel
@@ -659,6 +660,35 @@ class _Session:
 
 _ConnKey = tuple[Tunnel | None, str, int, bytes]
 _Path = tuple[Tunnel | None, str, int, str, int]
+
+
+def _usable(secrets: Mapping[str, bytes]) -> bool:
+    secret = secrets.get(CLIENT_TRAFFIC_SECRET_0)
+    return bool(secret) and bool(suites_for_secret(secret or b""))
+
+
+class _Waiting:
+    """A connection whose secrets are not in the key log yet, in a capture with DSBs: its datagrams
+    (both directions) are held, up to MAX_BYTES, until a later DSB brings the secrets."""
+
+    __slots__ = ("client_cid", "client_random", "datagrams", "decryption", "flow", "size", "tunnel", "version")
+
+    MAX_BYTES = 256 * 1024
+
+    def __init__(self, client_random: bytes, version: QuicVersion, client_cid: bytes, flow: FlowTuple) -> None:
+        self.client_random = client_random
+        self.version = version
+        self.client_cid = client_cid
+        self.flow = flow
+        self.datagrams: list[tuple[bytes, PacketContext]] = []
+        self.size = 0
+        self.tunnel: Tunnel | None = None
+        self.decryption: DecryptionContext | None = None
+
+    def paths(self, tunnel: Tunnel | None) -> tuple[_Path, _Path]:
+        self.tunnel = tunnel
+        flow = self.flow
+        return (tunnel, flow.src, flow.sport, flow.dst, flow.dport), (tunnel, flow.dst, flow.dport, flow.src, flow.sport)
 _Endpoint = tuple[Tunnel | None, str, int]
 
 
@@ -700,6 +730,8 @@ class QuicDecoder(DatagramDecoder):
         # lengths of those ids (a short header does not say how long its connection id is).
         self._followed: dict[bytes, _Session] = {}
         self._followed_lengths: dict[int, int] = {}
+        # Connections whose secrets may still come (the capture has DSBs), by both address pairs.
+        self._waiting: OrderedDict[_Path, _Waiting] = OrderedDict()
 
     # ------------------------------------------------------------- sniffing
 
@@ -750,7 +782,7 @@ class QuicDecoder(DatagramDecoder):
         """Short-header (1-RTT) packets carry nothing we can read without keys: refused on the
         first byte, before the engine builds a context for them, unless a connection is being
         decrypted."""
-        return (payload[0] >= 0x80 or bool(self._paths)) if payload else False
+        return (payload[0] >= 0x80 or bool(self._paths) or bool(self._waiting)) if payload else False
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         if not payload:
@@ -762,6 +794,11 @@ class QuicDecoder(DatagramDecoder):
             if session is not None:
                 self._paths.move_to_end(path)
                 return self._session_datagram(payload, ctx, session)
+        if self._waiting:
+            waiting = self._waiting.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if waiting is not None:
+                waiting.decryption = ctx.decryption
+                return self._wait(payload, ctx, waiting)
         # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.
         if payload[0] < 0x80:
             return ()
@@ -784,6 +821,14 @@ class QuicDecoder(DatagramDecoder):
                 break
             if offset < 0:
                 break
+        if self._waiting:
+            waiting = self._waiting.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if waiting is not None and not waiting.datagrams:
+                # The datagram whose ClientHello started the wait: its coalesced 0-RTT packets
+                # are read with the rest when the secrets come.
+                waiting.decryption = ctx.decryption
+                waiting.datagrams.append((payload, ctx))
+                waiting.size += len(payload)
         return events
 
     def _packet(self, buf: bytes, start: int, ctx: PacketContext, events: list[Event]) -> int:
@@ -1001,11 +1046,32 @@ class QuicDecoder(DatagramDecoder):
         if decryption is None:
             return  # decoding without a capture's decryption context (unit tests of Initials)
         secrets = decryption.secrets(client_random)
-        if not secrets.get(CLIENT_TRAFFIC_SECRET_0) or not suites_for_secret(secrets[CLIENT_TRAFFIC_SECRET_0]):
+        if not _usable(secrets):
+            flow = ctx.flow
+            if decryption.secrets_may_follow and flow.dport == QUIC_PORT:
+                # The capture has had a Decryption Secrets Block: a recorder may write this
+                # connection's secrets after its handshake.  Its datagrams wait for them, bounded.
+                waiting = _Waiting(client_random, conn.version, conn.client_cid, flow)
+                for path in waiting.paths(ctx.tunnel):
+                    self._waiting[path] = waiting
+                while len(self._waiting) > 2 * self.MAX_SESSIONS:
+                    _, old = self._waiting.popitem(last=False)
+                    self._stop_waiting(old, decryption)
+                return
             decryption.unreadable("quic")  # the report says how many, and how to get keys
             return
+        self._open_session(ctx, conn.version, conn.client_cid, secrets, decryption)
+
+    def _open_session(
+        self,
+        ctx: PacketContext,
+        version: QuicVersion,
+        client_cid: bytes,
+        secrets: Mapping[str, bytes],
+        decryption: DecryptionContext,
+    ) -> _Session:
         flow = ctx.flow
-        session = _Session(flow, conn.version, len(conn.client_cid), secrets, self.anomalies)
+        session = _Session(flow, version, len(client_cid), secrets, self.anomalies)
         forward: _Path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
         backward: _Path = (ctx.tunnel, flow.dst, flow.dport, flow.src, flow.sport)
         for path in (forward, backward):
@@ -1018,12 +1084,48 @@ class QuicDecoder(DatagramDecoder):
         if flow.dport != QUIC_PORT:
             # Not on 443: the packet decoder asks ``follows`` for this connection's packets, by
             # the connection ids they carry (the client's, for the server's packets).
-            self._follow(session, conn.client_cid)
+            self._follow(session, client_cid)
         decryption.decrypted("quic")
         while len(self._paths) > 2 * self.MAX_SESSIONS:
             _, old = self._paths.popitem(last=False)
             self.anomalies.add("quic_session_evicted")
             self._forget(old)
+        return session
+
+    def _wait(self, payload: bytes, ctx: PacketContext, waiting: _Waiting) -> Sequence[Event]:
+        """A datagram of a connection whose secrets may still come in a DSB: hold it, or, once the
+        secrets are there, open the session and read everything held, in order."""
+        decryption = ctx.decryption
+        if decryption is None:
+            return ()
+        secrets = decryption.secrets(waiting.client_random)
+        if not _usable(secrets):
+            if waiting.size + len(payload) > _Waiting.MAX_BYTES:
+                self.anomalies.add("quic_secrets_wait_overflow")
+                self._stop_waiting(waiting, decryption)
+                return ()
+            waiting.datagrams.append((payload, ctx))
+            waiting.size += len(payload)
+            return ()
+        for path in waiting.paths(ctx.tunnel):
+            self._waiting.pop(path, None)
+        client_ctx = PacketContext(ctx.ts, ctx.capture, ctx.frame, waiting.flow, ctx.tunnel, decryption)
+        session = self._open_session(client_ctx, waiting.version, waiting.client_cid, secrets, decryption)
+        events: list[Event] = []
+        for held, held_ctx in [*waiting.datagrams, (payload, ctx)]:
+            if session.paths is None:
+                break  # closed (CONNECTION_CLOSE) or evicted while replaying
+            events.extend(self._session_datagram(held, held_ctx, session))
+        return events
+
+    def _stop_waiting(self, waiting: _Waiting, decryption: DecryptionContext | None) -> None:
+        """The secrets never came: the connection is counted as not read."""
+        for path in waiting.paths(waiting.tunnel):
+            if self._waiting.get(path) is waiting:
+                del self._waiting[path]
+        waiting.datagrams = []
+        if decryption is not None:
+            decryption.unreadable("quic")
 
     def _forget(self, session: _Session) -> None:
         if session.paths is None:
@@ -1180,7 +1282,10 @@ class QuicDecoder(DatagramDecoder):
             session.finished.popitem(last=False)
 
     def finish(self) -> None:
-        """The capture ended: count the key updates and unfinished requests of the connections still open."""
+        """The capture ended: count the key updates and unfinished requests of the connections still
+        open, and the connections whose secrets never came as not read."""
+        for waiting in {id(w): w for w in self._waiting.values()}.values():
+            self._stop_waiting(waiting, waiting.decryption)
         for session in {id(s): s for s in self._paths.values()}.values():
             self._forget(session)
 

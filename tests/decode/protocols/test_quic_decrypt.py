@@ -389,3 +389,61 @@ def test_a_connection_off_port_443_is_followed_by_its_connection_ids() -> None:
     assert anomalies.counts == {}
     quic = next(d for d in packets.udp_sniffers if isinstance(d, QuicDecoder))
     assert not quic._followed and not quic._followed_lengths  # let go at CONNECTION_CLOSE
+
+
+def _with_dsbs(tmp_path: Path, capture: Path, placed: list[tuple[int, bytes]]) -> Path:
+    """``capture`` with Decryption Secrets Blocks holding the given key log text after packet
+    ``frame`` (0: before the first), as a recorder that writes secrets when it learns them."""
+    import struct
+
+    data = capture.read_bytes()
+    assert data[8:12] == b"\x4d\x3c\x2b\x1a"  # a little-endian section
+
+    def dsb(text: bytes) -> bytes:
+        body = struct.pack("<II", 0x544C534B, len(text)) + text + b"\0" * (-len(text) % 4)
+        return struct.pack("<II", 0x0000000A, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    out, packets, offset = [], 0, 0
+    while offset < len(data):
+        block_type, length = struct.unpack_from("<II", data, offset)
+        out.append(data[offset : offset + length])
+        offset += length
+        if block_type == 1:
+            out += [dsb(text) for at, text in placed if at == 0]
+        if block_type == 6:
+            packets += 1
+            out += [dsb(text) for at, text in placed if at == packets]
+    path = tmp_path / f"{capture.stem}.dsbs.pcapng"
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def _native(capture: Path) -> tuple[list[Event], dict[str, int], dict[str, int]]:
+    from scanner.engines.native import NativeEngine
+    from scanner.ingest import CaptureSource
+
+    engine = NativeEngine(strict=True)
+    events = list(engine.events([CaptureSource(str(capture))]))
+    return events, engine.stats.counters, engine.stats.anomalies
+
+
+def test_secrets_written_after_the_handshake_still_open_the_connection(tmp_path: Path) -> None:
+    """In h3_0rtt, the first connection's secrets come in a DSB before it; the second
+    connection's come in a DSB after its first datagrams (frame 13 of 16): those datagrams, the
+    0-RTT request among them, waited and are read when the secrets arrive."""
+    lines = [line for line in ZERO_RTT_KEYS.read_bytes().splitlines() if line]
+    first, second = lines[:4], lines[4:]
+    capture = _with_dsbs(tmp_path, ZERO_RTT_CAPTURE, [(0, b"\n".join(first) + b"\n"), (13, b"\n".join(second) + b"\n")])
+    events, counters, anomalies = _native(capture)
+    requests = [(e.frame, e.uri.split("?")[0]) for e in events if isinstance(e, HttpRequest)]
+    assert requests == [(5, "/api/hello"), (11, "/v1/early")]  # the 0-RTT request keeps its own frame
+    assert counters.get("quic_connections_decrypted") == 2 and "quic_connections_unreadable" not in counters
+    assert anomalies == {}
+
+
+def test_connections_whose_secrets_never_come_are_counted_not_read(tmp_path: Path) -> None:
+    lines = [line for line in ZERO_RTT_KEYS.read_bytes().splitlines() if line]
+    capture = _with_dsbs(tmp_path, ZERO_RTT_CAPTURE, [(0, b"\n".join(lines[:4]) + b"\n")])
+    events, counters, _ = _native(capture)
+    assert [e.frame for e in events if isinstance(e, HttpRequest)] == [5]
+    assert counters["quic_connections_decrypted"] == 1 and counters["quic_connections_unreadable"] == 1
