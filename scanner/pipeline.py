@@ -73,7 +73,8 @@ class ScanSettings:
     engine: str = "native"
     show_values: bool = False
     hmac_key_file: str | None = None
-    jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    jobs: int = 1  # processes decoding captures in parallel (run/parallel.py, run/sharded.py)
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N (run/dask_cluster.py)
 
 
 class ScanPipeline:
@@ -274,7 +275,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_engine(settings.engine, progress, settings.jobs)
+    engine = make_engine(settings.engine, progress, settings.jobs, settings.scheduler)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

@@ -15,10 +15,18 @@ if TYPE_CHECKING:
 ENGINES = ("native", "tshark")
 
 
-def make_engine(name: str, progress: ProgressCallback | None = None, jobs: int = 1) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+def make_engine(
+    name: str, progress: ProgressCallback | None = None, jobs: int = 1, scheduler: str | None = None
+) -> Engine:
+    """The engine called ``name``; with ``jobs`` above 1, run in that many processes (whole
+    captures, or flow shards of fewer captures); with a ``scheduler`` (an address, or
+    ``local:N``), decoded on a Dask cluster."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
+    if scheduler:
+        from scanner.run.dask_cluster import DaskEngine
+
+        return DaskEngine(name, scheduler, progress)
     if jobs > 1:
         from scanner.run.parallel import ParallelEngine
 

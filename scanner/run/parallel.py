@@ -1,4 +1,7 @@
-"""Parallel decoding across captures: ``--jobs N`` worker processes, events in serial order.
+"""Parallel decoding: ``--jobs N`` worker processes, events in serial order.
+
+With at least N captures, each capture is decoded whole by one worker (below);
+with fewer, each capture is split into N flow shards (run/sharded.py).
 
 Decoding is most of a scan's cost, and captures decode independently (each
 has its own decoder: flows never span captures).  So capture i is decoded by
@@ -82,7 +85,12 @@ class ParallelEngine:
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         from scanner.engines import make_engine
 
-        if len(sources) <= 1 or any(source.is_stdin for source in sources):
+        stdin = any(source.is_stdin for source in sources)
+        if self.engine_name == "native" and not stdin and len(sources) < self.jobs:
+            # Fewer captures than processes: split each capture into flow shards instead.
+            yield from self._sharded(sources)
+            return
+        if len(sources) <= 1 or stdin:
             engine = make_engine(self.engine_name, self.progress)
             try:
                 yield from engine.events(sources)
@@ -90,6 +98,17 @@ class ParallelEngine:
                 self.stats.merge(engine.stats)
             return
         yield from self._parallel(sources)
+
+    def _sharded(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        from scanner.run.sharded import ShardedCapture, process_context
+
+        context = process_context()
+        for source in sources:
+            capture = ShardedCapture(context, source, self.jobs, self.progress)
+            try:
+                yield from capture.events()
+            finally:
+                self.stats.merge(capture.stats)
 
     def _parallel(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         # fork: the workers inherit the loaded modules and signatures instead of importing again.
