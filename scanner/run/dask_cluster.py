@@ -9,9 +9,10 @@ shards of each capture in serial order and runs detection, attribution, the
 graph and the reports, so the report is byte for byte that of a local run.
 
 A worker that dies mid-task: Dask runs the task again elsewhere.  Decoding is
-deterministic, so the new attempt sends the same chunks under the same numbers;
-this process takes each chunk number once and drops the repeats, and the merged
-stream is complete and the same.  A capture a worker cannot read is one error
+deterministic, so the new attempt sends the same events again, in the same
+order; every chunk says where in its shard's stream it starts, this process
+takes each event once and drops the repeats (even when the new attempt cuts its
+chunks elsewhere), and the merged stream is complete and the same.  A capture a worker cannot read is one error
 naming the worker and the path.
 
 Memory here stays bounded whatever the shards' skew: chunks that arrive ahead of
@@ -22,7 +23,9 @@ the merge wait in a per-shard spool that moves to a temporary file past
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import socket
 import tempfile
 import time
 import uuid
@@ -45,37 +48,38 @@ STRAGGLER_TIMEOUT_S = 60.0
 POLL_MIN_S, POLL_MAX_S = 0.005, 0.2  # waits between looks at an empty queue, doubling while it stays empty
 
 
-def decode_shard_task(path: str, shard: int, shards: int, queue_name: str) -> tuple[int, EngineStats]:
-    """Runs on a worker: decode one shard of a capture, send its chunks, return (chunks, stats)."""
+def decode_shard_task(source: CaptureSource, shard: int, shards: int, queue_name: str) -> tuple[int, EngineStats]:
+    """Runs on a worker: decode one shard of a capture, send its chunks, return (events, stats)."""
     from distributed import Queue, get_worker
 
     worker = get_worker()
     queue = Queue(queue_name)
-    sent = 0
+    sent = 0  # events sent so far: where the next chunk starts in this shard's stream
     try:
-        batches = keyed_batches(path, shard, shards)
+        batches = keyed_batches(source, shard, shards)
         while True:
             try:
                 batch = next(batches)
             except StopIteration as end:
                 return sent, end.value
             put_chunk(queue, shard, sent, batch)
-            sent += 1
+            sent += len(batch)
     except PrivscanError as exc:
         # The worker's name is what an operator needs to find the machine that cannot read it.
         raise InputError(f"worker {worker.address}: {exc}") from None
 
 
-def put_chunk(queue: Any, shard: int, number: int, batch: list[KeyedEvent]) -> None:
-    """One numbered chunk of a shard's keyed events (a module function, so a test can wrap it)."""
-    queue.put((shard, number, zlib.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), 1)))
+def put_chunk(queue: Any, shard: int, start: int, batch: list[KeyedEvent]) -> None:
+    """A chunk of a shard's keyed events, with where it starts in the shard's stream (a module
+    function, so that a test can wrap it)."""
+    queue.put((shard, start, len(batch), zlib.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), 1)))
 
 
 class _Spool:
     """A first-in first-out store of one shard's compressed chunks: memory, then a temp file."""
 
     def __init__(self) -> None:
-        self._memory: deque[bytes] = deque()
+        self._memory: deque[tuple[int, bytes]] = deque()
         self._memory_bytes = 0
         self._file: IO[bytes] | None = None
         self._write_at = 0
@@ -85,30 +89,33 @@ class _Spool:
     def __len__(self) -> int:
         return len(self._memory) + self._in_file
 
-    def push(self, chunk: bytes) -> None:
+    def push(self, skip: int, chunk: bytes) -> None:
+        """A compressed chunk whose first ``skip`` events were taken already from another attempt."""
         if self._in_file or self._memory_bytes + len(chunk) > SPOOL_MEMORY:
             if self._file is None:
                 self._file = tempfile.TemporaryFile(prefix="privscan-spool-")
             self._file.seek(self._write_at)
-            self._file.write(len(chunk).to_bytes(8, "big") + chunk)
+            self._file.write(skip.to_bytes(8, "big") + len(chunk).to_bytes(8, "big") + chunk)
             self._write_at = self._file.tell()
             self._in_file += 1
         else:
-            self._memory.append(chunk)
+            self._memory.append((skip, chunk))
             self._memory_bytes += len(chunk)
 
-    def pop(self) -> bytes:
+    def pop(self) -> list[KeyedEvent]:
         if self._memory:
-            chunk = self._memory.popleft()
+            skip, chunk = self._memory.popleft()
             self._memory_bytes -= len(chunk)
-            return chunk
-        assert self._file is not None
-        self._file.seek(self._read_at)
-        size = int.from_bytes(self._file.read(8), "big")
-        chunk = self._file.read(size)
-        self._read_at = self._file.tell()
-        self._in_file -= 1
-        return chunk
+        else:
+            assert self._file is not None
+            self._file.seek(self._read_at)
+            skip = int.from_bytes(self._file.read(8), "big")
+            size = int.from_bytes(self._file.read(8), "big")
+            chunk = self._file.read(size)
+            self._read_at = self._file.tell()
+            self._in_file -= 1
+        batch: list[KeyedEvent] = pickle.loads(zlib.decompress(chunk))
+        return batch[skip:] if skip else batch
 
     def close(self) -> None:
         if self._file is not None:
@@ -127,17 +134,19 @@ class _CaptureOnCluster:
         self.queue_name = f"privscan-{uuid.uuid4().hex}"
         self.queue = Queue(self.queue_name, client=client)
         self.spools = [_Spool() for _ in range(shards)]
-        self.expected = [0] * shards  # the next chunk number each shard's stream takes
-        self.totals: list[int | None] = [None] * shards
+        self.taken = [0] * shards  # events of each shard's stream taken so far
+        self.totals: list[int | None] = [None] * shards  # events in each shard, once its task finished
         self.stats: list[EngineStats | None] = [None] * shards
         self.futures: list[Any] = []
         self._finished_at: float | None = None  # when a task was last seen finished
         self._idle = POLL_MIN_S
 
     def events(self) -> Iterator[Event]:
+        # Workers start elsewhere: they open the absolute path; the report shows the name given.
+        source = CaptureSource(self.source.path, location=os.path.abspath(self.source.location or self.source.path))
         self.futures = [
             self.client.submit(
-                decode_shard_task, self.source.path, k, self.shards, self.queue_name,
+                decode_shard_task, source, k, self.shards, self.queue_name,
                 key=f"privscan-decode-{self.queue_name}-{k}", pure=False,
             )
             for k in range(self.shards)
@@ -161,10 +170,10 @@ class _CaptureOnCluster:
         spool = self.spools[shard]
         while True:
             while not spool:
-                if self.totals[shard] is not None and self.expected[shard] >= (self.totals[shard] or 0):
+                if self.totals[shard] is not None and self.taken[shard] >= (self.totals[shard] or 0):
                     return
                 self._pump()
-            yield from pickle.loads(zlib.decompress(spool.pop()))
+            yield from spool.pop()
 
     def _pump(self) -> None:
         """Take what the queue holds; when it is empty, notice finished tasks and wait a little.
@@ -178,10 +187,13 @@ class _CaptureOnCluster:
             self._idle = min(self._idle * 2, POLL_MAX_S)
             return
         self._idle = POLL_MIN_S
-        for shard, number, chunk in items:
-            if number == self.expected[shard]:  # a repeat from a re-run attempt is dropped
-                self.spools[shard].push(chunk)
-                self.expected[shard] += 1
+        for shard, start, count, chunk in items:
+            taken = self.taken[shard]
+            # Events before ``taken`` came already (from this or an earlier attempt): drop them.
+            # A chunk that starts beyond (a lost attempt that ran ahead) waits for its re-run.
+            if start <= taken < start + count:
+                self.spools[shard].push(taken - start, chunk)
+                self.taken[shard] = start + count
 
     def _check_tasks(self) -> None:
         for shard, future in enumerate(self.futures):
@@ -197,13 +209,13 @@ class _CaptureOnCluster:
             if future.status == "cancelled":
                 raise InputError(f"decoding {self.source.path} on the cluster was cancelled")
             if future.status == "finished":
-                chunks, stats = future.result()
-                self.totals[shard] = chunks
+                events, stats = future.result()
+                self.totals[shard] = events
                 self.stats[shard] = stats
                 self._finished_at = time.monotonic()
         finished = self._finished_at
         if finished is not None and time.monotonic() - finished > STRAGGLER_TIMEOUT_S and any(
-            total is not None and self.expected[k] < total for k, total in enumerate(self.totals)
+            total is not None and self.taken[k] < total for k, total in enumerate(self.totals)
         ):
             raise InputError(f"chunks of {self.source.path} never arrived from the cluster")
 
@@ -237,6 +249,16 @@ class DaskEngine:
                 cluster.close()
 
 
+def _probe(scheduler: str) -> None:
+    """Fail at once on a refused connection: Dask's client would retry it until its timeout."""
+    host_port = scheduler.split("://", 1)[-1]
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        return  # not host:port (a scheme Dask knows and we do not): let the client say
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+        pass
+
+
 def connect(scheduler: str) -> tuple[Any, Any]:
     """A client of the scheduler at ``scheduler``, or of a new LocalCluster for ``local:N``."""
     try:
@@ -254,6 +276,7 @@ def connect(scheduler: str) -> tuple[Any, Any]:
                 dashboard_address=None, silence_logs=logging.ERROR,
             )
             return Client(cluster, timeout=CONNECT_TIMEOUT_S), cluster
+        _probe(scheduler)
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None
     except PrivscanError:
         raise

@@ -43,7 +43,7 @@ KeyedEvent = tuple[EventKey, Event]
 
 
 def keyed_batches(
-    path: str, shard: int, shards: int, progress: ProgressCallback | None = None
+    source: CaptureSource, shard: int, shards: int, progress: ProgressCallback | None = None
 ) -> Generator[list[KeyedEvent], None, EngineStats]:
     """Decode one shard of one capture; yields batches of keyed events, then returns the stats.
 
@@ -55,7 +55,7 @@ def keyed_batches(
     engine = NativeEngine(progress, shard, shards)
     batch: list[KeyedEvent] = []
     body_bytes = 0
-    for item in engine.keyed_events([CaptureSource(path)]):
+    for item in engine.keyed_events([source]):
         batch.append(item)
         body_bytes += len(getattr(item[1], "body", b""))
         if len(batch) >= BATCH or body_bytes >= BATCH_BODY_BYTES:
@@ -74,7 +74,7 @@ def _shard_worker(path: str, shard: int, shards: int, out: Any) -> None:
         read[0] = bytes_read
 
     try:
-        batches = keyed_batches(path, shard, shards, note)
+        batches = keyed_batches(CaptureSource(path), shard, shards, note)
         sent = 0
         while True:
             try:
