@@ -1,6 +1,8 @@
 """Many machines: decoding on a Dask distributed cluster (``--scheduler ADDRESS`` or ``local:N``).
 
-Every (capture, shard) pair is a Dask task.  A task reads the capture from
+Every (capture, shard) pair is a Dask task, all submitted at once: with at
+least as many captures as worker threads (an operator's hourly files) each
+capture is one task, read once; fewer captures are split into flow shards.  A task reads the capture from
 storage every worker can see, decodes its flow shard (run/sharded.py's
 ``keyed_batches``, the same code as ``--jobs``) and streams its keyed events
 back through a ``distributed.Queue`` in numbered, compressed chunks; its result
@@ -49,7 +51,7 @@ POLL_MIN_S, POLL_MAX_S = 0.005, 0.2  # waits between looks at an empty queue, do
 
 
 def decode_shard_task(
-    source: CaptureSource, shard: int, shards: int, queue_name: str, strict: bool = False
+    source: CaptureSource, capture: int, shard: int, shards: int, queue_name: str, strict: bool = False
 ) -> tuple[int, EngineStats]:
     """Runs on a worker: decode one shard of a capture, send its chunks, return (events, stats)."""
     from distributed import Queue, get_worker
@@ -64,17 +66,18 @@ def decode_shard_task(
                 batch = next(batches)
             except StopIteration as end:
                 return sent, end.value
-            put_chunk(queue, shard, sent, batch)
+            put_chunk(queue, (capture, shard), sent, batch)
             sent += len(batch)
     except PrivscanError as exc:
         # The worker's name is what an operator needs to find the machine that cannot read it.
         raise InputError(f"worker {worker.address}: {exc}") from None
 
 
-def put_chunk(queue: Any, shard: int, start: int, batch: list[KeyedEvent]) -> None:
-    """A chunk of a shard's keyed events, with where it starts in the shard's stream (a module
-    function, so that a test can wrap it)."""
-    queue.put((shard, start, len(batch), zlib.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), 1)))
+def put_chunk(queue: Any, stream: tuple[int, int], start: int, batch: list[KeyedEvent]) -> None:
+    """A chunk of the keyed events of ``stream`` (capture index, shard), with where it starts in
+    that stream (a module function, so that a test can wrap it)."""
+    compressed = zlib.compress(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL), 1)
+    queue.put((stream[0], stream[1], start, len(batch), compressed))
 
 
 class _Spool:
@@ -125,42 +128,28 @@ class _Spool:
 
 
 class _CaptureOnCluster:
-    """The shards of one capture on the cluster, merged back into serial order."""
+    """The shards of one capture on the cluster: what has arrived of each, and how it ends."""
 
-    def __init__(self, client: Any, source: CaptureSource, shards: int, strict: bool = False) -> None:
-        from distributed import Queue
-
-        self.client = client
+    def __init__(self, source: CaptureSource, shards: int) -> None:
         self.source = source
         self.shards = shards
-        self.strict = strict
-        self.queue_name = f"privscan-{uuid.uuid4().hex}"
-        self.queue = Queue(self.queue_name, client=client)
         self.spools = [_Spool() for _ in range(shards)]
         self.taken = [0] * shards  # events of each shard's stream taken so far
         self.totals: list[int | None] = [None] * shards  # events in each shard, once its task finished
         self.stats: list[EngineStats | None] = [None] * shards
         self.futures: list[Any] = []
-        self._finished_at: float | None = None  # when a task was last seen finished
-        self._idle = POLL_MIN_S
 
-    def events(self) -> Iterator[Event]:
-        # Workers start elsewhere: they open the absolute path; the report shows the name given.
-        source = CaptureSource(self.source.path, location=os.path.abspath(self.source.location or self.source.path))
-        self.futures = [
-            self.client.submit(
-                decode_shard_task, source, k, self.shards, self.queue_name, self.strict,
-                key=f"privscan-decode-{self.queue_name}-{k}", pure=False,
-            )
-            for k in range(self.shards)
-        ]
-        try:
-            yield from merge_shards([self._stream(k) for k in range(self.shards)])
-        finally:
-            for spool in self.spools:
-                spool.close()
-            for future in self.futures:
-                future.cancel()
+    def accept(self, shard: int, start: int, count: int, chunk: bytes) -> None:
+        taken = self.taken[shard]
+        # Events before ``taken`` came already (from this or an earlier attempt): drop them.
+        # A chunk that starts beyond (a lost attempt that ran ahead) waits for its re-run.
+        if start <= taken < start + count:
+            self.spools[shard].push(taken - start, chunk)
+            self.taken[shard] = start + count
+
+    def done(self, shard: int) -> bool:
+        total = self.totals[shard]
+        return total is not None and self.taken[shard] >= total
 
     def merged_stats(self) -> EngineStats:
         merged = EngineStats()
@@ -169,58 +158,99 @@ class _CaptureOnCluster:
                 merged.merge(stats)
         return merged
 
-    def _stream(self, shard: int) -> Iterator[KeyedEvent]:
-        spool = self.spools[shard]
+    def close(self) -> None:
+        for spool in self.spools:
+            spool.close()
+        for future in self.futures:
+            future.cancel()
+
+
+class _ScanOnCluster:
+    """Every capture's shards submitted at once, so that all workers decode while this process
+    merges capture after capture in serial order; one queue brings every chunk back."""
+
+    def __init__(self, client: Any, sources: Sequence[CaptureSource], strict: bool) -> None:
+        from distributed import Queue
+
+        self.client = client
+        threads = max(1, sum(client.nthreads().values()))
+        # Enough captures keep every worker busy whole; fewer are split into flow shards. The
+        # report does not depend on the split (run/sharded.py), so it may follow the cluster.
+        shards = max(1, threads // len(sources))
+        self.queue_name = f"privscan-{uuid.uuid4().hex}"
+        self.queue = Queue(self.queue_name, client=client)
+        self.captures = [_CaptureOnCluster(source, shards) for source in sources]
+        for index, capture in enumerate(self.captures):
+            source = capture.source
+            # Workers start elsewhere: they open the absolute path; the report shows the name given.
+            located = CaptureSource(source.path, location=os.path.abspath(source.location or source.path))
+            capture.futures = [
+                client.submit(
+                    decode_shard_task, located, index, k, shards, self.queue_name, strict,
+                    key=f"privscan-decode-{self.queue_name}-{index}-{k}", pure=False,
+                )
+                for k in range(shards)
+            ]
+        self._finished_at: float | None = None  # when a task was last seen finished
+        self._idle = POLL_MIN_S
+
+    def events(self, index: int) -> Iterator[Event]:
+        capture = self.captures[index]
+        try:
+            yield from merge_shards([self._stream(capture, k) for k in range(capture.shards)])
+        finally:
+            capture.close()
+
+    def close(self) -> None:
+        for capture in self.captures:
+            capture.close()
+
+    def _stream(self, capture: _CaptureOnCluster, shard: int) -> Iterator[KeyedEvent]:
+        spool = capture.spools[shard]
         while True:
             while not spool:
-                if self.totals[shard] is not None and self.taken[shard] >= (self.totals[shard] or 0):
+                if capture.done(shard):
                     return
-                self._pump()
+                self._pump(capture)
             yield from spool.pop()
 
-    def _pump(self) -> None:
+    def _pump(self, waiting_for: _CaptureOnCluster) -> None:
         """Take what the queue holds; when it is empty, notice finished tasks and wait a little.
 
         Polled rather than a blocking get with a timeout: distributed logs every such timeout
         on the scheduler as an error."""
         items = self.queue.get(batch=True)
         if not items:
-            self._check_tasks()
+            self._check_tasks(waiting_for)
             time.sleep(self._idle)
             self._idle = min(self._idle * 2, POLL_MAX_S)
             return
         self._idle = POLL_MIN_S
-        for shard, start, count, chunk in items:
-            taken = self.taken[shard]
-            # Events before ``taken`` came already (from this or an earlier attempt): drop them.
-            # A chunk that starts beyond (a lost attempt that ran ahead) waits for its re-run.
-            if start <= taken < start + count:
-                self.spools[shard].push(taken - start, chunk)
-                self.taken[shard] = start + count
+        for index, shard, start, count, chunk in items:
+            self.captures[index].accept(shard, start, count, chunk)
 
-    def _check_tasks(self) -> None:
-        for shard, future in enumerate(self.futures):
-            if self.totals[shard] is not None:
+    def _check_tasks(self, capture: _CaptureOnCluster) -> None:
+        path = capture.source.path
+        for shard, future in enumerate(capture.futures):
+            if capture.totals[shard] is not None:
                 continue
             if future.status == "error":
                 error = future.exception()
                 if isinstance(error, PrivscanError):
                     raise error
-                raise InputError(
-                    f"decoding {self.source.path} on the cluster failed: {type(error).__name__}: {error}"
-                )
+                raise InputError(f"decoding {path} on the cluster failed: {type(error).__name__}: {error}")
             if future.status == "cancelled":
-                raise InputError(f"decoding {self.source.path} on the cluster was cancelled")
+                raise InputError(f"decoding {path} on the cluster was cancelled")
             if future.status == "finished":
                 events, stats = future.result()
-                self.totals[shard] = events
-                self.stats[shard] = stats
+                capture.totals[shard] = events
+                capture.stats[shard] = stats
                 self._finished_at = time.monotonic()
         finished = self._finished_at
         if finished is not None and time.monotonic() - finished > STRAGGLER_TIMEOUT_S and any(
-            total is not None and self.taken[k] < total for k, total in enumerate(self.totals)
+            capture.totals[k] is not None and not capture.done(k) for k in range(capture.shards)
         ):
-            raise InputError(f"chunks of {self.source.path} never arrived from the cluster")
+            raise InputError(f"chunks of {path} never arrived from the cluster")
 
 
 class DaskEngine:
@@ -240,16 +270,21 @@ class DaskEngine:
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         if any(source.is_stdin for source in sources):
             raise InputError("standard input cannot be scanned on a cluster: workers read captures from shared storage")
+        if not sources:
+            return
         client, cluster = connect(self.scheduler)
+        scan = None
         try:
-            shards = max(1, sum(client.nthreads().values()))
-            for source in sources:
-                capture = _CaptureOnCluster(client, source, shards, self.strict)
-                yield from capture.events()
+            scan = _ScanOnCluster(client, sources, self.strict)
+            for index, capture in enumerate(scan.captures):
+                yield from scan.events(index)
                 self.stats.merge(capture.merged_stats())
-                if self.progress is not None and capture.stats[0] is not None and capture.stats[0].captures:
-                    self.progress(source.path, capture.stats[0].captures[-1].bytes)
+                first = capture.stats[0]
+                if self.progress is not None and first is not None and first.captures:
+                    self.progress(capture.source.path, first.captures[-1].bytes)
         finally:
+            if scan is not None:
+                scan.close()
             client.close()
             if cluster is not None:
                 cluster.close()

@@ -21,10 +21,10 @@ sharded.BATCH = 2  # many chunks per shard, so that there is a "middle" to die i
 _put_chunk = getattr(dask_cluster.put_chunk, "original", dask_cluster.put_chunk)
 
 
-def _dying_put_chunk(queue: Any, shard: int, start: int, batch: list[Any]) -> None:
-    _put_chunk(queue, shard, start, batch)
+def _dying_put_chunk(queue: Any, stream: tuple[int, int], start: int, batch: list[Any]) -> None:
+    _put_chunk(queue, stream, start, batch)
     if start > 0:  # the second chunk is out: die with the task half done
-        Path(os.environ["PRIVSCAN_TEST_DIE_MARKER"]).write_text(f"died in shard {shard} after event {start + len(batch)}\n")
+        Path(os.environ["PRIVSCAN_TEST_DIE_MARKER"]).write_text(f"died in {stream} after event {start + len(batch)}\n")
         os._exit(17)
 
 

@@ -46,7 +46,9 @@ def local_report() -> str:
 
 
 def test_a_local_cluster_gives_the_local_report(local_report: str) -> None:
-    assert json_report(INPUTS, scheduler="local:2") == local_report
+    assert json_report(INPUTS, scheduler="local:2") == local_report  # one task per capture
+    one = [INPUTS[0]]
+    assert json_report(one, scheduler="local:3") == json_report(one)  # one capture in three flow shards
 
 
 class Cluster:
@@ -127,6 +129,7 @@ def test_a_scheduler_and_two_worker_processes_give_the_local_report(cluster: Clu
     cluster.start_worker("w2")
     cluster.wait_for_workers(address, 2)
     assert json_report(INPUTS, scheduler=address) == local_report
+    assert json_report([INPUTS[0]], scheduler=address) == json_report([INPUTS[0]])  # two flow shards
 
 
 @pytest.mark.timeout(240)
@@ -141,7 +144,8 @@ def test_a_worker_that_dies_mid_task_is_replaced_and_the_report_is_the_same(
     )
     cluster.start_worker("steady")
     cluster.wait_for_workers(address, 2)
-    assert json_report(INPUTS, scheduler=address) == local_report
+    one = [INPUTS[0]]  # split into two shards: each worker gets one, so the doomed one gets work
+    assert json_report(one, scheduler=address) == json_report(one)
     assert marker.exists(), "the doomed worker never ran a task: nothing was tested"
 
 
