@@ -56,7 +56,7 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
     check_writable(output)
     sources = expand_inputs(captures)
     keylog = load_keylogs(keylogs)
-    runner = make_runner(engine, None, jobs, runtime(), keylog)
+    runner = make_runner(engine, None, jobs, runtime(), keylog=keylog)
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:
@@ -76,7 +76,9 @@ def _scan_options(func: Any) -> Any:
             *options.scan_setting_options(engine_default="native"),
             click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
             click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                         help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+                         help="Processes decoding in parallel: whole captures, or flow shards of one (reports are the same as with 1)."),
+            click.option("--scheduler", metavar="ADDRESS|local:N",
+                         help="Decode on a Dask cluster: a scheduler's address (tcp://host:8786) or local:N for N local workers."),
             click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
         ],
         func,
@@ -95,6 +97,7 @@ def _settings(**kwargs: Any) -> Any:
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
         runtime=runtime(),
+        scheduler=kwargs.get("scheduler"),
         keylogs=tuple(kwargs.get("keylogs") or ()),
     )
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
-
-if TYPE_CHECKING:  # the decoders' shared decryption state, carried by PacketContext
-    from scanner.decode.tlsdecrypt.context import DecryptionContext
+from typing import Any, ClassVar, TypedDict
 
 from scanner.flags import Flag, flag_note
 
@@ -189,9 +186,10 @@ class PacketContext:
     frame: int
     flow: FlowTuple
     tunnel: Tunnel | None = None
-    # The capture's key log and decryption state (decode/tlsdecrypt/context.py); None in tests
-    # that decode without one.
-    decryption: DecryptionContext | None = None
+    # The capture's key log and decryption state: a decode/tlsdecrypt/context.py DecryptionContext,
+    # None in tests that decode without one.  Typed Any because the model sits below the decoders
+    # (it may not import them); decoders read it typed through base.decryption_of(ctx).
+    decryption: Any = None
 
     def header(self, flow: FlowTuple | None = None) -> EventHeader:
         """The event header of a message seen here; ``flow`` when the event orients it otherwise

@@ -81,3 +81,14 @@ def test_audit_config_keylog(tmp_path: Path) -> None:
     config.write_text(f"captures: [{CAPTURE}]\nkeylog:\n  - {KEYS}\n  - missing.keys\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"audit\.yaml:4: keylog: no such file: .*missing\.keys"):
         load_config(config)
+
+
+@pytest.mark.parametrize("args", [[str(CAPTURE), "--keylog", str(KEYS)], [str(DSB)]])
+def test_one_capture_split_into_flow_shards_decrypts_the_same(args: list[str]) -> None:
+    # --jobs 2 on one capture: two processes each decode the flows of their shard; both read
+    # the key log (and the capture's DSBs), and the merged report is the serial one.
+    serial = privscan("scan", *args, "-q", "--format", "json", "--fail-on", "none")
+    sharded = privscan("scan", *args, "-q", "--format", "json", "--fail-on", "none", "--jobs", "2")
+    assert serial.returncode == sharded.returncode == 0, sharded.stderr
+    assert json.loads(sharded.stdout) == json.loads(serial.stdout)
+    assert json.loads(serial.stdout)["stats"]["tls_connections_decrypted"] > 20

@@ -397,3 +397,18 @@ def test_a_fifo_is_not_sniffed(tmp_path: Path) -> None:
     # Opening a FIFO with no writer would block, and reading its head would take it from the
     # capture reader: sniffing leaves FIFOs alone.
     assert sniff_archive(CaptureSource(str(fifo))) is None
+
+
+def test_archives_give_the_same_report_with_jobs(tmp_path: Path) -> None:
+    """--jobs 2 with one archive splits it into flow shards: only the first shard reads it (an
+    archive has no frames to split); with several inputs each goes to a worker whole."""
+    for inputs in ([str(HAR_FILE)], [str(DEMO), str(HAR_FILE), str(FLOWS_FILE)]):
+        reports = []
+        for jobs in ("1", "2"):
+            out = tmp_path / f"report-{jobs}.json"
+            result = _privscan("scan", *inputs, "--jobs", jobs, "--format", "json", "-o", str(out))
+            assert result.returncode in (0, 1), result.stderr.decode()
+            report = json.loads(out.read_text())
+            report["stats"].pop("elapsed_s", None)
+            reports.append(report)
+        assert reports[0] == reports[1]

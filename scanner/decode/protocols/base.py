@@ -48,6 +48,11 @@ class Anomalies:
         self.counts[name] = self.counts.get(name, 0) + n
 
 
+def decryption_of(ctx: PacketContext | StreamContext) -> DecryptionContext | None:
+    """The capture's key log and decryption state a context carries, typed (tlsdecrypt/context.py)."""
+    return ctx.decryption
+
+
 class DatagramDecoder:
     """A protocol whose messages each fit in one UDP datagram or SCTP DATA chunk.
 

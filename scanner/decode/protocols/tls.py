@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scanner.decode.protocols.base import Anomalies, StreamContext, StreamDecoder
+from scanner.decode.tlsdecrypt.suites import VERSION_NAMES
 from scanner.model import Event, TlsClientHello
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ MAX_CLIENT_HELLO = 64 * 1024
 
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
                  0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
-VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}
 _U16 = struct.Struct("!H")
 
 

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from scanner.decode.keylog import KeyLog
 
-if TYPE_CHECKING:  # base.py's contexts refer to this module: no import cycle at run time
-    from scanner.decode.protocols.base import Anomalies
+
+class Anomalies(Protocol):
+    """What this module needs of the decoders' anomaly counter (decode/protocols/base.py's
+    ``Anomalies``), named structurally: the decoders' contexts refer to this module, and it
+    must not refer back to them."""
+
+    def add(self, name: str, n: int = 1) -> None: ...
 
 # pcapng Decryption Secrets Block secrets types (draft-ietf-opsawg-pcapng s4.7).
 DSB_TLS_KEY_LOG = 0x544C534B  # "TLSK": NSS key log lines, for TLS and QUIC alike

@@ -47,11 +47,10 @@ from scanner.decode.keylog import (
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext, StreamDecoder
 from scanner.decode.protocols.http import METHODS
 from scanner.decode.protocols.http2 import PREFACE
-from scanner.decode.protocols.tls import VERSION_NAMES
 from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import HASH_LENGTH, hkdf_expand_label, tls10_prf, tls12_prf
 from scanner.decode.tlsdecrypt.records import RecordDecryptor
-from scanner.decode.tlsdecrypt.suites import SUITES, Suite
+from scanner.decode.tlsdecrypt.suites import SUITES, VERSION_NAMES, Suite
 from scanner.model import Event
 
 CHANGE_CIPHER_SPEC, ALERT, HANDSHAKE, APPLICATION_DATA = 20, 21, 22, 23

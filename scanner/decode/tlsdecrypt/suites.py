@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Protocol versions by their wire value, as the events name them (``TlsClientHello.version``,
+# what a request was ``decrypted`` from).
+VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}
+
 GCM = "gcm"
 CCM = "ccm"
 CCM_8 = "ccm8"

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.decode.protocols.tls import CLIENT_HELLO, SERVER_HELLO, VERSION_NAMES, ClientHello
+from scanner.decode.protocols.tls import CLIENT_HELLO, SERVER_HELLO, ClientHello
+from scanner.decode.tlsdecrypt.suites import VERSION_NAMES
 from scanner.engines.tshark.builder import MAX_CONNECTIONS, FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import Layer, first_int, integers, layers_named, raw_values, text, values
 from scanner.model import Event, TlsClientHello
