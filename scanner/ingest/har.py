@@ -33,7 +33,8 @@ import ijson
 from ijson.common import ObjectBuilder
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.ingest.archives import HAR, RecordedMessage, request_event, websocket_events
+from scanner.ingest.archive_format import HAR
+from scanner.ingest.recorded import RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
 from scanner.model import CaptureInfo, Event
 

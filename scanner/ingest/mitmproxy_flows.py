@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.ingest.archives import MITMPROXY, RecordedMessage, request_event, websocket_events
+from scanner.ingest.archive_format import MITMPROXY
+from scanner.ingest.recorded import RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
 from scanner.model import CaptureInfo, Event
 

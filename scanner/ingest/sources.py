@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import InputError
+from scanner.ingest.archive_format import SNIFF_BYTES, archive_format
 
 STDIN = "-"
 
@@ -38,7 +39,6 @@ BZIP2_MAGIC = b"BZh"
 COMPRESSED_MAGICS = (GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC, BZIP2_MAGIC)
 
 _GLOB_CHARS = frozenset("*?[")
-SNIFF_BYTES = 4096  # what archive recognition looks at (a HAR's '{"log":' may follow white space)
 
 
 class ByteStream(Protocol):
@@ -143,10 +143,7 @@ def looks_like_capture(path: Path) -> bool:
             head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    # HAR and mitmproxy flow files count too (scanner/ingest/archives.py); lazily imported: it
-    # imports this module.
-    from scanner.ingest.archives import archive_format
-
+    # HAR and mitmproxy flow files count too (scanner/ingest/archives.py).
     return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS) or archive_format(head) is not None
 
 
