@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import InputError
+from scanner.ingest.archive_format import SNIFF_BYTES, archive_format
 
 STDIN = "-"
 
@@ -52,9 +53,12 @@ class ByteStream(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CaptureSource:
-    """One capture to read.  ``path`` is what the report shows (``-`` for stdin)."""
+    """One capture to read.  ``path`` is what the report shows (``-`` for stdin); ``location``,
+    when given, is where to open it (a Dask worker opens the absolute path of a capture the
+    user named relative to where privscan runs, and the report still shows the name)."""
 
     path: str
+    location: str | None = None
     # A pipe or a character device named by path (``<(zcat x.pcap.gz)`` is ``/dev/fd/63``):
     # read once, front to back, like standard input.
     stream: bool = False
@@ -72,9 +76,10 @@ class CaptureSource:
 class CountingReader(io.RawIOBase):
     """A raw stream that hashes (sha256) and counts every byte read through it."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, hashing: bool = True) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
+        self._hashing = hashing
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -84,7 +89,8 @@ class CountingReader(io.RawIOBase):
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.sha256.update(data)
+        if self._hashing:
+            self.sha256.update(data)
         self.bytes_read += n
         return n
 
@@ -264,19 +270,20 @@ def looks_like_capture(path: Path) -> bool:
     """Whether a file inside a directory is a capture (by its first bytes, not its name)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)
+            head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS)
+    # HAR and mitmproxy flow files count too (scanner/ingest/archives.py).
+    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS) or archive_format(head) is not None
 
 
-def open_source(source: CaptureSource) -> OpenedCapture:
+def open_source(source: CaptureSource, hashing: bool = True) -> OpenedCapture:
     """Open a source for streaming; decompression is chosen by magic number, not by name."""
     if source.is_stdin:
         raw: BinaryIO = sys.stdin.buffer
     else:
         try:
-            raw = open(source.path, "rb")
+            raw = open(source.location or source.path, "rb")
         except FileNotFoundError:
             raise InputError(f"no such file: {source.path}") from None
         except IsADirectoryError:
@@ -285,7 +292,7 @@ def open_source(source: CaptureSource) -> OpenedCapture:
             raise InputError(f"permission denied: {source.path}") from None
         except OSError as exc:
             raise InputError(f"cannot open {source.path}: {exc.strerror or exc}") from None
-    counter = CountingReader(raw)
+    counter = CountingReader(raw, hashing)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     head = buffered.peek(8)[:8]
     stream: ByteStream
