@@ -41,7 +41,7 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_engine(engine, None, jobs)
+    runner = make_engine(engine, None, jobs, digest=False)  # events name no capture digest
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:

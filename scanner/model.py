@@ -131,10 +131,9 @@ class Event:
     def fields_record(self) -> dict[str, Any]:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in _BASE_EVENT_FIELDS or not f.metadata.get("record", True):
-                continue
-            out[f.name] = _jsonable(getattr(self, f.name))
+        for name in _record_names(type(self)):
+            value = getattr(self, name)
+            out[name] = _jsonable(value) if isinstance(value, _CONVERTED) else value
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -152,6 +151,26 @@ class Event:
 
 
 _BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
+_RECORD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+_CONVERTED = (tuple, bytes)  # what ``_jsonable`` changes
+
+
+def _record_names(cls: type[Event]) -> tuple[str, ...]:
+    """The fields ``fields_record`` writes, in declaration order: worked out once per event
+    class (``dataclasses.fields`` per event cost more than the JSON encoding of it)."""
+    names = _RECORD_NAMES.get(cls)
+    if names is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(cls) if f.name not in _BASE_EVENT_FIELDS and f.metadata.get("record", True)
+        )
+        _RECORD_NAMES[cls] = names
+    return names
+
+
+def record_field_types(cls: type[Event]) -> dict[str, Any]:
+    """The declared types (as written) of the fields ``fields_record`` writes."""
+    declared = {f.name: f.type for f in dataclasses.fields(cls)}
+    return {name: declared[name] for name in _record_names(cls)}
 
 
 class EventHeader(TypedDict):

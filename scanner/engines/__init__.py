@@ -16,11 +16,17 @@ ENGINES = ("native", "tshark")
 
 
 def make_engine(
-    name: str, progress: ProgressCallback | None = None, jobs: int = 1, scheduler: str | None = None
+    name: str,
+    progress: ProgressCallback | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    *,
+    digest: bool = True,
 ) -> Engine:
     """The engine called ``name``; with ``jobs`` above 1, run in that many processes (whole
     captures, or flow shards of fewer captures); with a ``scheduler`` (an address, or
-    ``local:N``), decoded on a Dask cluster."""
+    ``local:N``), decoded on a Dask cluster.  ``digest=False``: the caller never reads the
+    captures' sha256, which the serial native engine then does not compute."""
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
     if scheduler:
@@ -37,7 +43,7 @@ def make_engine(
         return TsharkEngine(progress=progress)
     from scanner.engines.native import NativeEngine
 
-    return NativeEngine(progress=progress)
+    return NativeEngine(progress=progress, digest=digest)
 
 
 __all__ = ["ENGINES", "make_engine"]
