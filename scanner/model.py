@@ -21,6 +21,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
+from scanner.flags import Flag, flag_note
+
 # --------------------------------------------------------------------------- flows
 
 
@@ -130,11 +132,7 @@ class Event:
 
     def fields_record(self) -> dict[str, Any]:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
-        out: dict[str, Any] = {}
-        for name in _record_names(type(self)):
-            value = getattr(self, name)
-            out[name] = _jsonable(value) if isinstance(value, _CONVERTED) else value
-        return out
+        return {name: _jsonable(getattr(self, name)) for name in record_names(type(self))}
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -152,25 +150,15 @@ class Event:
 
 _BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
 _RECORD_NAMES: dict[type[Event], tuple[str, ...]] = {}
-_CONVERTED = (tuple, bytes)  # what ``_jsonable`` changes
 
 
-def _record_names(cls: type[Event]) -> tuple[str, ...]:
-    """The fields ``fields_record`` writes, in declaration order: worked out once per event
-    class (``dataclasses.fields`` per event cost more than the JSON encoding of it)."""
+def record_names(cls: type[Event]) -> tuple[str, ...]:
+    """The fields ``fields_record`` writes, once per class (``dataclasses.fields`` per event cost more than its JSON)."""
     names = _RECORD_NAMES.get(cls)
     if names is None:
-        names = tuple(
-            f.name for f in dataclasses.fields(cls) if f.name not in _BASE_EVENT_FIELDS and f.metadata.get("record", True)
-        )
-        _RECORD_NAMES[cls] = names
+        fields = dataclasses.fields(cls)
+        names = _RECORD_NAMES[cls] = tuple(f.name for f in fields if f.name not in _BASE_EVENT_FIELDS and f.metadata.get("record", True))
     return names
-
-
-def record_field_types(cls: type[Event]) -> dict[str, Any]:
-    """The declared types (as written) of the fields ``fields_record`` writes."""
-    declared = {f.name: f.type for f in dataclasses.fields(cls)}
-    return {name: declared[name] for name in _record_names(cls)}
 
 
 class EventHeader(TypedDict):
@@ -462,7 +450,7 @@ class DiameterMessage(Event):
 
 
 
-# Where in a message an identifier was found: DESIGN.md's closed list (channel.location); the
+# Where in a message an identifier was found: docs/report.md's closed list (channel.location); the
 # JSON Schema's enum is checked against it.  Detectors say more ("header_enrichment", "name"):
 # ``channel_location`` maps what they say onto this list.
 LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
@@ -504,15 +492,22 @@ class Observation:
     confidence: float
     source: str  # "known" (an inventory value) or "pattern" (shape + key name)
     owner: str | None = None  # inventory device whose value this is
-    operator_injected: bool = False  # an enrichment header the network added
-    note: str | None = None  # e.g. "randomised MAC"
+    flags: frozenset[Flag] = frozenset()
     event: Event
+
+    @property
+    def operator_injected(self) -> bool:
+        return Flag.OPERATOR_INJECTED in self.flags
+
+    @property
+    def note(self) -> str | None:
+        return flag_note(self.flags)
 
 
 # --------------------------------------------------------------------------- attribution
 
 
-# DESIGN.md's contract: where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
+# docs/report.md's contract (subjects[].source): where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
 # newer cores, so a subscriber learned from a Diameter CCR is reported as "radius" (AAA).
 SUBJECT_SOURCES = ("inventory", "gtp", "radius", "dhcp", "address")
 

@@ -9,41 +9,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scanner.settings import Settings
+
 if TYPE_CHECKING:
     from scanner.engines.base import Engine, ProgressCallback
 
 ENGINES = ("native", "tshark")
 
 
-def make_engine(
-    name: str,
-    progress: ProgressCallback | None = None,
-    jobs: int = 1,
-    scheduler: str | None = None,
-    *,
-    digest: bool = True,
-) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes (whole
-    captures, or flow shards of fewer captures); with a ``scheduler`` (an address, or
-    ``local:N``), decoded on a Dask cluster.  ``digest=False``: the caller never reads the
-    captures' sha256, which the serial native engine then does not compute."""
+def make_engine(name: str, progress: ProgressCallback | None = None, settings: Settings | None = None) -> Engine:
+    """The engine called ``name`` (scanner.run.make_runner runs it in several processes).  Without
+    ``settings.capture_digest`` (the caller never reads CaptureInfo.sha256) the native engine
+    does not hash the files."""
+    settings = settings or Settings()
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
-    if scheduler:
-        from scanner.run.dask_cluster import DaskEngine
-
-        return DaskEngine(name, scheduler, progress)
-    if jobs > 1:
-        from scanner.run.parallel import ParallelEngine
-
-        return ParallelEngine(name, jobs, progress)
     if name == "tshark":
         from scanner.engines.tshark import TsharkEngine
 
-        return TsharkEngine(progress=progress)
+        return TsharkEngine(progress=progress, tshark_path=settings.tshark_path, strict=settings.strict)
     from scanner.engines.native import NativeEngine
 
-    return NativeEngine(progress=progress, digest=digest)
+    return NativeEngine(progress=progress, strict=settings.strict, digest=settings.capture_digest)
 
 
 __all__ = ["ENGINES", "make_engine"]

@@ -8,7 +8,6 @@ or in another process (run/parallel.py relies on it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 from scanner.decode.packets import PacketDecoder
@@ -31,18 +30,24 @@ class NativeEngine:
     name = "native"
 
     def __init__(
-        self, progress: ProgressCallback | None = None, shard: int = 0, shards: int = 1, *, digest: bool = True
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        strict: bool = False,
+        shard: int = 0,
+        shards: int = 1,
+        digest: bool = True,
     ) -> None:
         self.stats = EngineStats()
         self.anomalies = Anomalies()
         self.progress = progress
         self.shard = shard
         self.shards = shards
+        # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a decoder bug fails loudly instead of being counted.
+        self.strict = strict
         # Whether captures get their sha256 (CaptureInfo.sha256): a report names it; `privscan
-        # events` does not, and hashing costs a tenth of its time.
+        # events` does not, and hashing costs it about 5% of its time.
         self.digest = digest
-        # Tests set PRIVSCAN_STRICT=1 so that a decoder bug fails loudly instead of being counted.
-        self.strict = os.environ.get("PRIVSCAN_STRICT") == "1"
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for _key, event in self.keyed_events(sources):

@@ -50,9 +50,12 @@ class ByteStream(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CaptureSource:
-    """One capture to read.  ``path`` is what the report shows (``-`` for stdin)."""
+    """One capture to read.  ``path`` is what the report shows (``-`` for stdin); ``location``,
+    when given, is where to open it (a Dask worker opens the absolute path of a capture the
+    user named relative to where privscan runs, and the report still shows the name)."""
 
     path: str
+    location: str | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -148,7 +151,7 @@ def open_source(source: CaptureSource, hashing: bool = True) -> OpenedCapture:
         raw: BinaryIO = sys.stdin.buffer
     else:
         try:
-            raw = open(source.path, "rb")
+            raw = open(source.location or source.path, "rb")
         except FileNotFoundError:
             raise InputError(f"no such file: {source.path}") from None
         except IsADirectoryError:

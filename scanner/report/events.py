@@ -13,11 +13,12 @@ through json as before.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-from scanner.model import Event, record_field_types
+from scanner.model import Event, record_names
 
 try:
     import orjson
@@ -84,8 +85,9 @@ def _line_encoder() -> Callable[[Event], str]:
 def _orjson_safe(cls: type[Event]) -> bool:
     """Whether orjson writes this class's records as json does: no field that may hold a float
     (declared types; mypy holds decoders and tshark builders to them) or an arbitrary value."""
-    for declared in record_field_types(cls).values():
-        text = declared if isinstance(declared, str) else repr(declared)
+    declared = {f.name: f.type for f in dataclasses.fields(cls)}
+    for name in record_names(cls):
+        text = declared[name] if isinstance(declared[name], str) else repr(declared[name])
         if "float" in text or "Any" in text or "object" in text or "bytes" in text:
             return False
     return True

@@ -43,7 +43,7 @@ KeyedEvent = tuple[EventKey, Event]
 
 
 def keyed_batches(
-    path: str, shard: int, shards: int, progress: ProgressCallback | None = None
+    source: CaptureSource, shard: int, shards: int, progress: ProgressCallback | None = None, strict: bool = False
 ) -> Generator[list[KeyedEvent], None, EngineStats]:
     """Decode one shard of one capture; yields batches of keyed events, then returns the stats.
 
@@ -52,10 +52,10 @@ def keyed_batches(
     """
     from scanner.engines.native import NativeEngine
 
-    engine = NativeEngine(progress, shard, shards)
+    engine = NativeEngine(progress, strict=strict, shard=shard, shards=shards)
     batch: list[KeyedEvent] = []
     body_bytes = 0
-    for item in engine.keyed_events([CaptureSource(path)]):
+    for item in engine.keyed_events([source]):
         batch.append(item)
         body_bytes += len(getattr(item[1], "body", b""))
         if len(batch) >= BATCH or body_bytes >= BATCH_BODY_BYTES:
@@ -66,7 +66,7 @@ def keyed_batches(
     return engine.stats
 
 
-def _shard_worker(path: str, shard: int, shards: int, out: Any) -> None:
+def _shard_worker(path: str, shard: int, shards: int, strict: bool, out: Any) -> None:
     """A worker process: decode one shard, send ("events", pickled batch) ... ("done", stats)."""
     read = [0]
 
@@ -74,7 +74,7 @@ def _shard_worker(path: str, shard: int, shards: int, out: Any) -> None:
         read[0] = bytes_read
 
     try:
-        batches = keyed_batches(path, shard, shards, note)
+        batches = keyed_batches(CaptureSource(path), shard, shards, note, strict)
         sent = 0
         while True:
             try:
@@ -103,8 +103,11 @@ def merge_shards(streams: Sequence[Iterator[KeyedEvent]]) -> Iterator[Event]:
 class ShardedCapture:
     """Decodes one capture in ``shards`` local processes and yields its events in serial order."""
 
-    def __init__(self, context: Any, source: CaptureSource, shards: int, progress: ProgressCallback | None) -> None:
+    def __init__(
+        self, context: Any, source: CaptureSource, shards: int, progress: ProgressCallback | None, strict: bool = False
+    ) -> None:
         self.context = context
+        self.strict = strict
         self.source = source
         self.shards = shards
         self.progress = progress
@@ -113,7 +116,7 @@ class ShardedCapture:
     def events(self) -> Iterator[Event]:
         queues = [self.context.Queue(maxsize=QUEUE_BATCHES) for _ in range(self.shards)]
         processes = [
-            self.context.Process(target=_shard_worker, args=(self.source.path, k, self.shards, queues[k]), daemon=True)
+            self.context.Process(target=_shard_worker, args=(self.source.path, k, self.shards, self.strict, queues[k]), daemon=True)
             for k in range(self.shards)
         ]
         for process in processes:

@@ -101,7 +101,7 @@ def test_the_shard_of_a_frame_does_not_depend_on_the_process() -> None:
 
 
 def sharded_events(path: Path, shards: int) -> list:
-    streams = [NativeEngine(None, k, shards).keyed_events([CaptureSource(str(path))]) for k in range(shards)]
+    streams = [NativeEngine(None, shard=k, shards=shards).keyed_events([CaptureSource(str(path))]) for k in range(shards)]
     return list(merge_shards(streams))
 
 
@@ -123,7 +123,7 @@ def test_each_flow_is_decoded_by_one_shard_and_the_figures_add_up() -> None:
     path = CAPTURES / "labelled_encodings.pcap"
     serial = NativeEngine()
     events = list(serial.events([CaptureSource(str(path))]))
-    parts = [NativeEngine(None, k, 3) for k in range(3)]
+    parts = [NativeEngine(None, shard=k, shards=3) for k in range(3)]
     counts = [sum(1 for _ in engine.keyed_events([CaptureSource(str(path))])) for engine in parts]
     assert sum(counts) == len(events) and all(counts)  # every shard had work, none twice
     assert sum(engine.stats.flows for engine in parts) == serial.stats.flows
