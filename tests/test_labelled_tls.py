@@ -5,8 +5,8 @@ The triple scored is (device, identifier type, destination host), as for the oth
 captures, with the inventory.  Each transport is scored apart: the events of a transport (the
 HTTP version of a request and what it was decrypted from) are fed alone to a scan, and its
 findings are compared with the truth's leaks of that transport, so that a transport that reads
-nothing cannot hide behind the others.  ``TRANSPORTS`` names the transports scored; HTTP/3 over
-QUIC joins it when QUIC decryption does (issue 12, second half).
+nothing cannot hide behind the others.  ``TRANSPORTS`` names the transports scored: HTTP/1.1 and
+HTTP/2 over TLS 1.2 and 1.3, and HTTP/3 over QUIC v1.
 
 - With ``--keylog`` and with the keys in the capture's Decryption Secrets Block: P and R >= 0.97
   for every transport.
@@ -39,6 +39,7 @@ TRANSPORTS: dict[str, tuple[frozenset[str], str]] = {
     "h1/tls1.3": (frozenset({"HTTP/1.1", "HTTP/1.0"}), "TLSv1.3"),
     "h2/tls1.2": (frozenset({"HTTP/2"}), "TLSv1.2"),
     "h2/tls1.3": (frozenset({"HTTP/2"}), "TLSv1.3"),
+    "h3/quic1": (frozenset({"HTTP/3"}), "QUICv1"),
 }
 
 Triple = tuple[str, str, str]
@@ -105,10 +106,12 @@ def test_each_transport_reaches_the_bar(
 
 def test_every_decrypted_request_is_marked_and_evidence_is_a_real_frame(decrypted_events: list[Event]) -> None:
     requests = [e for e in decrypted_events if isinstance(e, HttpRequest)]
-    assert requests and all(e.decrypted in ("TLSv1.2", "TLSv1.3") for e in requests)
+    assert requests and all(e.decrypted in ("TLSv1.2", "TLSv1.3", "QUICv1") for e in requests)
     assert all(transport_of(e) is not None for e in requests)
-    # The frame that completes a request comes after the ClientHello of its connection.
-    hellos = {e.flow: e.frame for e in decrypted_events if e.type == "tls"}
+    assert any(e.decrypted == "QUICv1" for e in requests)
+    # The frame that completes a request comes after the ClientHello (TLS, or QUIC's Initial) of
+    # its connection.
+    hellos = {e.flow: e.frame for e in decrypted_events if e.type in ("tls", "quic")}
     assert all(e.frame > hellos[e.flow] for e in requests)
 
 
@@ -123,15 +126,17 @@ def test_a_scan_with_keys_reports_decrypted_channels(tls_dir: Path) -> None:
     assert leaks
     assert all(f.channel.encrypted and f.channel.decrypted and f.channel.protocol == "http" for f in leaks)
     assert result.stats["tls_connections_decrypted"] > 0
+    assert result.stats["quic_connections_decrypted"] > 0
     assert "tls_connections_unreadable" not in result.stats
+    assert "quic_connections_unreadable" not in result.stats
     assert not any("could not be read" in w for w in result.warnings)
 
 
 def test_without_keys_no_identifier_is_found_and_the_report_says_why(tls_dir: Path) -> None:
     result = _scan(tls_dir, "tls_public.pcapng", [])
     assert [f for f in result.findings if f.identifier is not None] == []
-    unreadable = result.stats["tls_connections_unreadable"]
-    assert unreadable > 0
+    unreadable = result.stats["tls_connections_unreadable"] + result.stats["quic_connections_unreadable"]
+    assert result.stats["tls_connections_unreadable"] > 0 and result.stats["quic_connections_unreadable"] > 0
     assert any(w.startswith(f"{unreadable} TLS/QUIC connections could not be read") and "docs/decryption.md" in w
                for w in result.warnings)
 
@@ -150,6 +155,8 @@ def test_a_wrong_key_log_is_counted_not_raised(tls_dir: Path, tmp_path: Path) ->
     assert [f for f in result.findings if f.identifier is not None] == []
     assert result.stats["tls_connections_failed"] > 0
     assert result.stats["anomalies"]["tls_record_decrypt_failed"] > 0
+    assert result.stats["quic_connections_failed"] > 0
+    assert result.stats["anomalies"]["quic_packet_undecryptable"] > 0
     assert any("failed to decrypt" in w for w in result.warnings)
     for warning in result.warnings:  # never a secret in the report
         assert not any(len(token) >= 32 and all(c in "0123456789abcdef" for c in token) for token in warning.split())

@@ -88,6 +88,10 @@ class PacketDecoder:
                 self.sctp_ppids[ppid] = decoder
             for port in type(decoder).sctp_ports:
                 self.sctp_ports[port] = decoder
+        self.datagram_decoders = list(decoders.values())
+        # Decoders that follow conversations on ports nobody claims (QUIC off 443), asked only
+        # when no sniff matched.
+        self.udp_followers = [d for d in decoders.values() if type(d).follows is not DatagramDecoder.follows]
         self.udp_sniffers = sorted(
             (d for d in decoders.values() if type(d).sniff_order is not None),
             key=lambda d: type(d).sniff_order or 0,
@@ -493,7 +497,12 @@ class PacketDecoder:
                     decoder = candidate
                     break
             else:
-                return None
+                for candidate in self.udp_followers:
+                    if candidate.follows(payload):
+                        decoder = candidate
+                        break
+                else:
+                    return None
         elif not decoder.wants(payload):
             return None
         n = len(addrs) // 2
@@ -594,6 +603,8 @@ class PacketDecoder:
                     events.extend((half.created, event) for event in more)
         if everything:
             self.udp_flows.clear()
+            for datagram_decoder in self.datagram_decoders:
+                datagram_decoder.finish()  # the capture ended: what waited is counted, not lost
         else:
             udp = self.udp_flows
             for key in [k for k, t in udp.items() if now - t > UDP_IDLE_TIMEOUT]:

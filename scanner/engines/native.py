@@ -14,8 +14,9 @@ from scanner.decode.keylog import KeyLog
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
 from scanner.decode.sharding import EventKey, shard_of
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.ingest import CaptureSource, open_capture
+from scanner.ingest.archives import sniff_archive
 from scanner.model import Event
 
 # Frames between two progress callbacks: often enough for a bar, rare enough to cost nothing.
@@ -55,6 +56,21 @@ class NativeEngine:
     def keyed_events(self, sources: Sequence[CaptureSource]) -> Iterator[tuple[EventKey, Event]]:
         """Events with their merge keys (see scanner/decode/sharding.py), capture by capture."""
         for source in sources:
+            if self.shard == 0:
+                archive = archive_capture(source, self.stats, self.anomalies)
+            elif sniff_archive(source) is not None:
+                continue  # an archive is read whole by the first shard: its requests have no frames to split
+            else:
+                archive = None
+            if archive is not None:  # a HAR or mitmproxy file: requests, no packets to decode
+                # Keyed like a frame's events: the entry's index, then the place among its events
+                # (a WebSocket's messages share their Upgrade's entry).
+                last_frame, seq = 0, 0
+                for event in archive:
+                    seq = seq + 1 if event.frame == last_frame else 0
+                    last_frame = event.frame
+                    yield (event.frame, 0, 0, seq), event
+                continue
             decoder = PacketDecoder(self.anomalies, self.keylog)
             try:
                 yield from self._capture(source, decoder)

@@ -3,7 +3,8 @@
 ``open_capture`` yields the frames of one capture source and fills its
 ``CaptureInfo`` (format, link types, sha256 and size of the stored file,
 warnings).  See sources.py for inputs and decompression, readers.py for the
-pcap / pcapng formats.
+pcap / pcapng formats, archives.py (har.py, mitmproxy_flows.py) for HAR and
+mitmproxy flow files, which the engines read as requests instead of frames.
 """
 
 from __future__ import annotations

@@ -82,6 +82,12 @@ class DatagramDecoder:
         """Whether a datagram on an unclaimed port looks like this protocol.  Must be cheap."""
         return False
 
+    def follows(self, payload: bytes) -> bool:
+        """Whether a datagram on an unclaimed port belongs to a conversation this decoder is
+        following (QUIC: a connection being decrypted, recognised by its connection id, since
+        its short-header packets cannot be sniffed).  Must be cheap; default: none."""
+        return False
+
     def wants(self, payload: bytes) -> bool:
         """A cheap look before the engine builds the packet's context: False skips the
         datagram.  QUIC uses it to drop short-header (encrypted) packets at once."""
@@ -89,6 +95,10 @@ class DatagramDecoder:
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """The capture ended: let go of state kept across packets (QUIC connections being
+        decrypted count the requests they still waited on).  Default: nothing kept."""
 
 
 @dataclass(frozen=True, slots=True)

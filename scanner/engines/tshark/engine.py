@@ -55,7 +55,7 @@ from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get
 
 from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols.base import Anomalies
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.engines.tshark.frame import EventBuilder
 from scanner.engines.tshark.options import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
 from scanner.errors import InputError
@@ -152,7 +152,9 @@ class TsharkEngine:
             self.preferences = {**PREFERENCES, "tls.keylog_file": keylog_file} if keylog_file else PREFERENCES
             try:
                 for source in sources:
-                    yield from self._capture(source, builder)
+                    archive = archive_capture(source, self.stats, self.anomalies)
+                    # A HAR or mitmproxy file: its requests, read as the native engine reads them.
+                    yield from archive if archive is not None else self._capture(source, builder)
             finally:
                 self.stats.anomalies = dict(self.anomalies.counts)
 
