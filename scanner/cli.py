@@ -57,6 +57,10 @@ def _scan_options(func: Any) -> Any:
     options = [
         click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
         click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
+        click.option("--assume-minor", is_flag=True,
+                     help="Every subject whose age is unknown is a minor (a lab capture of a child's device)."),
+        click.option("--trackers", "tracker_lists", multiple=True, metavar="FORMAT:FILE",
+                     help="Tracker list to add to the built-in database: hosts, abp, disconnect, ddg or exodus. Repeatable."),
         click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
         click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
         click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
@@ -82,6 +86,8 @@ def _settings(**kwargs: Any) -> Any:
         engine=kwargs.get("engine") or "native",
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
+        assume_minor=bool(kwargs.get("assume_minor")),
+        trackers=tuple(kwargs.get("tracker_lists") or ()),
     )
 
 

@@ -280,6 +280,9 @@ class RadiusMessage(Event):
     imsi: str | None = None
     imeisv: str | None = None
     session_id: str | None = None
+    # Text attributes an operator marks child-profile pools with (Class, Filter-Id, NAS-Identifier,
+    # ...: scanner/attribute/networks.py), as (RFC 2865 name, value); not shown by ``events``.
+    attributes: tuple[tuple[str, str], ...] = field(default=(), metadata={"record": False})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -360,9 +363,16 @@ class Subject:
     minor: bool | None
     source: str  # one of SUBJECT_SOURCES
     attributes: tuple[tuple[str, str], ...] = ()  # e.g. (("imsi", "..."), ("msisdn", "..."))
+    pool: str | None = None  # the child-profile pool (inventory ``networks:``) that gave its age
+    age: int | None = None  # the pool's age, when it gives one
 
     def to_record(self) -> dict[str, Any]:
-        return {"id": self.id, "minor": self.minor, "source": self.source}
+        record: dict[str, Any] = {"id": self.id, "minor": self.minor, "source": self.source}
+        if self.pool is not None:
+            record["pool"] = self.pool
+        if self.age is not None:
+            record["age"] = self.age
+        return record
 
 
 # The category of the one destination that is no company: the local network, where device

@@ -21,8 +21,10 @@ from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
-from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
+from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_networks, load_subscribers
+from scanner.attribute.networks import PoolMatcher
 from scanner.attribute.subjects import SubjectResolver
+from scanner.attribute.tracker_lists import load_tracker_lists
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
@@ -74,6 +76,8 @@ class ScanSettings:
     show_values: bool = False
     hmac_key_file: str | None = None
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    assume_minor: bool = False  # every subject whose age is unknown is a minor (--assume-minor)
+    trackers: tuple[str, ...] = ()  # FORMAT:FILE tracker lists the user supplies (--trackers; tracker_lists.py)
 
 
 class ScanPipeline:
@@ -82,6 +86,12 @@ class ScanPipeline:
         root = Path(settings.signatures) if settings.signatures else default_signatures_root()
         self.id_signatures = load_identifier_signatures(root)
         self.trackers = TrackerDatabase.load(root)
+        if settings.trackers:
+            lists = load_tracker_lists(settings.trackers)
+            self.trackers = self.trackers.with_imported(
+                (entry for found in lists for entry in found.entries),
+                (SignatureFile(f"{found.format}:{found.path}", found.sha256) for found in lists),
+            )
         rules, policy_files = load_policy_rules(root)
         self.inventory: Inventory | None = load_inventory(settings.inventory) if settings.inventory else None
         subscribers: tuple[Subscriber, ...] = load_subscribers(settings.subscribers) if settings.subscribers else ()
@@ -89,7 +99,9 @@ class ScanPipeline:
         self.pseudonyms = Pseudonymizer(load_key(settings.hmac_key_file))
         self.detector = Detector(self.id_signatures, self.inventory)
         self.bindings = BindingLearner()
-        self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms)
+        pools = (self.inventory.networks if self.inventory else ()) + (load_networks(settings.subscribers) if settings.subscribers else ())
+        self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms,
+                                        pools=PoolMatcher(pools), assume_minor=settings.assume_minor)
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
         self.aggregator = Aggregator()

@@ -115,8 +115,9 @@ class TrackerMatch:
         return self.organisation.parent
 
     @property
-    def category(self) -> str:
-        return self.categories[0]
+    def category(self) -> str | None:
+        # Entries imported from a list without categories (a hosts file) have none.
+        return self.categories[0] if self.categories else None
 
     @property
     def source(self) -> str:
@@ -158,6 +159,24 @@ class TrackerDatabase:
             files.append(SignatureFile(str(path), hashlib.sha256(data).hexdigest()))
             entries.extend(parse_tracker_file(path, data))
         return cls(entries, files)
+
+    def with_imported(self, entries: Iterable[TrackerMatch], files: Iterable[SignatureFile] = ()) -> TrackerDatabase:
+        """This database plus entries read from user-supplied lists (tracker_lists.py).
+
+        A name this database (or an earlier imported entry) already lists keeps its owner: the
+        built-in files are reviewed facts, and the first list given wins over later ones.
+        """
+        combined = TrackerDatabase((), (*self.files, *files))
+        combined._hosts = dict(self._hosts)
+        combined._domains = dict(self._domains)
+        organisations = {o.source: o for o in self.organisations}
+        for entry in entries:
+            if entry.matched in combined._hosts or entry.matched in combined._domains:
+                continue
+            (combined._hosts if entry.kind == "host" else combined._domains)[entry.matched] = entry
+            organisations.setdefault(f"{entry.organisation.source}#{entry.organisation.name}", entry.organisation)
+        combined.organisations = tuple(organisations.values())
+        return combined
 
     # ------------------------------------------------------------------ matching
 

@@ -40,6 +40,9 @@ def _settings_options(func: Any) -> Any:
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="An audit config to take the settings, history and baseline from."),
         click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
         click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list."),
+        click.option("--assume-minor", is_flag=True, help="Every subject whose age is unknown is a minor."),
+        click.option("--trackers", "tracker_lists", multiple=True, metavar="FORMAT:FILE",
+                     help="Tracker list to import (hosts, abp, disconnect, ddg, exodus). Repeatable."),
         click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
         click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
         click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs: fingerprints depend on it."),
@@ -70,6 +73,8 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         engine=options.get("engine") or base.engine,
         show_values=False,
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
+        assume_minor=bool(options.get("assume_minor")) or base.assume_minor,
+        trackers=tuple(options.get("tracker_lists") or ()) or base.trackers,
     )
 
 

@@ -727,6 +727,7 @@ class EventBuilder:
                 imsi=imsi,
                 imeisv=(digits_or_tbcd(imeisv_raw) or None) if imeisv_raw else None,
                 session_id=string_field(layer, "radius_radius_Acct_Session_Id"),
+                attributes=_radius_pool_attributes(layer),
             ),
         )
 
@@ -1143,3 +1144,24 @@ def _nth_layer(layers: Layer, name: str, index: int) -> Layer | None:
 
 
 __all__ = ["DnsRecord", "EventBuilder", "FrameContext", "client_hello", "dns_records", "gtpv2_ies", "integer"]
+
+
+# Wireshark's RADIUS dictionary types Class and Chargeable-User-Identity as octets (hex with ':');
+# the others are strings.
+_RADIUS_OCTET_ATTRIBUTES = frozenset({"Class", "Chargeable-User-Identity"})
+
+
+def _radius_pool_attributes(layer: Layer) -> tuple[tuple[str, str], ...]:
+    """The text attributes the native decoder keeps for child-profile pools (radius.POOL_ATTRIBUTES)."""
+    out: list[tuple[str, str]] = []
+    for name in native_radius.POOL_ATTRIBUTES.values():
+        key = "radius_radius_" + name.replace("-", "_")
+        data = raw(layer, key)
+        if data is None:
+            value = first(layer, key)
+            if value is None:
+                continue
+            data = hex_bytes(value) if name in _RADIUS_OCTET_ATTRIBUTES else str(value).encode("utf-8")
+        if data:
+            out.append((name, data.decode("utf-8", "replace")))
+    return tuple(out[: native_radius.MAX_POOL_ATTRIBUTES])
