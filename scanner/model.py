@@ -393,9 +393,11 @@ class Destination:
     tracker: bool
     party: str  # "first" | "third"
     host_source: str = "ip"  # http_host | sni | dns (an answer) | dns_query | ip | local
+    unknown: bool = False  # no tracker list names it (scanner/attribute/first_party.py)
+    tracker_list: str | None = None  # the user's list (--trackers FORMAT:FILE) that named it, if one did
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "host": self.host,
             "ip": self.ip,
             "port": self.port,
@@ -405,6 +407,11 @@ class Destination:
             "tracker": self.tracker,
             "party": self.party,
         }
+        if self.unknown:
+            record["unknown"] = True
+        if self.tracker_list is not None:
+            record["list"] = self.tracker_list
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +655,8 @@ class ScanResult:
     show_values: bool = False
     hmac_key_id: str = ""
     warnings: tuple[str, ...] = ()
+    # Organisations no list names that received identifiers (scanner/attribute/first_party.py).
+    unknown_destinations: tuple[Any, ...] = ()
 
     def findings_at_or_above(self, severity: str) -> list[Finding]:
         bar = SEVERITY_RANK[severity]

@@ -21,6 +21,7 @@ from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
+from scanner.attribute.first_party import FirstPartyLearner, reclassify, unknown_destinations
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_networks, load_subscribers
 from scanner.attribute.networks import PoolMatcher
 from scanner.attribute.subjects import SubjectResolver
@@ -105,6 +106,7 @@ class ScanPipeline:
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
         self.aggregator = Aggregator()
+        self.first_parties = FirstPartyLearner()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
@@ -155,6 +157,7 @@ class ScanPipeline:
         if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
             if destination is None:
                 destination = self._destination(event)
+            self.first_parties.count(event.flow.src, destination)
             if destination.tracker:
                 if subject is None:
                     subject = self.subjects.resolve(event)
@@ -195,6 +198,7 @@ class ScanPipeline:
     def result(self, stats: EngineStats, engine: str) -> ScanResult:
         aggregator = self.aggregator
         show = self.settings.show_values
+        self._reclassify_parties()
         linkability = self._linkability()
         findings = self.policy.findings(aggregator, linkability, self.pseudonyms, show)
         previews: dict[str, str] = {}
@@ -240,7 +244,17 @@ class ScanPipeline:
             show_values=show,
             hmac_key_id=self.pseudonyms.key_id,
             warnings=tuple(warnings),
+            unknown_destinations=unknown_destinations(
+                (leak.destination, leak.id_type, leak.subject.id, leak.subject.minor, leak.count) for leak in aggregator.leaks.values()
+            ),
         )
+
+    def _reclassify_parties(self) -> None:
+        """Unknown destinations are third parties unless the subject's own service (first_party.py)."""
+        for leak in self.aggregator.leaks.values():
+            addresses = {e.flow.src for e in leak.evidence}
+            leak.destination = reclassify(leak.destination, addresses, self.first_parties,
+                                          self.first_party.get(leak.subject.id, frozenset()))
 
     def _linkability(self) -> dict[str, Linkability]:
         orgs: dict[str, set[str]] = {}

@@ -239,7 +239,8 @@ def _entry(name: str, organisation: Organisation, categories: Iterable[str | Non
             kept.append(category)
     is_tracker = tracker if tracker is not None else (not kept or not TRACKER_CATEGORIES.isdisjoint(kept))
     return TrackerMatch(organisation=organisation, categories=tuple(kept), tracker=is_tracker, matched=name,
-                        kind="domain", note=note, line=line or 0)
+                        kind="domain", note=note, line=line or 0,
+                        list_name=organisation.source)
 
 
 class _Owners:

@@ -105,6 +105,7 @@ class TrackerMatch:
     kind: str  # "host" (exact name) | "domain" (name and its sub-domains)
     note: str | None
     line: int  # where the entry is in its file
+    list_name: str | None = None  # FORMAT:FILE of the user's list it was imported from (tracker_lists.py)
 
     @property
     def org(self) -> str:
