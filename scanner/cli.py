@@ -52,8 +52,11 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 
-def _scan_options(func: Any) -> Any:
-    """The options every command that scans captures shares (scan, blocklist)."""
+def _scan_options(func: Any = None, *, without: tuple[str, ...] = ()) -> Any:
+    """The options every command that scans captures shares (scan, blocklist); ``without`` names the
+    options a command would ignore, so it does not accept them."""
+    if func is None:
+        return lambda f: _scan_options(f, without=without)
     options = [
         click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
         click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
@@ -64,8 +67,10 @@ def _scan_options(func: Any) -> Any:
         click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
         click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
         click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
-        click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
+        *([] if "show_values" in without else
+          [click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews.")]),
+        *([] if "hmac_key_file" in without else
+          [click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key).")]),
         click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
@@ -130,20 +135,26 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
 
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
-@_scan_options
+# A blocklist holds host names only: identifier values and their HMACs never reach it.
+@_scan_options(without=("show_values", "hmac_key_file"))
 @click.option("--format", "fmt", type=click.Choice(["hosts", "dnsmasq", "rpz"]), default="hosts", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool, jobs: int, **kwargs: Any) -> None:
     """Network policy for child-profile subscriptions: the third-party trackers that received a
     minor's identifiers, as a hosts file, a dnsmasq configuration or a DNS RPZ zone."""
-    from scanner.report.blocklist import render_blocklist
+    from scanner.report.blocklist import render_blocklist, why_empty
     from scanner.report.output import check_writable, open_output
 
     check_writable(output)
     result = _run(captures, quiet, jobs, **kwargs)
-    text = render_blocklist(result, fmt)
+    text = render_blocklist(result, fmt, replaces=output)  # an RPZ zone's serial goes past the file it replaces
     with open_output(output) as stream:
         stream.write(text)
+    for warning in result.warnings:
+        click.echo(f"privscan: warning: {warning}", err=True)
+    reason = why_empty(result)
+    if reason is not None:
+        click.echo(f"privscan: {reason}", err=True)
 
 
 def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:

@@ -657,6 +657,9 @@ class ScanResult:
     warnings: tuple[str, ...] = ()
     # Organisations no list names that received identifiers (scanner/attribute/first_party.py).
     unknown_destinations: tuple[Any, ...] = ()
+    # Subjects whose traffic the captures hold even without findings (inventory devices whose addresses
+    # sent requests): an audit does not call their old findings "not seen" (scanner/audit/history.py).
+    present_subjects: tuple[str, ...] = ()
 
     def findings_at_or_above(self, severity: str) -> list[Finding]:
         bar = SEVERITY_RANK[severity]

@@ -247,7 +247,14 @@ class ScanPipeline:
             unknown_destinations=unknown_destinations(
                 (leak.destination, leak.id_type, leak.subject.id, leak.subject.minor, leak.count) for leak in aggregator.leaks.values()
             ),
+            present_subjects=self._present_subjects(),
         )
+
+    def _present_subjects(self) -> tuple[str, ...]:
+        """Client addresses that sent requests, and the inventory devices that own them."""
+        seen = self.first_parties.addresses()
+        devices = [d.id for d in self.inventory.devices if any(a.address in seen for a in d.addresses)] if self.inventory else []
+        return tuple(sorted(seen | set(devices)))
 
     def _reclassify_parties(self) -> None:
         """Unknown destinations are third parties unless the subject's own service (first_party.py)."""

@@ -79,18 +79,22 @@ class FirstPartyLearner:
         self._counts: OrderedDict[str, dict[str, int]] = OrderedDict()
 
     def count(self, address: str, destination: Destination) -> None:
-        if destination.tracker or not destination.domain or destination.category in _NOT_COUNTED_CATEGORIES:
-            return
         counts = self._counts.get(address)
         if counts is None:
             if len(self._counts) >= MAX_ADDRESSES:
                 self._counts.popitem(last=False)
-            counts = self._counts[address] = {}
+            counts = self._counts[address] = {}  # also: this address sent a request (addresses())
+        if destination.tracker or not destination.domain or destination.category in _NOT_COUNTED_CATEGORIES:
+            return
         domain = destination.domain
         if domain in counts:
             counts[domain] += 1
         elif len(counts) < MAX_DOMAINS:
             counts[domain] = 1
+
+    def addresses(self) -> frozenset[str]:
+        """The client addresses that sent requests (the most recent ``MAX_ADDRESSES``)."""
+        return frozenset(self._counts)
 
     def learned(self, address: str) -> frozenset[str]:
         counts = self._counts.get(address)
