@@ -197,6 +197,32 @@ def test_assume_minor_on_the_command_line(tmp_path: Path, capsys: pytest.Capture
     assert all(f["minor"] is True for f in report["findings"])
 
 
+def test_reports_with_pools_and_unknown_destinations_follow_the_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import jsonschema
+
+    from scanner.report.formats import RenderOptions, get_format
+
+    # An address in a pool, and an app sending the advertising ID to a host no list names too.
+    packets = _http("10.20.3.4", TRACKER_V4, T0)
+    unknown = _http("10.20.3.4", "198.51.100.7", T0 + 5, sport=40001)
+    for packet in unknown:
+        if packet.haslayer("Raw"):
+            packet["Raw"].load = packet["Raw"].load.replace(b"app.adjust.com", b"api.kids-games-unlisted.net")
+    capture = _write(tmp_path / "both.pcap", packets + unknown)
+    inventory = _inventory(tmp_path, "networks:\n  - cidr: 10.20.0.0/16\n    age: 9\n    name: kids\n")
+    result = _scan(capture, inventory=str(inventory))
+    report = json.loads(get_format("json")(RenderOptions(stable=True)).render(result))
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert report["subjects"] == [{"id": "10.20.3.4", "minor": True, "source": "address", "pool": "kids", "age": 9}]
+    assert [u["domain"] for u in report["unknown_destinations"]] == ["kids-games-unlisted.net"]
+    assert report["unknown_destinations"][0]["minor_subjects"] == 1
+    leak = next(f for f in report["findings"] if f["destination"]["host"] == "api.kids-games-unlisted.net")
+    assert leak["destination"]["unknown"] is True and leak["destination"]["org"] == "kids-games-unlisted.net"
+
+
 # ---------------------------------------------------------------------- parsing
 
 
