@@ -82,12 +82,26 @@ _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_TAGS = {ScalarNode: "tag:yaml.org,2002:str", SequenceNode: "tag:yaml.org,2002:seq", MappingNode: "tag:yaml.org,2002:map"}
+
+
 class _Loader(_BaseLoader):
-    """Composes without guessing scalar types: every value here is read as text anyway (see
-    ``_FileParser.string``), and the implicit resolvers were a third of the load time of a few
-    hundred files.  A plain ``~`` or ``null`` is still read as "no value"."""
+    """Composes without resolving tags: every value here is read as text anyway (see
+    ``_FileParser.string``), and PyYAML's resolver (a Python call per node, regular expressions
+    per scalar) was half the load time of a few hundred files.  A plain ``~`` or ``null`` is still
+    read as "no value"; an explicit tag (``!!null``, ``!!python/...``) is kept, and refused as not
+    a string."""
 
     yaml_implicit_resolvers: ClassVar[dict[str, list[object]]] = {}
+
+    def resolve(self, kind: type, value: object, implicit: object) -> str:
+        return _TAGS[kind]
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        return None  # no path resolvers are registered
+
+    def ascend_resolver(self) -> None:
+        return None
 
 
 _PLAIN_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
