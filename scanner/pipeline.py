@@ -14,54 +14,49 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.first_party import FirstPartyLearner, reclassify, unknown_destinations
-from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_networks, load_subscribers
-from scanner.attribute.networks import PoolMatcher
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.tracker_lists import load_tracker_lists
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
-from scanner.engines import make_engine
 from scanner.engines.base import EngineStats
-from scanner.graph import analyse, build_graph, identifier_node
+from scanner.graph import Linkability, analyse, annotate_findings, build_graph, identifier_node, linkability
 from scanner.ingest import CaptureSource
+from scanner.knowledge.identifiers import identifier_type
+from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_networks, load_subscribers
+from scanner.knowledge.networks import PoolMatcher
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     AttributedObservation,
     Channel,
     Destination,
-    DhcpMessage,
-    DiameterMessage,
     DnsMessage,
     Event,
-    GtpcMessage,
-    HttpRequest,
-    NameAnnouncement,
-    QuicInitial,
-    RadiusMessage,
     ScanResult,
     SignatureFile,
     Subject,
-    TlsClientHello,
     channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
-from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severities
+from scanner.policy.engine import PolicyEngine, code_rules, severities
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
+from scanner.run import make_runner
+from scanner.settings import Settings
 
-_CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
-_LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
-_ENCRYPTED = frozenset({"tls", "quic"})
+if TYPE_CHECKING:
+    import networkx as nx
+
 LOCAL_NETWORK = "local-network"
 
 
@@ -77,6 +72,7 @@ class ScanSettings:
     show_values: bool = False
     hmac_key_file: str | None = None
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
     assume_minor: bool = False  # every subject whose age is unknown is a minor (--assume-minor)
     trackers: tuple[str, ...] = ()  # FORMAT:FILE tracker lists the user supplies (--trackers; tracker_lists.py)
 
@@ -119,9 +115,10 @@ class ScanPipeline:
     # ------------------------------------------------------------------ streaming
 
     def consume(self, event: Event) -> None:
-        if isinstance(event, _CONTROL_PLANE):
+        # What each kind of event is for is declared on its class (scanner/model.py), not listed here.
+        if event.binds_subjects:
             self.bindings.learn(event)
-            if not isinstance(event, DhcpMessage):
+            if event.control_plane:
                 return  # the operator's own signalling: bindings, not leaks
         if isinstance(event, DnsMessage) and event.response:
             if event.addresses:
@@ -135,18 +132,18 @@ class ScanPipeline:
             # of the request's identifiers (when neither a binding nor an address does), not only of
             # those found after it.
             owner = next((o.owner for o in detection.observations if o.owner), None)
-            if isinstance(event, _LOCAL_TYPES):
+            if event.local_network:
                 owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
-                if observation.id_type == "cookie_id" and not destination.tracker:
+                if identifier_type(observation.id_type).only_to_trackers and not destination.tracker:
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
                 channel = Channel(
                     event.type,
-                    event.type in _ENCRYPTED,
+                    event.encrypted,
                     channel_location(observation.location, event.type),
                     observation.operator_injected,
                 )
@@ -154,7 +151,7 @@ class ScanPipeline:
                 self.aggregator.add(
                     AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
                 )
-        if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
+        if event.contact_location is not None:  # (DNS answers returned above)
             if destination is None:
                 destination = self._destination(event)
             self.first_parties.count(event.flow.src, destination)
@@ -162,26 +159,15 @@ class ScanPipeline:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
-                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event)
+                self.aggregator.add_contact(subject, destination, event.type, event.encrypted, event)
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
-        if isinstance(event, _LOCAL_TYPES):
+        if event.local_network:
             return _local_network(flow.dst, flow.dport)
-        host: str | None = None
-        source = "ip"
-        context = None
-        if isinstance(event, HttpRequest):
-            host, source = event.host, "http_host"
-            for name, value in event.headers:
-                lname = name.lower()
-                if lname in ("referer", "origin"):
-                    context = value
-                    break
-        elif isinstance(event, (TlsClientHello, QuicInitial)):
-            host, source = event.sni, "sni"
-        elif isinstance(event, DnsMessage):
-            host, source = event.query, "dns_query"
+        host = event.destination_name()
+        source = event.host_source
+        context = event.page_context()
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
@@ -199,13 +185,15 @@ class ScanPipeline:
         aggregator = self.aggregator
         show = self.settings.show_values
         self._reclassify_parties()
-        linkability = self._linkability()
-        findings = self.policy.findings(aggregator, linkability, self.pseudonyms, show)
         previews: dict[str, str] = {}
         for leak in aggregator.leaks.values():
             for value_hmac, value in leak.values.items():
                 previews[value_hmac] = value if show else preview(leak.id_type, value)
-        graph = build_graph(aggregator, findings, previews)
+        # The graph first: the policy evaluates its cross-party linkability (PS601/PS602), the
+        # reports its analyses, one computation for both; the findings then go onto its edges.
+        graph = build_graph(aggregator, previews)
+        findings = self.policy.findings(aggregator, self._linkability(graph), self.pseudonyms, show)
+        annotate_findings(graph, aggregator, findings)
         analyses = analyse(graph, findings)
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
@@ -263,21 +251,21 @@ class ScanPipeline:
             leak.destination = reclassify(leak.destination, addresses, self.first_parties,
                                           self.first_party.get(leak.subject.id, frozenset()))
 
-    def _linkability(self) -> dict[str, Linkability]:
-        orgs: dict[str, set[str]] = {}
-        parents: dict[str, set[str]] = {}
-        for leak in self.aggregator.leaks.values():
-            destination = leak.destination
-            if destination.host == LOCAL_NETWORK:
-                continue
-            org = destination.org or destination.host
-            info = self.destinations.describe(destination.host)
-            parent = info.match.parent if info is not None and info.match is not None else org
-            for value_hmac in leak.values:
-                orgs.setdefault(value_hmac, set()).add(org)
-                parents.setdefault(value_hmac, set()).add(parent)
-        return {h: Linkability(len(orgs[h]), len(parents[h])) for h in orgs}
+    def _linkability(self, graph: nx.MultiDiGraph) -> dict[str, Linkability]:
+        """Value HMAC -> its linkability in the graph, by parent company (the tracker database's
+        ``parent``, else the organisation), as the policy reads it."""
 
+        def parent_of(host: str, org: str) -> str:
+            info = self.destinations.describe(host)
+            return info.match.parent if info is not None and info.match is not None else org
+
+        by_node = linkability(graph, parent_of)
+        return {
+            value_hmac: by_node[node]
+            for leak in self.aggregator.leaks.values()
+            for value_hmac in leak.values
+            if (node := identifier_node(leak.id_type, value_hmac)) in by_node
+        }
 
 def _relative(path: str, root: Path) -> str:
     try:
@@ -307,7 +295,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_engine(settings.engine, progress, settings.jobs)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

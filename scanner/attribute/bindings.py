@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from scanner.detect.validators import imei, imeisv, mac, mac_bare, msisdn_loose
+from scanner.knowledge.validators import imei, imeisv, mac, mac_bare, msisdn_loose
 from scanner.model import DhcpMessage, DiameterMessage, Event, GtpcMessage, RadiusMessage
 
 MAX_PENDING = 65536
@@ -50,7 +50,7 @@ class Identity:
     mei: str | None = None
     mac: str | None = None
     user_name: str | None = None
-    # What marks a child-profile pool (scanner/attribute/networks.py): the GTP-C session's APN and
+    # What marks a child-profile pool (scanner/knowledge/networks.py): the GTP-C session's APN and
     # the RADIUS message's text attributes.  Not part of who the holder is (equality, key).
     apn: str | None = field(default=None, compare=False)
     radius: tuple[tuple[str, str], ...] = field(default=(), compare=False)
@@ -287,7 +287,7 @@ class BindingLearner:
         known = self._diameter.get(session_id) if session_id else None
         if event.imsi or event.msisdn:
             # Diameter (Gx/Gy) does RADIUS's job on newer cores: the report's source is "radius" (AAA),
-            # one of DESIGN.md's five (model.SUBJECT_SOURCES).
+            # one of docs/report.md's five (model.SUBJECT_SOURCES).
             identity = Identity(source="radius", imsi=event.imsi, msisdn=event.msisdn, mei=_normal_imei(event.imei))
         elif known is not None:
             identity = known[0]

@@ -30,8 +30,9 @@ from __future__ import annotations
 import dataclasses
 
 from scanner.attribute.bindings import BindingLearner, Identity
-from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddress, normalise_identifier
-from scanner.attribute.networks import NetworkPool, PoolMatcher
+from scanner.knowledge.identifiers import identifier_type, normalise_identifier
+from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
+from scanner.knowledge.networks import NetworkPool, PoolMatcher
 from scanner.model import DhcpMessage, Event, Subject
 from scanner.privacy import Pseudonymizer
 
@@ -59,8 +60,10 @@ class SubjectResolver:
                 self._by_address.setdefault(timed.address, []).append((device, timed))
             for mac in device.macs:
                 self._by_identifier[("mac", mac)] = device
-            for id_type in ("imsi", "msisdn", "imei", "mac", "iccid"):
-                for raw in device.identifiers.get(id_type, ()):
+            for id_type, raws in device.identifiers.items():
+                if not identifier_type(id_type).names_device:
+                    continue
+                for raw in raws:
                     normal = normalise_identifier(id_type, raw)
                     if normal:
                         self._by_identifier[(id_type, normal)] = device

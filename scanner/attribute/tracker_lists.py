@@ -67,9 +67,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.attribute.psl import registrable_domain
 from scanner.attribute.trackers import TRACKER_CATEGORIES, Organisation, TrackerMatch
 from scanner.errors import ConfigError, InputError
+from scanner.knowledge.psl import registrable_domain
 
 FORMATS = ("hosts", "abp", "disconnect", "ddg", "exodus")
 MAX_LIST_BYTES = 256 * 1024 * 1024  # the largest public lists are tens of MB

@@ -47,6 +47,7 @@ from scanner.engines import ENGINES
 from scanner.errors import ConfigError, InputError
 from scanner.model import SEVERITIES
 from scanner.report.output import check_writable
+from scanner.settings import Settings
 
 FAIL_ON_CHOICES = (*reversed(SEVERITIES), "none")
 SUMMARY_OUTPUT = "summary"  # outputs: {summary: FILE} writes the run's JSON summary
@@ -93,8 +94,8 @@ class AuditConfig:
     assume_minor: bool = False
     trackers: tuple[str, ...] = ()  # FORMAT:FILE, FILE absolute
 
-    def scan_settings(self) -> Any:
-        """The pipeline's ScanSettings for this audit."""
+    def scan_settings(self, runtime: Settings | None = None) -> Any:
+        """The pipeline's ScanSettings for this audit (``runtime``: the command line's settings)."""
         from scanner.pipeline import ScanSettings
 
         return ScanSettings(
@@ -105,6 +106,7 @@ class AuditConfig:
             engine=self.engine,
             show_values=self.show_values,
             hmac_key_file=_str(self.hmac_key_file),
+            runtime=runtime or Settings(),
             assume_minor=self.assume_minor,
             trackers=self.trackers,
         )

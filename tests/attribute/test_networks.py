@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from scanner.attribute.inventory import load_inventory, load_networks, load_subscribers
-from scanner.attribute.networks import NetworkPool, PoolMatcher, parse_networks
 from scanner.cli import main
 from scanner.errors import ConfigError
 from scanner.ingest import expand_inputs
+from scanner.knowledge.inventory import load_inventory, load_networks, load_subscribers
+from scanner.knowledge.networks import NetworkPool, PoolMatcher, parse_networks
 from scanner.model import ScanResult
 from scanner.pipeline import ScanSettings, run_scan
 
