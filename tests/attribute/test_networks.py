@@ -131,6 +131,11 @@ def test_cidr_pool_makes_the_address_a_minor(tmp_path: Path, address: str, cidr:
     assert leak.severity != without.severity, "a minor's advertising ID to a tracker is a rule, not only info"
     record = next(s for s in (s.to_record() for s in result.subjects) if s["id"] == address)
     assert record == {"id": address, "minor": True, "source": "address", "pool": "child-profile pool"}
+    from scanner.report.formats import RenderOptions, get_format
+
+    table = get_format("table")(RenderOptions(stable=True, width=140, color=False)).render(result)
+    assert f"{address}  minor  ·  address  ·  pool child-profile pool" in table
+    assert "<dt>Pool</dt><dd>child-profile pool</dd>" in get_format("html")(RenderOptions(stable=True)).render(result)
 
 
 def test_an_address_outside_the_pool_stays_unknown(tmp_path: Path) -> None:

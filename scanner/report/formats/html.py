@@ -418,6 +418,9 @@ class HtmlReport(ReportFormat):
             findings = groups.get(subject.id, [])
             item = exposure.get(subject.id)
             facts = [f"<dt>Source</dt><dd>{esc(subject.source)}</dd>"]
+            if subject.pool is not None:  # the child-profile pool that gave its age
+                age = f", age {subject.age}" if subject.age is not None else ""
+                facts.append(f"<dt>Pool</dt><dd>{esc(subject.pool)}{age}</dd>")
             if item is not None:
                 facts.append(f"<dt>Organisations reached</dt><dd>{esc(', '.join(item.orgs)) or '-'}</dd>")
                 facts.append(f"<dt>Identifier types leaked</dt><dd>{esc(', '.join(item.id_types)) or '-'}</dd>")

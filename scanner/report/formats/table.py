@@ -199,8 +199,9 @@ class TableReport(ReportFormat):
 
     def _subject_table(self, subject: Subject, findings: list[Finding], width: int) -> Table:
         title = Text(printable(subject.id), style="bold magenta" if subject.minor else "bold")
+        pool = f"  ·  pool {printable(subject.pool)}" if subject.pool is not None else ""
         title.append(
-            f"  {minor_text(subject.minor)}  ·  {subject.source}",
+            f"  {minor_text(subject.minor)}  ·  {subject.source}{pool}",
             style="dim" if minor_rank(subject.minor) else "magenta",
         )
         worst = worst_severity(findings)
