@@ -30,7 +30,8 @@ How a pool is matched (``PoolMatcher``):
   ``NAS-Identifier``, ``NAS-Port-Id``, ``Framed-Pool``, ...) has exactly the
   value given, in the RADIUS message that bound the address.  ``Class`` is set
   by the AAA server in the Access-Accept and echoed by the NAS in accounting
-  (RFC 2865 s5.25), so it is there in both.
+  (RFC 2865 s5.25), so it is there in both.  A binary value (not printable
+  UTF-8) is named by its hex with ``0x`` (``{Class: "0x00a1ff"}``, any case).
 
 A subject's age comes, in order, from the inventory's device, the subscriber
 list, the control-plane pool (APN, RADIUS), the address pool (CIDR), and last
@@ -137,7 +138,9 @@ def _pool(path: Path, item: Any, line: int | None) -> NetworkPool:
 def _scalar_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).strip()
+    text = str(value).strip()
+    # Hex names a binary value (scanner/decode/protocols/radius.py, pool_attribute_text): lower case.
+    return text.lower() if text[:2].lower() == "0x" else text
 
 
 def _age(path: Path, item: LineDict) -> tuple[bool | None, int | None]:

@@ -169,6 +169,7 @@ def test_apn_pool_matches_the_full_apn_with_operator_identifier(tmp_path: Path) 
     ((25, b"kids-profile"), "{Class: kids-profile}"),
     ((11, b"child-filter"), "{Filter-Id: child-filter}"),
     ((32, b"bng-kids-3"), "{nas_identifier: bng-kids-3}"),
+    ((25, b"\x00\xa1KIDS\xff"), "{Class: '0x00A14B494453FF'}"),  # a binary Class, named by its hex
 ])
 def test_radius_attribute_pool(tmp_path: Path, attribute: tuple[int, bytes], pool: str) -> None:
     ue = "100.64.9.9"

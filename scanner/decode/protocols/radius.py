@@ -95,6 +95,16 @@ class _Attributes:
     extra: list[tuple[str, str]] = field(default_factory=list)
 
 
+def pool_attribute_text(value: bytes) -> str:
+    """An attribute's value as a pool names it: its text when it is printable UTF-8, else ``0x`` and
+    its hex (a binary Class, say), so that a pool can name either form exactly."""
+    try:
+        decoded = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return decoded if decoded.isprintable() else "0x" + value.hex()
+
+
 def code_name(code: int) -> str:
     return CODES.get(code, f"Code-{code}")
 
@@ -208,7 +218,7 @@ class RadiusDecoder(DatagramDecoder):
         elif attr_type == ATTR_VENDOR_SPECIFIC:
             self._vendor_specific(value, attrs)
         elif attr_type in POOL_ATTRIBUTES and value and len(attrs.extra) < MAX_POOL_ATTRIBUTES:
-            attrs.extra.append((POOL_ATTRIBUTES[attr_type], text(value)))
+            attrs.extra.append((POOL_ATTRIBUTES[attr_type], pool_attribute_text(value)))
 
     def _vendor_specific(self, value: bytes, attrs: _Attributes) -> None:
         if len(value) < 4:

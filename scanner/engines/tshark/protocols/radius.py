@@ -66,5 +66,5 @@ def _pool_attributes(layer: Layer) -> tuple[tuple[str, str], ...]:
                 continue
             data = hex_bytes(value) if name in _OCTET_ATTRIBUTES else str(value).encode("utf-8")
         if data:
-            out.append((name, data.decode("utf-8", "replace")))
+            out.append((name, native_radius.pool_attribute_text(data)))
     return tuple(out[: native_radius.MAX_POOL_ATTRIBUTES])
