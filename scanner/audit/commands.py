@@ -338,7 +338,7 @@ def _accepted_findings(
 @click.option("--pattern", default="*", show_default=True, help="Only files whose name matches this glob.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True, help="Seconds between looks at the directory.")
 @click.option("--settle", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds a file must stay unchanged before it is complete.")
-@click.option("--once", is_flag=True, help="Scan what is complete now and exit (cron, tests). Exit 1 if a run failed.")
+@click.option("--once", is_flag=True, help="Scan what is complete now and exit (cron, tests). Exit 1 if a run found violations.")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True, help="One line per scanned file.")
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False),
               help="Write each scanned file's report here, named after the capture (lab-0100.pcap.json).")
