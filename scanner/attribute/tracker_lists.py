@@ -58,6 +58,7 @@ supplies them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -276,14 +277,13 @@ def _hosts(path: Path, text: str, source: str, result: TrackerList) -> None:
         if not line:
             continue
         tokens = line.split()
-        try:
-            ipaddress.ip_address(tokens[0].split("%", 1)[0])
+        if _is_address(tokens[0]):
             names = tokens[1:]
             if not names:
                 raise ConfigError(path, number, f"an address with no host name: {tokens[0]!r}")
-        except ValueError:
-            if len(tokens) != 1:
-                raise ConfigError(path, number, f"not a hosts line (ADDRESS NAME... or one NAME): {line[:60]!r}") from None
+        elif len(tokens) != 1:
+            raise ConfigError(path, number, f"not a hosts line (ADDRESS NAME... or one NAME): {line[:60]!r}")
+        else:
             names = tokens
         for raw in names:
             if raw.lower() in _HOSTS_IGNORED:
@@ -297,6 +297,16 @@ def _hosts(path: Path, text: str, source: str, result: TrackerList) -> None:
             if name not in seen:
                 seen.add(name)
                 result.entries.append(_entry(name, owners.for_domain(name), (), True, None, number))
+
+
+@functools.lru_cache(maxsize=64)
+def _is_address(token: str) -> bool:
+    """Whether a hosts line starts with an address (cached: a list uses one or two, 0.0.0.0 and ::)."""
+    try:
+        ipaddress.ip_address(token.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 _ABP_RULE = re.compile(r"^(@@)?\|\|([^/^$|*]+)\^?(?:\|)?(?:\$(.*))?$")
