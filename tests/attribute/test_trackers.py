@@ -81,12 +81,14 @@ def test_tracker_flag_follows_categories(db: TrackerDatabase) -> None:
 
 
 def test_load_is_fast() -> None:
+    # The load's own CPU time, not wall time: with 343 files (38 ms of CPU) the wall clock of a
+    # 2-core machine running the suite's other tests measured the neighbours, not the loader.
     timings = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = time.process_time()
         TrackerDatabase.load()
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.1, f"loading every tracker file took {min(timings) * 1000:.0f} ms"
+        timings.append(time.process_time() - start)
+    assert min(timings) < 0.1, f"loading every tracker file took {min(timings) * 1000:.0f} ms of CPU"
 
 
 # ---------------------------------------------------------------------- host -> owner
