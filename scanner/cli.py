@@ -73,7 +73,9 @@ def _scan_options(func: Any = None, *, blocklist: bool = False) -> Any:
             *options.scan_setting_options(engine_default="native", hmac_key=not blocklist),
             *([] if blocklist else [click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews.")]),
             click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                         help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+                         help="Processes decoding in parallel: whole captures, or flow shards of one (reports are the same as with 1)."),
+            click.option("--scheduler", metavar="ADDRESS|local:N",
+                         help="Decode on a Dask cluster: a scheduler's address (tcp://host:8786) or local:N for N local workers."),
             click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
         ],
         func,
@@ -92,6 +94,7 @@ def _settings(**kwargs: Any) -> Any:
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
         runtime=runtime(),
+        scheduler=kwargs.get("scheduler"),
         assume_minor=bool(kwargs.get("assume_minor")),
         trackers=tuple(kwargs.get("tracker_lists") or ()),
     )
