@@ -70,11 +70,23 @@ def scan_setting_options(*, engine_default: str | None, hmac_key: bool = True) -
         click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
         click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
         click.option("--engine", type=click.Choice(ENGINES), default=engine_default, show_default=engine_default is not None, help=engine_help),
+        keylog_option(),
     ]
     if hmac_key:
         found.append(click.option("--hmac-key-file", type=click.Path(dir_okay=False),
                                   help="Key for value HMACs; finding fingerprints depend on it (default: ~/.config/privscan/hmac.key)."))
     return found
+
+
+KEYLOG_HELP = (
+    "NSS key log file (SSLKEYLOGFILE) with the TLS/QUIC secrets of the lab's devices; repeatable. "
+    "pcapng Decryption Secrets Blocks are used without it. See docs/decryption.md."
+)
+
+
+def keylog_option() -> Callable[[Any], Any]:
+    """``--keylog FILE``, repeatable (docs/decryption.md)."""
+    return click.option("--keylog", "keylogs", multiple=True, type=click.Path(dir_okay=False), help=KEYLOG_HELP)
 
 
 def apply(options: Sequence[Callable[[Any], Any]], func: Any) -> Any:
