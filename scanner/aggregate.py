@@ -17,6 +17,7 @@ CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
 
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
+MAX_KEYS_PER_VALUE = 8
 MAX_LEAKS = 1_000_000
 MAX_CONTACTS = 1_000_000
 
@@ -33,6 +34,7 @@ class LeakRecord:
     values: dict[str, str] = field(default_factory=dict)  # value HMAC -> the value (kept in memory only)
     encodings: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
+    value_keys: dict[str, list[str]] = field(default_factory=dict)  # value HMAC -> its keys (bounded)
     protocols: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     clear_text: bool = False  # seen at least once on an unencrypted channel
@@ -90,6 +92,13 @@ class Aggregator:
             leak.values[value_hmac] = observation.value
         _bump(leak.encodings, observation.encoding)
         _bump(leak.keys, observation.key)
+        for also in observation.also_keys:
+            _bump(leak.keys, also)
+        if value_hmac in leak.values:
+            value_keys = leak.value_keys.setdefault(value_hmac, [])
+            for name in (observation.key, *observation.also_keys):
+                if name is not None and name not in value_keys and len(value_keys) < MAX_KEYS_PER_VALUE:
+                    value_keys.append(name)
         _bump(leak.protocols, item.channel.protocol)
         _bump(leak.locations, item.channel.location)
         leak.clear_text = leak.clear_text or not item.channel.encrypted

@@ -341,6 +341,13 @@ class Observation:
     owner: str | None = None  # inventory device whose value this is
     operator_injected: bool = False  # an enrichment header the network added
     note: str | None = None  # e.g. "randomised MAC"
+    # A tracker's ID read by its vendor's own format at the vendor's own host (cookies.py): the
+    # receiver is the tracker even when no tracker list names the host (DoubleClick's id cookie at
+    # a new doubleclick.net host, Adobe's vidn at a site's CNAME of Adobe's collection servers).
+    at_vendor: bool = False
+    # The other keys that carried the same value in the same event (s_vi cookie and vidn parameter):
+    # a finding names every key that carried its identifier.
+    also_keys: tuple[str, ...] = ()
     event: Event
 
 
@@ -453,6 +460,9 @@ class IdentifierRef:
     encodings: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     note: str | None = None
+    # Every distinct value of this type the subject sent to this host, each with the keys that
+    # carried it: two identifiers to one host are one finding (DESIGN.md) but never shown as one.
+    values: tuple[IdentifierValue, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"type": self.type, "encoding": self.encoding, "key": self.key, "value": self.value}
@@ -463,7 +473,22 @@ class IdentifierRef:
             record["keys"] = list(self.keys)
         if self.note:
             record["note"] = self.note
+        if len(self.values) > 1:
+            record["values"] = [v.to_record() for v in self.values]
         return record
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierValue:
+    """One of a finding's distinct values: its preview (or itself with --show-values), its HMAC
+    and the keys it travelled under."""
+
+    value: str
+    value_hmac: str
+    keys: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        return {"value": self.value, "value_hmac": self.value_hmac, "keys": list(self.keys)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
+from scanner.attribute.cname import CnameCloaks
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.attribute.subjects import SubjectResolver
@@ -92,6 +93,7 @@ class ScanPipeline:
         self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms)
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
+        self.cnames = CnameCloaks(self.destinations)
         self.aggregator = Aggregator()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
@@ -112,6 +114,7 @@ class ScanPipeline:
         if isinstance(event, DnsMessage) and event.response:
             if event.addresses:
                 self.dns.learn_message(event)
+            self.cnames.learn(event)
             return
         detection = self.detector.observe(event)
         destination: Destination | None = None
@@ -126,7 +129,12 @@ class ScanPipeline:
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
-                if observation.id_type == "cookie_id" and not destination.tracker:
+                if (
+                    observation.id_type == "cookie_id"
+                    and not destination.tracker
+                    and not observation.at_vendor
+                    and destination.party == "first"
+                ):
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
@@ -170,7 +178,7 @@ class ScanPipeline:
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
-        return self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source)
+        return self.cnames.uncloak(self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source))
 
     def _first_party(self, destination: Destination, subject: Subject) -> Destination:
         """The inventory may name the domains a device's own apps talk to: those are first parties."""
@@ -194,6 +202,8 @@ class ScanPipeline:
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
+        if self.cnames.evicted:
+            warnings.append(f"{self.cnames.evicted} CNAME aliases of trackers forgotten: more than {self.cnames.max_names} names")
         if aggregator.dropped_contacts:
             warnings.append(f"{aggregator.dropped_contacts} contacts dropped: more than {len(aggregator.contacts)} distinct ones")
         record = stats.to_record()

@@ -3,7 +3,7 @@
 The labels (tests/labels/real_trackers.yaml) were made by reading every clear-text HTTP request
 of the public captures in ../shared/captures/real (issue 13's proof): one label per capture,
 client, host and key, with the frame and why.  A label is found when a finding of the same
-capture names the same subject (the client address: there is no inventory), the same
+capture comes from the same client (its evidence's source address: there is no inventory), the same
 destination host and the same identifier type; cookie_id and user_id count as one family (the
 labels file says why).  A finding's ``identifier.keys`` must also name the labelled key, or one
 of the names the label lists in ``keys`` (a value nested in another parameter).
@@ -63,9 +63,12 @@ def load_labels() -> list[Label]:
 
 
 def finding_slot(capture: str, finding: Finding) -> tuple[str, str, str, str]:
+    """The label slot a finding fills.  The client is the source address of its evidence: a
+    subject learned from DHCP is named by a pseudonym, not by the address the label gives."""
     assert finding.identifier is not None
     id_type = finding.identifier.type
-    return capture, finding.subject.id, finding.destination.host, FAMILY.get(id_type, id_type)
+    client = finding.evidence[0].flow.src if finding.evidence else finding.subject.id
+    return capture, client, finding.destination.host, FAMILY.get(id_type, id_type)
 
 
 def finding_keys(finding: Finding) -> set[str]:

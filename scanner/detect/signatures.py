@@ -26,7 +26,7 @@ from scanner.model import SignatureFile
 
 IDENTIFIER_TYPES = (
     "imei", "imsi", "msisdn", "iccid", "mac", "serial", "android_id", "gaid", "idfa", "idfv", "email", "geo",
-    "device_name", "cookie_id", "uidh",
+    "device_name", "cookie_id", "uidh", "user_id", "device_id",
 )
 # What an identifier is, for the policy: hardware and subscriber ids cannot be reset by the user.
 CLASSES = ("hardware", "subscriber", "device", "advertising", "contact", "location", "device_name", "cookie", "operator")
@@ -38,7 +38,7 @@ _TOP_KEYS = {
     "lat_keys", "lon_keys", "pair_keys", "min_decimals", "cookies", "prefixes", "parameters",
 }
 _SHAPE_KEYS = {"kinds", "validator", "keys", "needs_key", "confidence", "case", "hashed"}
-_EXAMPLE_KEYS = {"key", "value", "location", "normalised"}
+_EXAMPLE_KEYS = {"key", "value", "location", "normalised", "host"}
 _SHARED_FILES = {"negative_keys.yaml", "operator_headers.yaml"}
 
 
@@ -62,6 +62,7 @@ class Example:
     normalised: str | None
     match: bool
     line: int | None
+    host: str | None = None  # the request's host, for IDs that count only towards their vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +170,14 @@ def _parse_signature(path: Path, doc: LineDict) -> IdentifierSignature:
             for entry in _list(doc, key, path):
                 if not isinstance(entry, LineDict):
                     raise SignatureError(path, line_of(doc, key), f"each entry of {key!r} must be a mapping")
-                if "strip" in entry:
-                    try:
-                        re.compile(str(entry["strip"]))
-                    except re.error as exc:
-                        raise SignatureError(path, line_of(entry, "strip"), f"bad regular expression: {exc}") from None
+                for expression in ("strip", "match"):
+                    if expression in entry:
+                        try:
+                            re.compile(str(entry[expression]))
+                        except re.error as exc:
+                            raise SignatureError(path, line_of(entry, expression), f"bad regular expression: {exc}") from None
+                if entry.get("type", "cookie_id") not in ("cookie_id", "user_id", "device_id"):
+                    raise SignatureError(path, line_of(entry, "type"), "a tracker ID's 'type' is cookie_id, user_id or device_id")
     return IdentifierSignature(
         type=id_type,
         title=title,
@@ -242,6 +246,7 @@ def _parse_examples(path: Path, doc: LineDict) -> tuple[Example, ...]:
                     normalised=None if item.get("normalised") is None else str(item["normalised"]),
                     match=kind == "match",
                     line=line_of(items, i),
+                    host=None if item.get("host") is None else str(item["host"]),
                 )
             )
     return tuple(out)

@@ -21,7 +21,15 @@ from typing import Any
 
 from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.model import LOCAL_NETWORK_CATEGORY, SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
+from scanner.model import (
+    LOCAL_NETWORK_CATEGORY,
+    SEVERITY_RANK,
+    Channel,
+    Finding,
+    IdentifierRef,
+    IdentifierValue,
+    RuleMatch,
+)
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
@@ -125,6 +133,14 @@ class PolicyEngine:
             encodings=tuple(sorted(leak.encodings)),
             keys=tuple(sorted(leak.keys)),
             note="; ".join(sorted(leak.notes)) or None,
+            values=tuple(
+                IdentifierValue(
+                    value=leak.values[h] if show_values else preview(leak.id_type, leak.values[h]),
+                    value_hmac=h,
+                    keys=tuple(sorted(leak.value_keys.get(h, ()))),
+                )
+                for h in hmacs
+            ),
         )
         channel = Channel(
             protocol=_most_common(leak.protocols) or "",
