@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from scanner import __version__
 from scanner.aggregate import Aggregator
@@ -26,7 +27,8 @@ from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, l
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
-from scanner.detect.engine import Detector
+from scanner.detect.behaviour import BehaviourTracker
+from scanner.detect.engine import Detection, Detector
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines import make_engine
 from scanner.engines.base import EngineStats
@@ -44,6 +46,7 @@ from scanner.model import (
     GtpcMessage,
     HttpRequest,
     NameAnnouncement,
+    Observation,
     QuicInitial,
     RadiusMessage,
     ScanResult,
@@ -94,6 +97,7 @@ class ScanPipeline:
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
         self.cnames = CnameCloaks(self.destinations)
+        self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
         self.aggregator = Aggregator()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
@@ -129,25 +133,12 @@ class ScanPipeline:
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
-                if (
-                    observation.id_type == "cookie_id"
-                    and not destination.tracker
-                    and not observation.at_vendor
-                    and destination.party == "first"
-                ):
-                    continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
-                channel = Channel(
-                    event.type,
-                    event.type in _ENCRYPTED,
-                    channel_location(observation.location, event.type),
-                    observation.operator_injected,
-                )
-                value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
-                self.aggregator.add(
-                    AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
-                )
+                self._add(AttributedObservation(observation, subject, destination, self._channel(event, observation)),
+                          detection.child_directed)
+        if isinstance(event, HttpRequest) and detection.fields:
+            subject, destination = self._by_behaviour(event, detection, subject, destination)
         if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
             if destination is None:
                 destination = self._destination(event)
@@ -156,6 +147,63 @@ class ScanPipeline:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
                 self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event)
+
+    @staticmethod
+    def _channel(event: Event, observation: Observation) -> Channel:
+        return Channel(
+            event.type,
+            event.type in _ENCRYPTED,
+            channel_location(observation.location, event.type),
+            observation.operator_injected,
+        )
+
+    def _add(self, item: AttributedObservation, child_directed: bool | None) -> None:
+        observation, destination = item.observation, item.destination
+        if (
+            observation.id_type == "cookie_id"
+            and not destination.tracker
+            and not observation.at_vendor
+            and destination.party == "first"
+        ):
+            return  # a tracker's cookie counts when it reaches a tracker, not its own site
+        value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
+        self.aggregator.add(item, value_hmac, child_directed)
+
+    def _by_behaviour(
+        self, event: HttpRequest, detection: Detection, subject: Subject | None, destination: Destination | None
+    ) -> tuple[Subject | None, Destination | None]:
+        """Values no detector named that behave like a tracker's ID (detect/behaviour.py)."""
+        behaviour = self.behaviour
+        claimed = {o.key for o in detection.observations}
+        claimed.update(k for o in detection.observations for k in o.also_keys)
+        seen: set[str] = set()
+        page = _referer_parameters(event)
+        for item in detection.fields:
+            if item.key in claimed or item.value in seen or not behaviour.candidate(item):
+                continue
+            if item.location == "header" and (item.key, item.value) in page:
+                continue  # the embedding page's own parameter, repeated to every host it loads from
+            seen.add(item.value)
+            if subject is None:
+                subject = self.subjects.resolve(event)
+            if destination is None:
+                destination = self._first_party(self._destination(event), subject)
+            observation = Observation(
+                id_type="cookie_id" if item.location == "cookie" else "user_id",
+                value=item.value,
+                encoding=item.encoding,
+                key=item.key,
+                location=item.location,
+                confidence=0.6,
+                source="behaviour",
+                note="persistent or synchronised value",
+                event=event,
+            )
+            attributed = AttributedObservation(observation, subject, destination, self._channel(event, observation))
+            org = destination.org or destination.domain or destination.host
+            for ready in behaviour.sighting(subject.id, item.value, org, event.ts, attributed):
+                self._add(ready, None)
+        return subject, destination
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
@@ -202,6 +250,8 @@ class ScanPipeline:
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
+        if self.behaviour.evicted:
+            warnings.append(f"{self.behaviour.evicted} values forgotten by the behaviour detector: more than {self.behaviour.max_values} followed")
         if self.cnames.evicted:
             warnings.append(f"{self.cnames.evicted} CNAME aliases of trackers forgotten: more than {self.cnames.max_names} names")
         if aggregator.dropped_contacts:
@@ -254,6 +304,14 @@ class ScanPipeline:
                 orgs.setdefault(value_hmac, set()).add(org)
                 parents.setdefault(value_hmac, set()).add(parent)
         return {h: Linkability(len(orgs[h]), len(parents[h])) for h in orgs}
+
+
+def _referer_parameters(event: HttpRequest) -> set[tuple[str, str]]:
+    """(name, value) of the query parameters in a request's Referer header."""
+    for name, value in event.headers:
+        if name.lower() == "referer" and "?" in value:
+            return {(k, v) for k, v in parse_qsl(value.partition("?")[2], keep_blank_values=False)}
+    return set()
 
 
 def _relative(path: str, root: Path) -> str:

@@ -63,6 +63,7 @@ class Detection:
 
     observations: list[Observation]
     child_directed: bool | None = None
+    fields: tuple[Field, ...] = ()  # what the event was taken apart into, for later stages (behaviour.py)
 
 
 # Observations below this confidence are not reported (shape-only guesses).
@@ -186,7 +187,7 @@ class Detector:
                 event=event,
             )
             self._add(found, observation)
-        return Detection(list(found.values()), child_directed)
+        return Detection(list(found.values()), child_directed, tuple(fields))
 
     # ------------------------------------------------------------------ pieces
 

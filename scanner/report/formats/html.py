@@ -509,6 +509,17 @@ class HtmlReport(ReportFormat):
                 ),
                 ("Value HMAC", f"<code>{esc(ref.value_hmac)}</code>"),
             ]
+            if len(ref.keys) > 1:
+                facts.append(("Keys", ", ".join(f"<code>{esc(k)}</code>" for k in ref.keys)))
+            if len(ref.values) > 1:
+                # Two identifiers to one host are one finding, never shown as one value.
+                facts.append((
+                    f"All {len(ref.values)} values",
+                    "<br>".join(
+                        f"<code>{esc(v.value)}</code> <span class=\"muted\">under {esc(', '.join(v.keys) or '-')}</span>"
+                        for v in ref.values
+                    ),
+                ))
         else:
             facts.append(("Identifier", '<span class="muted">none: the device contacted the destination</span>'))
         facts += [

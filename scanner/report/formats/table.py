@@ -239,6 +239,13 @@ class TableReport(ReportFormat):
         ref = finding.identifier
         if ref is None:
             text = Text("(contact only)", style="dim")
+        elif len(ref.values) > 1:
+            # Two identifiers to one host: one finding, but each value is shown with its keys.
+            for value in ref.values:
+                keys = ", ".join(printable(k) for k in value.keys) or "-"
+                text.append(f"\n{printable(value.value)} ({keys})", style="dim")
+        elif len(ref.keys) > 1:
+            text.append(f"\nkeys {', '.join(printable(k) for k in ref.keys)}", style="dim")
         elif ref.key:
             text.append(f"\nkey {printable(ref.key)}", style="dim")
         return text
