@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import AttributedObservation, Destination, Event, Evidence, Subject
+from scanner.model import AppRef, AttributedObservation, Destination, Event, Evidence, Subject
 
 # Where a contact shows the destination's name: the SNI of TLS/QUIC, the Host header, the DNS question.
 CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
@@ -18,6 +18,7 @@ CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
 MAX_KEYS_PER_VALUE = 8
+MAX_APPS_PER_RECORD = 8
 MAX_LEAKS = 1_000_000
 MAX_CONTACTS = 1_000_000
 
@@ -43,6 +44,7 @@ class LeakRecord:
     notes: set[str] = field(default_factory=set)
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
+    apps: dict[AppRef, int] = field(default_factory=dict)  # the apps its requests named (bounded)
 
 
 @dataclass(slots=True)
@@ -55,11 +57,17 @@ class ContactRecord:
     evidence: list[Evidence] = field(default_factory=list)
     protocols: dict[str, int] = field(default_factory=dict)
     encrypted_only: bool = True
+    apps: dict[AppRef, int] = field(default_factory=dict)
 
 
 def _bump(counter: dict[str, int], key: str | None) -> None:
     if key is not None:
         counter[key] = counter.get(key, 0) + 1
+
+
+def _count_app(apps: dict[AppRef, int], app: AppRef | None) -> None:
+    if app is not None and (app in apps or len(apps) < MAX_APPS_PER_RECORD):
+        apps[app] = apps.get(app, 0) + 1
 
 
 class Aggregator:
@@ -106,12 +114,15 @@ class Aggregator:
         leak.known = leak.known or observation.source == "known"
         if observation.note:
             leak.notes.add(observation.note)
+        _count_app(leak.apps, item.app)
         if child_directed is True:
             leak.child_directed_flagged += 1
         elif child_directed is False:
             leak.child_directed_unflagged += 1
 
-    def add_contact(self, subject: Subject, destination: Destination, protocol: str, encrypted: bool, event: Event) -> None:
+    def add_contact(
+        self, subject: Subject, destination: Destination, protocol: str, encrypted: bool, event: Event, app: AppRef | None = None
+    ) -> None:
         key = (subject.id, destination.host)
         contact = self.contacts.get(key)
         if contact is None:
@@ -125,4 +136,5 @@ class Aggregator:
         if len(contact.evidence) < MAX_EVIDENCE:
             contact.evidence.append(Evidence.of(event))
         _bump(contact.protocols, protocol)
+        _count_app(contact.apps, app)
         contact.encrypted_only = contact.encrypted_only and encrypted

@@ -436,12 +436,33 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class AppRef:
+    """The app a request came from, as far as the traffic says (attribute/apps.py): its name from
+    the User-Agent, its package or bundle ID from the request, the version next to either."""
+
+    name: str | None
+    id: str | None
+    version: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"name": self.name, "id": self.id}
+        if self.version:
+            record["version"] = self.version
+        return record
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the name, else the package ID."""
+        return self.name or self.id or "?"
+
+
+@dataclass(frozen=True, slots=True)
 class AttributedObservation:
     observation: Observation
     subject: Subject
     destination: Destination
     channel: Channel
-
+    app: AppRef | None = None
 
 
 # --------------------------------------------------------------------------- findings
@@ -522,6 +543,7 @@ class Finding:
     allowlisted: str | None = None  # the reason, when a user accepted it
     channels: tuple[str, ...] = ()  # every protocol the leak was seen on
     rules_allowlisted: tuple[tuple[str, str], ...] = ()  # (rule id, reason) of rules a user lifted
+    app: AppRef | None = None  # the app most of the leak's requests named (attribute/apps.py)
 
     @property
     def minor(self) -> bool | None:
@@ -537,6 +559,7 @@ class Finding:
             "minor": self.subject.minor,
             "identifier": self.identifier.to_record() if self.identifier else None,
             "destination": self.destination.to_record(),
+            "app": self.app.to_record() if self.app else None,
             "channel": self.channel.to_record(),
             "evidence": [e.to_record() for e in self.evidence],
             "count": self.count,

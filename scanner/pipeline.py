@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from scanner import __version__
 from scanner.aggregate import Aggregator
+from scanner.attribute.apps import app_of
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.cname import CnameCloaks
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
@@ -36,6 +37,7 @@ from scanner.graph import analyse, build_graph, identifier_node
 from scanner.ingest import CaptureSource
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
+    AppRef,
     AttributedObservation,
     Channel,
     Destination,
@@ -64,6 +66,7 @@ _CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
 _LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
 _ENCRYPTED = frozenset({"tls", "quic"})
 LOCAL_NETWORK = "local-network"
+_UNSET = object()  # not worked out yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +135,11 @@ class ScanPipeline:
                 owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
+            app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
             for observation in detection.observations:
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
-                self._add(AttributedObservation(observation, subject, destination, self._channel(event, observation)),
+                self._add(AttributedObservation(observation, subject, destination, self._channel(event, observation), app),
                           detection.child_directed)
         if isinstance(event, HttpRequest) and detection.fields:
             subject, destination = self._by_behaviour(event, detection, subject, destination)
@@ -146,7 +150,8 @@ class ScanPipeline:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
-                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event)
+                app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
+                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event, app)
 
     @staticmethod
     def _channel(event: Event, observation: Observation) -> Channel:
@@ -178,6 +183,7 @@ class ScanPipeline:
         claimed.update(k for o in detection.observations for k in o.also_keys)
         seen: set[str] = set()
         page = _referer_parameters(event)
+        app: AppRef | object | None = _UNSET
         for item in detection.fields:
             if item.key in claimed or item.value in seen or not behaviour.candidate(item):
                 continue
@@ -199,7 +205,10 @@ class ScanPipeline:
                 note="persistent or synchronised value",
                 event=event,
             )
-            attributed = AttributedObservation(observation, subject, destination, self._channel(event, observation))
+            if app is _UNSET:
+                app = app_of(event, detection.fields)
+            attributed = AttributedObservation(observation, subject, destination, self._channel(event, observation),
+                                               app if isinstance(app, AppRef) else None)
             org = destination.org or destination.domain or destination.host
             for ready in behaviour.sighting(subject.id, item.value, org, event.ts, attributed):
                 self._add(ready, None)

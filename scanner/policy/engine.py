@@ -24,6 +24,7 @@ from scanner.detect.signatures import IdentifierSignatures
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
+    AppRef,
     Channel,
     Finding,
     IdentifierRef,
@@ -197,6 +198,7 @@ class PolicyEngine:
             allowlisted=allowlisted,
             channels=tuple(sorted(record.protocols)),
             rules_allowlisted=tuple(lifted),
+            app=_most_common_app(record.apps),
         )
 
     # ------------------------------------------------------------------ contacts
@@ -225,6 +227,13 @@ class PolicyEngine:
 def fingerprint(subject: str, id_type: str, org: str | None, host: str) -> str:
     text = "|".join((FINGERPRINT_VERSION, subject, id_type, org or "", host))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _most_common_app(apps: dict[AppRef, int]) -> AppRef | None:
+    """The app most of a record's requests named; ties go to the one that sorts first."""
+    if not apps:
+        return None
+    return max(sorted(apps, key=lambda a: (a.name or "", a.id or "", a.version or "")), key=lambda a: apps[a])
 
 
 def _most_common(counter: dict[str, int]) -> str | None:

@@ -42,6 +42,7 @@ from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     active_findings,
     allowlisted_findings,
+    app_groups,
     destination_marks,
     identifier_text,
     minor_rank,
@@ -149,6 +150,9 @@ class TableReport(ReportFormat):
         for subject, findings in subject_groups(result, active):
             parts.append(self._subject_table(subject, findings, width))
             parts.append(Text(""))
+        apps = self._apps(active)
+        if apps is not None:
+            parts.extend([apps, Text("")])
         linkable = self._linkable(result)
         if linkable is not None:
             parts.extend([linkable, Text("")])
@@ -273,6 +277,26 @@ class TableReport(ReportFormat):
         else:
             text.append("clear text", style="bold red")
         return text
+
+    @staticmethod
+    def _apps(active: list[Finding]) -> RenderableType | None:
+        """Findings by the app that sent them, where the traffic named it."""
+        groups = app_groups(active)
+        if not groups:
+            return None
+        lines = [Text("By app (where the traffic names it)", style="bold")]
+        for group in groups:
+            app = group.app
+            line = Text(f"  {printable(group.subject.id)} ({minor_text(group.subject.minor)}): ")
+            line.append(printable(app.label), style="bold")
+            if app.id and app.name:
+                line.append(f" [{printable(app.id)}]")
+            if app.version:
+                line.append(f" {printable(app.version)}", style="dim")
+            line.append(f"  {_plural(len(group.findings), 'finding')}: {', '.join(group.id_types) or 'contacts'} -> "
+                        f"{', '.join(printable(h) for h in group.hosts)}")
+            lines.append(line)
+        return Group(*lines)
 
     @staticmethod
     def _linkable(result: ScanResult) -> RenderableType | None:
