@@ -25,6 +25,7 @@ from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.cname import CnameCloaks
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
+from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
@@ -100,6 +101,7 @@ class ScanPipeline:
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
         self.cnames = CnameCloaks(self.destinations)
+        self.encrypted_dns = EncryptedDns.load(root)
         self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
         self.aggregator = Aggregator()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
@@ -107,7 +109,7 @@ class ScanPipeline:
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
         # on every machine, so reports of the same input compare byte for byte.
         self.root = root
-        files = [*self.id_signatures.files, *self.trackers.files, *policy_files]
+        files = [*self.id_signatures.files, *self.trackers.files, *policy_files, *self.encrypted_dns.files]
         self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
         self.started = time.monotonic()
 
@@ -146,7 +148,10 @@ class ScanPipeline:
         if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
             if destination is None:
                 destination = self._destination(event)
-            if destination.tracker:
+            resolver = self.encrypted_dns.describe(destination, event.type) if not destination.tracker else None
+            if resolver is not None:
+                destination = resolver  # a DoH/DoT resolver: past the operator's DNS filtering (PS902)
+            if destination.tracker or resolver is not None:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
+from scanner.decode.protocols.doh import with_doh
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.ingest import CaptureSource, open_capture
 from scanner.model import Event
@@ -35,7 +36,7 @@ class NativeEngine:
         for source in sources:
             decoder = PacketDecoder(self.anomalies)
             try:
-                yield from self._capture(source, decoder)
+                yield from with_doh(self._capture(source, decoder))
             finally:
                 self._collect(decoder)
 

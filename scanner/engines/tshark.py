@@ -51,6 +51,7 @@ from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
 
 from scanner.decode.protocols.base import Anomalies
+from scanner.decode.protocols.doh import with_doh
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.engines.tshark_events import EventBuilder
 from scanner.engines.tshark_fields import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
@@ -115,7 +116,7 @@ class TsharkEngine:
         builder = EventBuilder(self.anomalies, self.stats.counters)
         try:
             for source in sources:
-                yield from self._capture(source, builder)
+                yield from with_doh(self._capture(source, builder))
         finally:
             self.stats.anomalies = dict(self.anomalies.counts)
 

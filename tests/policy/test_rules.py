@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scanner.aggregate import ContactRecord, LeakRecord
-from scanner.model import SEVERITY_RANK, Finding
+from scanner.model import SEVERITY_RANK, Destination, Finding
 from scanner.policy.engine import Linkability, code_rules
 from scanner.policy.ruleset import Rule
 
@@ -22,6 +22,8 @@ SAME_PARENT = Linkability(organisations=2, parents=1)
 # Subjects and destinations by name (the ``records`` fixture holds them).
 KID, ADULT, UNKNOWN = "KID", "ADULT", "UNKNOWN"
 TRACKER, ANALYTICS, FIRST, LOCAL = "TRACKER", "ANALYTICS", "FIRST", "LOCAL"
+# A DoH resolver as the pipeline marks it (attribute/resolvers.py): no tracker, category encrypted_dns.
+DOH = Destination("dns.google", "8.8.8.8", 443, "dns.google", "Google Public DNS", "encrypted_dns", False, "third", "sni")
 
 # A case: (records -> (leak or contact, linkability or None))
 Case = Callable[[Any], tuple[LeakRecord | ContactRecord, Linkability | None]]
@@ -71,6 +73,7 @@ CASES: dict[str, tuple[Case, list[Case]]] = {
               [L(id_type="device_name", destination=LOCAL), L(id_type="device_name", destination=LOCAL, subject=ADULT,
                                                                notes=["contains a personal name"])]),
     "PS901": (C(subject=KID, destination=ANALYTICS), [C(subject=ADULT, destination=ANALYTICS), C(subject=UNKNOWN)]),
+    "PS902": (C(subject=KID, destination=DOH), [C(subject=ADULT, destination=DOH), C(subject=KID, destination=ANALYTICS)]),
 }
 
 
