@@ -187,13 +187,16 @@ class ScanPipeline:
         claimed = {o.key for o in detection.observations}
         claimed.update(k for o in detection.observations for k in o.also_keys)
         seen: set[str] = set()
-        page = _referer_parameters(event)
+        page: set[tuple[str, str]] | None = None
         app: AppRef | object | None = _UNSET
         for item in detection.fields:
             if item.key in claimed or item.value in seen or not behaviour.candidate(item):
                 continue
-            if item.location == "header" and (item.key, item.value) in page:
-                continue  # the embedding page's own parameter, repeated to every host it loads from
+            if item.location == "header":
+                if page is None:
+                    page = _referer_parameters(event)
+                if (item.key, item.value) in page:
+                    continue  # the embedding page's own parameter, repeated to every host it loads from
             seen.add(item.value)
             if subject is None:
                 subject = self.subjects.resolve(event)

@@ -169,7 +169,13 @@ class BehaviourTracker(Generic[T]):
 
     def candidate(self, item: Field) -> bool:
         """Whether a field's value is worth following."""
-        return item.location in _LOCATIONS and not stop_key(item.key, self.negative_keys) and id_like(item.value)
+        # Cheapest tests first: most fields are short, or in a path or User-Agent.
+        return (
+            item.location in _LOCATIONS
+            and MIN_LENGTH <= len(item.value) <= MAX_LENGTH
+            and id_like(item.value)
+            and not stop_key(item.key, self.negative_keys)
+        )
 
     def sighting(self, subject: str, value: str, org: str, ts: float, payload: T) -> list[T]:
         key = (subject, value)

@@ -52,7 +52,7 @@ def load_first_names(path: Path) -> frozenset[str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            names.add(fold(line))
+            names.add(line.lower())  # PersonalNames folds the diacritics
     return frozenset(names)
 
 
