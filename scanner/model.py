@@ -337,7 +337,7 @@ class Observation:
     key: str | None
     location: str
     confidence: float
-    source: str  # "known" (an inventory value) or "pattern" (shape + key name)
+    source: str  # "known" (an inventory value), "pattern" (shape + key name) or "behaviour" (detect/behaviour.py)
     owner: str | None = None  # inventory device whose value this is
     operator_injected: bool = False  # an enrichment header the network added
     note: str | None = None  # e.g. "randomised MAC"
