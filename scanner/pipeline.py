@@ -42,20 +42,13 @@ from scanner.model import (
     AttributedObservation,
     Channel,
     Destination,
-    DhcpMessage,
-    DiameterMessage,
     DnsMessage,
     Event,
-    GtpcMessage,
     HttpRequest,
-    NameAnnouncement,
     Observation,
-    QuicInitial,
-    RadiusMessage,
     ScanResult,
     SignatureFile,
     Subject,
-    TlsClientHello,
     channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
@@ -63,9 +56,6 @@ from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severit
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
 
-_CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
-_LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
-_ENCRYPTED = frozenset({"tls", "quic"})
 LOCAL_NETWORK = "local-network"
 _UNSET = object()  # not worked out yet
 
@@ -116,9 +106,10 @@ class ScanPipeline:
     # ------------------------------------------------------------------ streaming
 
     def consume(self, event: Event) -> None:
-        if isinstance(event, _CONTROL_PLANE):
+        # What each kind of event is for is declared on its class (scanner/model.py), not listed here.
+        if event.binds_subjects:
             self.bindings.learn(event)
-            if not isinstance(event, DhcpMessage):
+            if event.control_plane:
                 return  # the operator's own signalling: bindings, not leaks
         if isinstance(event, DnsMessage) and event.response:
             if event.addresses:
@@ -133,7 +124,7 @@ class ScanPipeline:
             # of the request's identifiers (when neither a binding nor an address does), not only of
             # those found after it.
             owner = next((o.owner for o in detection.observations if o.owner), None)
-            if isinstance(event, _LOCAL_TYPES):
+            if event.local_network:
                 owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
@@ -145,7 +136,7 @@ class ScanPipeline:
                           detection.child_directed)
         if isinstance(event, HttpRequest) and detection.fields:
             subject, destination = self._by_behaviour(event, detection, subject, destination)
-        if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
+        if event.contact_location is not None:  # (DNS answers returned above)
             if destination is None:
                 destination = self._destination(event)
             resolver = self.encrypted_dns.describe(destination, event.type) if not destination.tracker else None
@@ -156,13 +147,13 @@ class ScanPipeline:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
                 app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
-                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event, app)
+                self.aggregator.add_contact(subject, destination, event.type, event.encrypted, event, app)
 
     @staticmethod
     def _channel(event: Event, observation: Observation) -> Channel:
         return Channel(
             event.type,
-            event.type in _ENCRYPTED,
+            event.encrypted,
             channel_location(observation.location, event.type),
             observation.operator_injected,
         )
@@ -224,22 +215,11 @@ class ScanPipeline:
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
-        if isinstance(event, _LOCAL_TYPES):
+        if event.local_network:
             return _local_network(flow.dst, flow.dport)
-        host: str | None = None
-        source = "ip"
-        context = None
-        if isinstance(event, HttpRequest):
-            host, source = event.host, "http_host"
-            for name, value in event.headers:
-                lname = name.lower()
-                if lname in ("referer", "origin"):
-                    context = value
-                    break
-        elif isinstance(event, (TlsClientHello, QuicInitial)):
-            host, source = event.sni, "sni"
-        elif isinstance(event, DnsMessage):
-            host, source = event.query, "dns_query"
+        host = event.destination_name()
+        source = event.host_source
+        context = event.page_context()
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
