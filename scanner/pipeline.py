@@ -29,7 +29,7 @@ from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
-from scanner.detect.behaviour import BehaviourTracker
+from scanner.detect.behaviour import BehaviourTracker, behaviour_type
 from scanner.detect.engine import Detection, Detector
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines import make_engine
@@ -194,7 +194,7 @@ class ScanPipeline:
             if destination is None:
                 destination = self._first_party(self._destination(event), subject)
             observation = Observation(
-                id_type="cookie_id" if item.location == "cookie" else "user_id",
+                id_type=behaviour_type(item.value, item.location),
                 value=item.value,
                 encoding=item.encoding,
                 key=item.key,

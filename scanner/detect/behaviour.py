@@ -1,6 +1,6 @@
 """Tracker IDs by behaviour: an ID-like value under any key that one subject sends again and again
 over time (persistent), or to two organisations (synchronised), is a ``cookie_id`` (in a cookie)
-or a ``user_id`` (anywhere else).
+or a ``user_id`` (anywhere else), unless it has an IMEI's or IMSI's structure: then it is that.
 
 Issue 13: the IDs real trackers use are mostly their own, under their own names; no list of names
 is ever complete (cookies.py holds the vendor formats we know).  What every tracking ID does is
@@ -99,10 +99,6 @@ def id_like(value: str) -> bool:
     if _UUID.match(value):
         return set(value.replace("-", "")) != {"0"}
     if value.isdigit():
-        # 14-16 digits with an IMSI's or IMEI's structure are those (the typed detectors' job: a
-        # persistent IMSI under "sub_id" is no tracker's user ID).
-        if 14 <= n <= 16 and (imsi(value) or imei(value)):
-            return False
         return n >= 9 and not is_timestamp(value) and len(set(value)) > 2
     if _HEX.match(value):
         # A digest (md5/sha1/sha256 length) is of something: of a hardware or advertising ID as
@@ -118,6 +114,19 @@ def id_like(value: str) -> bool:
     if letters == 0 or digits == 0 or n < 12:
         return False
     return _entropy(value) >= MIN_ENTROPY
+
+
+def behaviour_type(value: str, location: str) -> str:
+    """The type a value that behaves like an ID is: a subscriber's or handset's number keeps its
+    own type (a persistent, Luhn-valid 15-digit IMEI or an IMSI with a real MCC under "sub_id" is
+    that, not a tracker's user ID); any other is the tracker's, cookie_id in a cookie, user_id
+    elsewhere."""
+    if value.isdigit() and 14 <= len(value) <= 16:
+        if imei(value):
+            return "imei"
+        if len(value) == 15 and imsi(value):
+            return "imsi"
+    return "cookie_id" if location == "cookie" else "user_id"
 
 
 def _entropy(value: str) -> float:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from scanner.detect.behaviour import BehaviourTracker, id_like, stop_key
+from scanner.detect.behaviour import BehaviourTracker, behaviour_type, id_like, stop_key
 from scanner.detect.fields import Field
 from scanner.engines.base import EngineStats
 from scanner.model import FlowTuple, HttpRequest
@@ -34,7 +34,7 @@ ID_LIKE = [
     ("dotted-flags", "w.frv5.ws.ltos.ah.clk.cd.nc3.f.", False),
     ("word", "androidmobile", False),
     ("zero-uuid", "00000000-0000-0000-0000-000000000000", False),
-    ("imsi", "262019663515399", False),
+    ("imsi-shaped", "262019663515399", True),  # followed, then typed by behaviour_type
     ("md5", "b0868e0f2bf7d5774daef1adb2373a9b", False),
     ("too-long", "a1" * 40, False),
 ]
@@ -43,6 +43,15 @@ ID_LIKE = [
 @pytest.mark.parametrize(("value", "expected"), [r[1:] for r in ID_LIKE], ids=[r[0] for r in ID_LIKE])
 def test_id_like(value: str, expected: bool) -> None:
     assert id_like(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "location", "expected"),
+    [("262019663515399", "query", "imsi"), ("490154203237518", "body", "imei"), ("227188832", "query", "user_id"),
+     ("9ts0bcninmoxkwv1", "cookie", "cookie_id"), ("123456789012345", "query", "user_id")],
+)
+def test_behaviour_type(value: str, location: str, expected: str) -> None:
+    assert behaviour_type(value, location) == expected
 
 
 @pytest.mark.parametrize(
