@@ -30,7 +30,9 @@ from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.detect.behaviour import BehaviourTracker, behaviour_type
+from scanner.detect.digests import DigestMatch, LearnedDigests, is_digest
 from scanner.detect.engine import Detection, Detector
+from scanner.detect.fields import Field, join_encodings
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines import make_engine
 from scanner.engines.base import EngineStats
@@ -57,6 +59,18 @@ from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
 
 LOCAL_NETWORK = "local-network"
+_DIGEST_LOCATIONS = frozenset({"query", "body", "cookie", "header"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Sighting:
+    """A hashed value waiting to learn what it hashes (detect/digests.py)."""
+
+    event: Event
+    field: Field
+    subject: Subject
+    destination: Destination
+    app: AppRef | None
 _UNSET = object()  # not worked out yet
 
 
@@ -93,6 +107,7 @@ class ScanPipeline:
         self.cnames = CnameCloaks(self.destinations)
         self.encrypted_dns = EncryptedDns.load(root)
         self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
+        self.digests: LearnedDigests[_Sighting] = LearnedDigests()
         self.aggregator = Aggregator()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
@@ -134,6 +149,7 @@ class ScanPipeline:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
                 self._add(AttributedObservation(observation, subject, destination, self._channel(event, observation), app),
                           detection.child_directed)
+                self._learn(subject, observation.id_type, observation.value)
         if isinstance(event, HttpRequest) and detection.fields:
             subject, destination = self._by_behaviour(event, detection, subject, destination)
         if event.contact_location is not None:  # (DNS answers returned above)
@@ -181,7 +197,23 @@ class ScanPipeline:
         page: set[tuple[str, str]] | None = None
         app: AppRef | object | None = _UNSET
         for item in detection.fields:
-            if item.key in claimed or item.value in seen or not behaviour.candidate(item):
+            if item.key in claimed or item.value in seen:
+                continue
+            if item.location in _DIGEST_LOCATIONS and is_digest(item.value):
+                # A digest under a name that does not say whose: of an identifier this subject sent in clear?
+                seen.add(item.value)
+                if subject is None:
+                    subject = self.subjects.resolve(event)
+                if destination is None:
+                    destination = self._first_party(self._destination(event), subject)
+                if app is _UNSET:
+                    app = app_of(event, detection.fields)
+                sighting = _Sighting(event, item, subject, destination, app if isinstance(app, AppRef) else None)
+                match = self.digests.match(subject.id, item.value, sighting)
+                if match is not None:
+                    self._add(self._hashed(match, sighting), None)
+                continue
+            if not behaviour.candidate(item):
                 continue
             if item.location == "header":
                 if page is None:
@@ -211,7 +243,29 @@ class ScanPipeline:
             org = destination.org or destination.domain or destination.host
             for ready in behaviour.sighting(subject.id, item.value, org, event.ts, attributed):
                 self._add(ready, None)
+                self._learn(ready.subject, ready.observation.id_type, ready.observation.value)
         return subject, destination
+
+    def _learn(self, subject: Subject, id_type: str, value: str) -> None:
+        """An identifier seen in clear: its digests that were waiting become observations of it."""
+        for match, sighting in self.digests.learn(subject.id, id_type, value):
+            self._add(self._hashed(match, sighting), None)
+
+    def _hashed(self, match: DigestMatch, sighting: _Sighting) -> AttributedObservation:
+        item = sighting.field
+        observation = Observation(
+            id_type=match.id_type,
+            value=match.value,
+            encoding=join_encodings(item.encoding, match.algorithm),
+            key=item.key,
+            location=item.location,
+            confidence=0.9,
+            source="pattern",
+            note=f"{match.algorithm} of an identifier the subject sent in clear",
+            event=sighting.event,
+        )
+        return AttributedObservation(observation, sighting.subject, sighting.destination,
+                                     self._channel(sighting.event, observation), sighting.app)
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
@@ -249,6 +303,8 @@ class ScanPipeline:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
         if self.behaviour.evicted:
             warnings.append(f"{self.behaviour.evicted} values forgotten by the behaviour detector: more than {self.behaviour.max_values} followed")
+        if self.digests.evicted:
+            warnings.append(f"{self.digests.evicted} subjects' learned identifiers forgotten: more than {self.digests.max_subjects}")
         if self.cnames.evicted:
             warnings.append(f"{self.cnames.evicted} CNAME aliases of trackers forgotten: more than {self.cnames.max_names} names")
         if aggregator.dropped_contacts:
