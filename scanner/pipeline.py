@@ -176,13 +176,11 @@ class ScanPipeline:
 
     def _add(self, item: AttributedObservation, child_directed: bool | None) -> None:
         observation, destination = item.observation, item.destination
-        if (
-            observation.id_type == "cookie_id"
-            and not destination.tracker
-            and not observation.at_vendor
-            and destination.party == "first"
-        ):
-            return  # a tracker's cookie counts when it reaches a tracker, not its own site
+        if observation.id_type == "cookie_id" and not destination.tracker and not observation.at_vendor:
+            # A tracker's cookie counts when it reaches a tracker (or, read by its vendor's format, the
+            # vendor's own host that no list names yet), not the site that set it: a site's own
+            # analytics cookie sent back to the site is no leak to a company.
+            return
         value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
         self.aggregator.add(item, value_hmac, child_directed)
 
