@@ -192,6 +192,7 @@ class ScanPipeline:
         claimed = {o.key for o in detection.observations}
         claimed.update(k for o in detection.observations for k in o.also_keys)
         seen: set[str] = set()
+        light: Event | None = None  # the request without its body: what a waiting sighting keeps
         page: set[tuple[str, str]] | None = None
         app: AppRef | object | None = _UNSET
         for item in detection.fields:
@@ -206,7 +207,8 @@ class ScanPipeline:
                     destination = self._first_party(self._destination(event), subject)
                 if app is _UNSET:
                     app = app_of(event, detection.fields)
-                sighting = _Sighting(event, item, subject, destination, app if isinstance(app, AppRef) else None)
+                light = light or _without_body(event)
+                sighting = _Sighting(light, item, subject, destination, app if isinstance(app, AppRef) else None)
                 match = self.digests.match(subject.id, item.value, sighting)
                 if match is not None:
                     self._add(self._hashed(match, sighting), None)
@@ -232,7 +234,7 @@ class ScanPipeline:
                 confidence=0.6,
                 source="behaviour",
                 note="persistent or synchronised value",
-                event=event,
+                event=(light := light or _without_body(event)),
             )
             if app is _UNSET:
                 app = app_of(event, detection.fields)
@@ -355,6 +357,12 @@ class ScanPipeline:
                 orgs.setdefault(value_hmac, set()).add(org)
                 parents.setdefault(value_hmac, set()).add(parent)
         return {h: Linkability(len(orgs[h]), len(parents[h])) for h in orgs}
+
+
+def _without_body(event: HttpRequest) -> HttpRequest:
+    """The request as evidence needs it (capture, frame, time, flow): a sighting that waits for a
+    later one must not hold a body of up to megabytes."""
+    return dataclasses.replace(event, body=b"", headers=())
 
 
 def _referer_parameters(event: HttpRequest) -> set[tuple[str, str]]:

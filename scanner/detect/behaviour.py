@@ -22,9 +22,10 @@ ID here only by what it does across events, never by its shape alone:
 - *Synchronised*: the same subject sent it to two organisations (the tracker list's owner, or
   the registrable domain of a host no list names): one company's ID handed to another.
 
-Until a value qualifies, its sightings wait (at most ``MAX_PENDING`` each); when it does, they
-are all reported, and later ones at once.  Memory is bounded: at most ``max_values`` values are
-followed (least recently seen evicted first, counted in ``evicted``).
+Until a value qualifies, its sightings wait (at most ``MAX_PENDING`` each, ``MAX_TOTAL_PENDING``
+in all; the caller keeps them light: no request body); when it does, they are all reported, and
+later ones at once.  Memory is bounded: at most ``max_values`` values are followed (least recently
+seen evicted first, counted in ``evicted``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ MIN_SPAN_S = 30.0
 MAX_PENDING = 4
 MAX_ORGS = 4
 MAX_VALUES = 100_000
+MAX_TOTAL_PENDING = 50_000  # waiting sightings over all values: past it a sighting does not wait
 MIN_ENTROPY = 3.2  # bits per character: random base36/base62 tokens are well above, words below
 
 # Where a tracker puts its ID; a path segment names an object, a User-Agent a product.
@@ -171,6 +173,8 @@ class BehaviourTracker(Generic[T]):
         self.evicted = 0
         self.confirmed_persistent = 0
         self.confirmed_synchronised = 0
+        self.pending = 0
+        self.not_kept = 0  # sightings that could not wait (MAX_TOTAL_PENDING): reported only if later ones qualify
         self._records: OrderedDict[tuple[str, str], _Record[T]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -191,7 +195,8 @@ class BehaviourTracker(Generic[T]):
         record = self._records.get(key)
         if record is None:
             if len(self._records) >= self.max_values:
-                self._records.popitem(last=False)
+                _, old = self._records.popitem(last=False)
+                self.pending -= len(old.pending)
                 self.evicted += 1
             record = self._records[key] = _Record(ts, ts)
         else:
@@ -212,8 +217,12 @@ class BehaviourTracker(Generic[T]):
             else:
                 self.confirmed_persistent += 1
             out = [*record.pending, payload]
+            self.pending -= len(record.pending)
             record.pending = []
             return out
-        if len(record.pending) < MAX_PENDING:
+        if len(record.pending) < MAX_PENDING and self.pending < MAX_TOTAL_PENDING:
             record.pending.append(payload)
+            self.pending += 1
+        else:
+            self.not_kept += 1
         return []

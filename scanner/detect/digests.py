@@ -11,7 +11,8 @@ clear value arrives.
 Only types that a person cannot change or that follow a device are learned (hardware, subscriber,
 advertising and contact IDs); forms hashed: the value as normalised, upper and lower case, and
 without separators.  Memory: at most ``max_subjects`` subjects (least recent evicted, counted),
-``MAX_IDENTIFIERS`` learned identifiers and ``MAX_PENDING`` waiting digests each.
+``MAX_IDENTIFIERS`` learned identifiers and ``MAX_PENDING`` waiting digests each,
+``MAX_TOTAL_PENDING`` waiting digests in all.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ALGORITHMS = {32: "md5", 40: "sha1", 64: "sha256"}
 MAX_IDENTIFIERS = 64
 MAX_PENDING = 64
 MAX_SUBJECTS = 50_000
+MAX_TOTAL_PENDING = 50_000
 _HEX_DIGEST = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
@@ -69,13 +71,15 @@ class LearnedDigests(Generic[T]):
     def __init__(self, max_subjects: int = MAX_SUBJECTS) -> None:
         self.max_subjects = max_subjects
         self.evicted = 0
+        self.pending = 0
         self._subjects: OrderedDict[str, _Subject[T]] = OrderedDict()
 
     def _subject(self, subject: str) -> _Subject[T]:
         record = self._subjects.get(subject)
         if record is None:
             if len(self._subjects) >= self.max_subjects:
-                self._subjects.popitem(last=False)
+                _, old = self._subjects.popitem(last=False)
+                self.pending -= old.pending_count
                 self.evicted += 1
             record = self._subjects[subject] = _Subject()
         else:
@@ -97,6 +101,7 @@ class LearnedDigests(Generic[T]):
             waiting = record.pending.pop(digest, None)
             if waiting:
                 record.pending_count -= len(waiting)
+                self.pending -= len(waiting)
                 out.extend((match, item) for item in waiting)
         return out
 
@@ -105,7 +110,8 @@ class LearnedDigests(Generic[T]):
         digest = digest.lower()
         record = self._subject(subject)
         found = record.known.get(digest)
-        if found is None and record.pending_count < MAX_PENDING:
+        if found is None and record.pending_count < MAX_PENDING and self.pending < MAX_TOTAL_PENDING:
             record.pending.setdefault(digest, []).append(payload)
             record.pending_count += 1
+            self.pending += 1
         return found

@@ -155,3 +155,17 @@ def test_two_identifiers_to_one_host_are_one_finding_that_shows_each_with_its_ke
     assert {(v.value, v.keys) for v in identifier.values} == {("2280eb3698010001", ("id",)), ("14538266.1402376246", ("utmcc",))}
     record = identifier.to_record()
     assert sorted(record["keys"]) == ["id", "utmcc"] and len(record["values"]) == 2
+
+
+def test_waiting_sightings_are_bounded_in_all() -> None:
+    import scanner.detect.behaviour as behaviour_module
+
+    tracker: BehaviourTracker[int] = BehaviourTracker()
+    limit = behaviour_module.MAX_TOTAL_PENDING
+    behaviour_module.MAX_TOTAL_PENDING = 5
+    try:
+        for i in range(8):
+            tracker.sighting("s", f"v{i}", "org", 0.0, i)
+        assert tracker.pending == 5 and tracker.not_kept == 3
+    finally:
+        behaviour_module.MAX_TOTAL_PENDING = limit
