@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import AppRef, AttributedObservation, Destination, Event, Evidence, Subject
+from scanner.model import AppRef, AttributedObservation, Destination, Event, Evidence, Flag, Subject
 
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
@@ -38,7 +38,7 @@ class LeakRecord:
     clear_text: bool = False  # seen at least once on an unencrypted channel
     operator_injected: bool = False
     known: bool = False  # an inventory value, not a shape-only match
-    notes: set[str] = field(default_factory=set)
+    flags: set[Flag] = field(default_factory=set)  # of all its observations
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
     apps: dict[AppRef, int] = field(default_factory=dict)  # the apps its requests named (bounded)
@@ -109,8 +109,7 @@ class Aggregator:
         leak.clear_text = leak.clear_text or not item.channel.encrypted
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"
-        if observation.note:
-            leak.notes.add(observation.note)
+        leak.flags.update(observation.flags)
         _count_app(leak.apps, item.app)
         if child_directed is True:
             leak.child_directed_flagged += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from scanner.attribute.destinations import DestinationResolver
-from scanner.attribute.psl import is_ip_literal
+from scanner.knowledge.psl import is_ip_literal
 from scanner.model import Destination, DnsMessage
 
 MAX_CLOAKED_NAMES = 50_000

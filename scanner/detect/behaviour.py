@@ -38,7 +38,7 @@ from typing import Generic, TypeVar
 
 from scanner.detect.fields import Field
 from scanner.detect.keys import key_forms
-from scanner.detect.validators import imei, imsi, is_timestamp
+from scanner.knowledge.validators import imei, imsi, is_timestamp
 
 T = TypeVar("T")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.detect.code import DetectorContext, code_detector
 from scanner.detect.signatures import IdentifierSignature
 
 MIN_ID_LENGTH = 6
@@ -115,3 +116,8 @@ def _rule(entry: dict[str, object]) -> _Rule:
         id_type=str(entry.get("type") or "cookie_id"),
         anywhere=bool(entry.get("anywhere", False)),
     )
+
+
+@code_detector("cookie_id")
+def _cookie_id_detector(context: DetectorContext) -> CookieIdDetector:
+    return CookieIdDetector(context.signatures.signature("cookie_id"))
