@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import parse_qsl
 
 from scanner.decode.protocols.base import PacketContext
@@ -59,6 +59,29 @@ def with_doh(events: Iterable[Event]) -> Iterator[Event]:
             message = doh_message(event)
             if message is not None:
                 yield message
+
+
+def expand(events: Sequence[Event]) -> Sequence[Event]:
+    """A decoder's events for one frame, each DoH request followed by its DNS question (the same
+    list when none is DoH: the common case costs one type test per event)."""
+    if not any(isinstance(e, HttpRequest) for e in events):
+        return events
+    return list(with_doh(events))
+
+
+def expand_pairs(pairs: list[tuple[int, Event]]) -> list[tuple[int, Event]]:
+    """As ``expand``, for a sweep's (flow creation order, event) pairs: the question keeps its
+    request's order number, right after it."""
+    if not any(isinstance(e, HttpRequest) for _, e in pairs):
+        return pairs
+    out: list[tuple[int, Event]] = []
+    for created, event in pairs:
+        out.append((created, event))
+        if isinstance(event, HttpRequest):
+            message = doh_message(event)
+            if message is not None:
+                out.append((created, message))
+    return out
 
 
 def _base64url(text: str) -> bytes | None:

@@ -93,3 +93,40 @@ def test_an_ordinary_https_site_is_no_resolver(tmp_path: Path) -> None:
     pipeline = _kid_pipeline(tmp_path)
     pipeline.consume(_hello("www.example.org", 443))
     assert pipeline.result(EngineStats(), "native").findings == ()
+
+
+# ---------------------------------------------------------------------- through the native engine, serial and sharded
+
+
+def _doh_capture(path: Path) -> None:
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    request = (b"GET /dns-query?dns=" + base64.urlsafe_b64encode(QUERY).rstrip(b"=") +
+               b" HTTP/1.1\r\nHost: dns.example\r\nAccept: application/dns-message\r\n\r\n")
+    client, server = ("10.20.0.7", 40000), ("192.0.2.53", 80)
+    packets = [
+        Ether() / IP(src=client[0], dst=server[0]) / TCP(sport=client[1], dport=server[1], flags="S", seq=100),
+        Ether() / IP(src=server[0], dst=client[0]) / TCP(sport=server[1], dport=client[1], flags="SA", seq=500, ack=101),
+        Ether() / IP(src=client[0], dst=server[0]) / TCP(sport=client[1], dport=server[1], flags="A", seq=101, ack=501),
+        Ether() / IP(src=client[0], dst=server[0]) / TCP(sport=client[1], dport=server[1], flags="PA", seq=101, ack=501)
+        / request,
+    ]
+    for i, packet in enumerate(packets):
+        packet.time = 1_700_000_000 + i
+    wrpcap(str(path), packets)
+
+
+def test_the_native_engine_gives_the_question_after_its_request_serial_and_sharded(tmp_path: Path) -> None:
+    from scanner.ingest import expand_inputs
+    from scanner.run import make_runner
+
+    capture = tmp_path / "doh.pcap"
+    _doh_capture(capture)
+    serial = list(make_runner("native").events(expand_inputs([str(capture)])))
+    kinds = [e.type for e in serial]
+    assert kinds == ["http", "dns"]
+    assert isinstance(serial[1], DnsMessage) and serial[1].query == "tracker.example.net"
+    sharded = list(make_runner("native", jobs=2).events(expand_inputs([str(capture)])))
+    assert [e.to_record() for e in sharded] == [e.to_record() for e in serial]
