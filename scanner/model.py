@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
 from scanner.flags import Flag, flag_note
+from scanner.refs import AppRef, IdentifierValue
 
 # --------------------------------------------------------------------------- flows
 
@@ -488,9 +489,7 @@ class Observation:
     source: str  # "known" (an inventory value), "pattern" (shape + key name) or "behaviour" (detect/behaviour.py)
     owner: str | None = None  # inventory device whose value this is
     flags: frozenset[Flag] = frozenset()
-    # The other keys that carried the same value in the same event (s_vi cookie and vidn parameter):
-    # a finding names every key that carried its identifier.
-    also_keys: tuple[str, ...] = ()
+    also_keys: tuple[str, ...] = ()  # other keys that carried the value in this event (a finding names all)
     event: Event
 
     @property
@@ -500,10 +499,6 @@ class Observation:
     @property
     def note(self) -> str | None:
         return flag_note(self.flags)
-
-    @property
-    def at_vendor(self) -> bool:
-        return Flag.VENDOR_FORMAT in self.flags
 
 
 # --------------------------------------------------------------------------- attribution
@@ -591,27 +586,6 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
-class AppRef:
-    """The app a request came from, as far as the traffic says (attribute/apps.py): its name from
-    the User-Agent, its package or bundle ID from the request, the version next to either."""
-
-    name: str | None
-    id: str | None
-    version: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"name": self.name, "id": self.id}
-        if self.version:
-            record["version"] = self.version
-        return record
-
-    @property
-    def label(self) -> str:
-        """How reports name it: the name, else the package ID."""
-        return self.name or self.id or "?"
-
-
-@dataclass(frozen=True, slots=True)
 class AttributedObservation:
     observation: Observation
     subject: Subject
@@ -636,9 +610,7 @@ class IdentifierRef:
     encodings: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     note: str | None = None
-    # Every distinct value of this type the subject sent to this host, each with the keys that
-    # carried it: two identifiers to one host are one finding (DESIGN.md) but never shown as one.
-    values: tuple[IdentifierValue, ...] = ()
+    values: tuple[IdentifierValue, ...] = ()  # each distinct value with its keys: never shown as one
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"type": self.type, "encoding": self.encoding, "key": self.key, "value": self.value}
@@ -652,19 +624,6 @@ class IdentifierRef:
         if len(self.values) > 1:
             record["values"] = [v.to_record() for v in self.values]
         return record
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifierValue:
-    """One of a finding's distinct values: its preview (or itself with --show-values), its HMAC
-    and the keys it travelled under."""
-
-    value: str
-    value_hmac: str
-    keys: tuple[str, ...] = ()
-
-    def to_record(self) -> dict[str, Any]:
-        return {"value": self.value, "value_hmac": self.value_hmac, "keys": list(self.keys)}
 
 
 @dataclass(frozen=True, slots=True)

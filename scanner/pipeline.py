@@ -189,7 +189,7 @@ class ScanPipeline:
 
     def _add(self, item: AttributedObservation, child_directed: bool | None) -> None:
         observation, destination = item.observation, item.destination
-        if identifier_type(observation.id_type).only_to_trackers and not destination.tracker and not observation.at_vendor:
+        if identifier_type(observation.id_type).only_to_trackers and not destination.tracker and Flag.VENDOR_FORMAT not in observation.flags:
             # A tracker's cookie counts when it reaches a tracker (or, read by its vendor's format, the
             # vendor's own host that no list names yet), not the site that set it: a site's own
             # analytics cookie sent back to the site is no leak to a company.
