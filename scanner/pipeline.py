@@ -24,6 +24,7 @@ from scanner.aggregate import Aggregator
 from scanner.attribute.apps import app_of
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.cname import CnameCloaks
+from scanner.attribute.collectors import Collectors
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
@@ -119,6 +120,7 @@ class ScanPipeline:
         self.dns = DnsBindings()
         self.cnames = CnameCloaks(self.destinations)
         self.encrypted_dns = EncryptedDns.load(root)
+        self.collectors = Collectors.load(root)
         self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
         self.digests: LearnedDigests[_Sighting] = LearnedDigests()
         self.aggregator = Aggregator()
@@ -127,7 +129,7 @@ class ScanPipeline:
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
         # on every machine, so reports of the same input compare byte for byte.
         self.root = root
-        files = [*self.id_signatures.files, *self.trackers.files, *policy_files, *self.encrypted_dns.files]
+        files = [*self.id_signatures.files, *self.trackers.files, *policy_files, *self.encrypted_dns.files, *self.collectors.files]
         self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
         self.started = time.monotonic()
 
@@ -290,7 +292,10 @@ class ScanPipeline:
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
-        return self.cnames.uncloak(self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source))
+        destination = self.cnames.uncloak(self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source))
+        if isinstance(event, HttpRequest) and not destination.tracker:
+            destination = self.collectors.describe(destination, event.uri)  # a tracker's protocol on a site's host
+        return destination
 
     def _first_party(self, destination: Destination, subject: Subject) -> Destination:
         """The inventory may name the domains a device's own apps talk to: those are first parties."""
