@@ -30,6 +30,8 @@ from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
+from scanner.decode.keylog import load_keylogs
+from scanner.decode.tlsdecrypt.context import decryption_warnings
 from scanner.detect.behaviour import BehaviourTracker, behaviour_type
 from scanner.detect.digests import DigestMatch, LearnedDigests, is_digest
 from scanner.detect.engine import Detection, Detector
@@ -100,6 +102,7 @@ class ScanSettings:
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py, run/sharded.py)
     scheduler: str | None = None  # a Dask scheduler's address, or local:N (run/dask_cluster.py)
     runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
+    keylogs: tuple[str, ...] = ()  # NSS key log files (SSLKEYLOGFILE) for TLS/QUIC decryption
 
 
 class ScanPipeline:
@@ -113,6 +116,8 @@ class ScanPipeline:
         subscribers: tuple[Subscriber, ...] = load_subscribers(settings.subscribers) if settings.subscribers else ()
         allowlist: tuple[AllowEntry, ...] = load_allowlist(settings.allowlist) if settings.allowlist else ()
         self.pseudonyms = Pseudonymizer(load_key(settings.hmac_key_file))
+        # Read before any capture: an unreadable key log is the user's to fix (exit 2).
+        self.keylog = load_keylogs(settings.keylogs)
         self.detector = Detector(self.id_signatures, self.inventory)
         self.bindings = BindingLearner()
         self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms)
@@ -147,6 +152,9 @@ class ScanPipeline:
             self.cnames.learn(event)
             return
         detection = self.detector.observe(event)
+        # A request read from decrypted TLS/QUIC travelled encrypted: the lab's keys opened it.
+        decrypted = event.decrypted_from() is not None
+        encrypted = decrypted or event.encrypted
         destination: Destination | None = None
         subject: Subject | None = None
         if detection.observations:
@@ -178,15 +186,18 @@ class ScanPipeline:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
                 app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
-                self.aggregator.add_contact(subject, destination, event.type, event.encrypted, event, app)
+                self.aggregator.add_contact(subject, destination, event.type, encrypted, event, app)
 
     @staticmethod
     def _channel(event: Event, observation: Observation) -> Channel:
+        # A request read from decrypted TLS/QUIC travelled encrypted: the lab's keys opened it.
+        decrypted = event.decrypted_from() is not None
         return Channel(
             event.type,
-            event.encrypted,
+            decrypted or event.encrypted,
             channel_location(observation.location, event.type),
             observation.operator_injected,
+            decrypted,
         )
 
     def _add(self, item: AttributedObservation, child_directed: bool | None) -> None:
@@ -329,6 +340,7 @@ class ScanPipeline:
             warnings.append(f"{self.cnames.evicted} CNAME aliases of trackers forgotten: more than {self.cnames.max_names} names")
         if aggregator.dropped_contacts:
             warnings.append(f"{aggregator.dropped_contacts} contacts dropped: more than {len(aggregator.contacts)} distinct ones")
+        warnings += decryption_warnings(stats.counters, self.keylog.warnings if self.keylog is not None else ())
         record = stats.to_record()
         record.update(
             {
@@ -421,7 +433,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime, settings.scheduler)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime, settings.scheduler, pipeline.keylog)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)
