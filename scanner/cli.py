@@ -56,7 +56,8 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
     check_writable(output)
     sources = expand_inputs(captures)
     keylog = load_keylogs(keylogs)
-    runner = make_runner(engine, None, jobs, runtime(), keylog=keylog)
+    # events name no capture digest: the engine need not sha256 the files
+    runner = make_runner(engine, None, jobs, dataclasses.replace(runtime(), capture_digest=False), keylog=keylog)
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:

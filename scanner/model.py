@@ -139,14 +139,11 @@ class Event:
     def fields_record(self) -> dict[str, Any]:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            shown = f.metadata.get("record", True)
-            if f.name in _BASE_EVENT_FIELDS or not shown:
+        for name, if_set in record_names(type(self)):
+            value = getattr(self, name)
+            if if_set and value is None:
                 continue
-            value = getattr(self, f.name)
-            if shown == "if_set" and value is None:
-                continue
-            out[f.name] = _jsonable(value)
+            out[name] = _jsonable(value)
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -164,6 +161,20 @@ class Event:
 
 
 _BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
+_RECORD_NAMES: dict[type[Event], tuple[tuple[str, bool], ...]] = {}
+
+
+def record_names(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """The fields ``fields_record`` writes, each with whether only when set (not None); once per
+    class (``dataclasses.fields`` per event cost more than its JSON)."""
+    names = _RECORD_NAMES.get(cls)
+    if names is None:
+        names = _RECORD_NAMES[cls] = tuple(
+            (f.name, f.metadata.get("record", True) == "if_set")
+            for f in dataclasses.fields(cls)
+            if f.name not in _BASE_EVENT_FIELDS and f.metadata.get("record", True)
+        )
+    return names
 
 
 class EventHeader(TypedDict):

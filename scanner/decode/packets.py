@@ -162,7 +162,6 @@ class PacketDecoder:
         ):
             # GTP-U G-PDU, no optional fields: the user's packet starts at 50.
             self.tunnelled_frames += 1
-            tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
             if data[50] == 0x45 and not (data[56] & 0x3F or data[57]):
                 inner_end = 50 + ((data[52] << 8) | data[53])
                 if 70 <= inner_end <= n:
@@ -174,10 +173,13 @@ class PacketDecoder:
                                 half.last_ts = ts
                                 self.frames_skipped_encrypted += 1
                                 return None
+                        # The tunnel's key only now: most GTP-U frames are dropped above.
+                        tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
                         return self._tcp(data, 70, inner_end, 0, data[62:70], ts, frame, tunnel)
                     if inner_proto == 17:
+                        tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
                         return self._udp(data, 70, inner_end, data[62:70], ts, frame, tunnel, 1)
-            return self._ip(data, 50, ts, frame, tunnel, 1)
+            return self._ip(data, 50, ts, frame, ("gtpu", data[26:34], int.from_bytes(data[46:50], "big")), 1)
         return self._udp(data, 34, end, data[26:34], ts, frame, None, 0)
 
     def _decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:

@@ -22,7 +22,9 @@ def make_engine(
     name: str, progress: ProgressCallback | None = None, settings: Settings | None = None, keylog: KeyLog | None = None
 ) -> Engine:
     """The engine called ``name`` (scanner.run.make_runner runs it in several processes).
-    ``keylog``: the lab's TLS/QUIC secrets (``--keylog``), for decryption."""
+    ``keylog``: the lab's TLS/QUIC secrets (``--keylog``), for decryption.  Without
+    ``settings.capture_digest`` (the caller never reads CaptureInfo.sha256) the native engine
+    does not hash the files."""
     settings = settings or Settings()
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
@@ -32,7 +34,7 @@ def make_engine(
         return TsharkEngine(progress=progress, tshark_path=settings.tshark_path, strict=settings.strict, keylog=keylog)
     from scanner.engines.native import NativeEngine
 
-    return NativeEngine(progress=progress, strict=settings.strict, keylog=keylog)
+    return NativeEngine(progress=progress, strict=settings.strict, keylog=keylog, digest=settings.capture_digest)
 
 
 __all__ = ["ENGINES", "make_engine"]

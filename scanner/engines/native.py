@@ -40,6 +40,7 @@ class NativeEngine:
         shard: int = 0,
         shards: int = 1,
         keylog: KeyLog | None = None,
+        digest: bool = True,
     ) -> None:
         self.stats = EngineStats()
         self.keylog = keylog
@@ -49,6 +50,9 @@ class NativeEngine:
         self.shards = shards
         # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a decoder bug fails loudly instead of being counted.
         self.strict = strict
+        # Whether captures get their sha256 (CaptureInfo.sha256): a report names it; `privscan
+        # events` does not, and hashing costs it about 5% of its time.
+        self.digest = digest
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for _key, event in self.keyed_events(sources):
@@ -103,7 +107,7 @@ class NativeEngine:
         decryption = decoder.decryption
         # Every shard reads the capture's DSBs: the secrets are for whichever shard has the flow.
         secrets = lambda kind, data: decryption.add_secrets_block(kind, data, f"{source.path} (DSB)")  # noqa: E731
-        with open_capture(source, hashing=primary, secrets=secrets) as capture:
+        with open_capture(source, hashing=primary and self.digest, secrets=secrets) as capture:
             info = capture.info
             if primary:
                 stats.captures.append(info)

@@ -15,14 +15,9 @@ from helpers.captures import udp_datagrams
 from helpers.events import events_of_type
 from helpers.tshark import tshark_fields
 from scanner.decode.protocols.base import Anomalies, PacketContext
-from scanner.decode.protocols.quic import (
-    VERSIONS,
-    QuicDecoder,
-    QuicVersion,
-    _decode_packet_number,
-    client_initial_keys,
-    crypto_frames,
-)
+from scanner.decode.protocols.quic import QuicDecoder
+from scanner.decode.protocols.quic_protection import VERSIONS, QuicVersion, client_initial_keys
+from scanner.decode.protocols.quic_wire import crypto_frames, decode_packet_number
 from scanner.model import FlowTuple, QuicInitial
 
 V1 = VERSIONS[bytes.fromhex("00000001")]
@@ -255,8 +250,8 @@ def test_the_builder_reproduces_the_rfc_packet() -> None:
 
 def test_packet_number_decoding_rfc9000_a3() -> None:
     # RFC 9000 A.3: largest 0xa82f30ea, 16-bit truncated 0x9b32 -> 0xa82f9b32.
-    assert _decode_packet_number(0x9B32, 2, 0xA82F30EA) == 0xA82F9B32
-    assert _decode_packet_number(2, 4, -1) == 2
+    assert decode_packet_number(0x9B32, 2, 0xA82F30EA) == 0xA82F9B32
+    assert decode_packet_number(2, 4, -1) == 2
 
 
 # --------------------------------------------------------------------------- cheap rejections

@@ -20,18 +20,18 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from helpers.captures import udp_datagrams
 from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols.base import Anomalies
-from scanner.decode.protocols.quic import (
+from scanner.decode.protocols.quic import QuicDecoder
+from scanner.decode.protocols.quic_connections import StreamBuffer
+from scanner.decode.protocols.quic_protection import (
     TLS_AES_128_GCM_SHA256,
     TLS_AES_256_GCM_SHA384,
     TLS_CHACHA20_POLY1305_SHA256,
-    QuicDecoder,
-    StreamBuffer,
     TrafficKeys,
     next_traffic_secret,
     packet_protection_keys,
-    read_frames,
     suites_for_secret,
 )
+from scanner.decode.protocols.quic_wire import read_frames
 from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.decode.tlsdecrypt.kdf import hkdf_expand_label
 from scanner.model import Event, HttpRequest
@@ -344,7 +344,8 @@ def test_connection_close_lets_the_connection_go() -> None:
 
 
 def test_bytes_held_by_decrypted_connections_are_bounded() -> None:
-    from scanner.decode.protocols.quic import VERSIONS, _Session
+    from scanner.decode.protocols.quic_connections import Session
+    from scanner.decode.protocols.quic_protection import VERSIONS
     from scanner.model import FlowTuple
 
     anomalies = Anomalies()
@@ -352,7 +353,7 @@ def test_bytes_held_by_decrypted_connections_are_bounded() -> None:
     sessions = []
     for port in (50001, 50002, 50003):
         flow = FlowTuple("udp", "10.0.0.2", port, "192.0.2.1", 443)
-        session = _Session(flow, VERSIONS[b"\x00\x00\x00\x01"], 8, {"CLIENT_TRAFFIC_SECRET_0": bytes(32)}, anomalies)
+        session = Session(flow, VERSIONS[b"\x00\x00\x00\x01"], 8, {"CLIENT_TRAFFIC_SECRET_0": bytes(32)}, anomalies)
         forward = (None, flow.src, flow.sport, flow.dst, flow.dport)
         backward = (None, flow.dst, flow.dport, flow.src, flow.sport)
         session.paths = (forward, backward)

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from scanner.decode.http_message import request_from_fields
 from scanner.decode.protocols.http3 import FRAME_HEADERS, static_header_block
-from scanner.decode.protocols.quic import QUIC_PORT, decrypted_label
+from scanner.decode.protocols.quic import QUIC_PORT
+from scanner.decode.protocols.quic_protection import decrypted_label
 from scanner.engines.tshark.builder import FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import Layer, hex_bytes, integers, values
 from scanner.engines.tshark.protocols.quic import QuicBuilder
