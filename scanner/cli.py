@@ -70,12 +70,15 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 
-def _scan_options(func: Any) -> Any:
-    """The options every command that scans captures shares (scan, blocklist)."""
+def _scan_options(func: Any = None, *, blocklist: bool = False) -> Any:
+    """The options every command that scans captures shares (scan, blocklist).  A blocklist holds
+    host names only: it takes no --show-values or --hmac-key-file, which it would ignore."""
+    if func is None:
+        return lambda f: _scan_options(f, blocklist=blocklist)
     return options.apply(
         [
-            *options.scan_setting_options(engine_default="native"),
-            click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
+            *options.scan_setting_options(engine_default="native", hmac_key=not blocklist),
+            *([] if blocklist else [click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews.")]),
             click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
                          help="Processes decoding in parallel: whole captures, or flow shards of one (reports are the same as with 1)."),
             click.option("--scheduler", metavar="ADDRESS|local:N",
@@ -100,6 +103,8 @@ def _settings(**kwargs: Any) -> Any:
         runtime=runtime(),
         scheduler=kwargs.get("scheduler"),
         keylogs=tuple(kwargs.get("keylogs") or ()),
+        assume_minor=bool(kwargs.get("assume_minor")),
+        trackers=tuple(kwargs.get("tracker_lists") or ()),
     )
 
 
@@ -142,20 +147,25 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
 
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
-@_scan_options
+@_scan_options(blocklist=True)
 @click.option("--format", "fmt", type=options.RegistryChoice(options.blocklist_format_names), default="hosts", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool, jobs: int, **kwargs: Any) -> None:
     """Network policy for child-profile subscriptions: the third-party trackers that received a
     minor's identifiers, as a hosts file, a dnsmasq configuration or a DNS RPZ zone."""
-    from scanner.report.blocklist import render_blocklist
+    from scanner.report.blocklist import render_blocklist, why_empty
     from scanner.report.output import check_writable, open_output
 
     check_writable(output)
     result = _run(captures, quiet, jobs, **kwargs)
-    text = render_blocklist(result, fmt)
+    text = render_blocklist(result, fmt, replaces=output)  # an RPZ zone's serial goes past the file it replaces
     with open_output(output) as stream:
         stream.write(text)
+    for warning in result.warnings:
+        click.echo(f"privscan: warning: {warning}", err=True)
+    reason = why_empty(result)
+    if reason is not None:
+        click.echo(f"privscan: {reason}", err=True)
 
 
 def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:

@@ -472,6 +472,9 @@ class RadiusMessage(Event):
     imsi: str | None = None
     imeisv: str | None = None
     session_id: str | None = None
+    # Text attributes an operator marks child-profile pools with (Class, Filter-Id, NAS-Identifier,
+    # ...: scanner/knowledge/networks.py), as (RFC 2865 name, value); not shown by ``events``.
+    attributes: tuple[tuple[str, str], ...] = field(default=(), metadata={"record": False})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -568,9 +571,16 @@ class Subject:
     minor: bool | None
     source: str  # one of SUBJECT_SOURCES
     attributes: tuple[tuple[str, str], ...] = ()  # e.g. (("imsi", "..."), ("msisdn", "..."))
+    pool: str | None = None  # the child-profile pool (inventory ``networks:``) that gave its age
+    age: int | None = None  # the pool's age, when it gives one
 
     def to_record(self) -> dict[str, Any]:
-        return {"id": self.id, "minor": self.minor, "source": self.source}
+        record: dict[str, Any] = {"id": self.id, "minor": self.minor, "source": self.source}
+        if self.pool is not None:
+            record["pool"] = self.pool
+        if self.age is not None:
+            record["age"] = self.age
+        return record
 
 
 # The category of the one destination that is no company: the local network, where device
@@ -591,9 +601,11 @@ class Destination:
     tracker: bool
     party: str  # "first" | "third"
     host_source: str = "ip"  # http_host | sni | dns (an answer) | dns_query | ip | local
+    unknown: bool = False  # no tracker list names it (scanner/attribute/first_party.py)
+    tracker_list: str | None = None  # the user's list (--trackers FORMAT:FILE) that named it, if one did
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "host": self.host,
             "ip": self.ip,
             "port": self.port,
@@ -603,6 +615,11 @@ class Destination:
             "tracker": self.tracker,
             "party": self.party,
         }
+        if self.unknown:
+            record["unknown"] = True
+        if self.tracker_list is not None:
+            record["list"] = self.tracker_list
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -853,6 +870,11 @@ class ScanResult:
     show_values: bool = False
     hmac_key_id: str = ""
     warnings: tuple[str, ...] = ()
+    # Organisations no list names that received identifiers (scanner/attribute/first_party.py).
+    unknown_destinations: tuple[Any, ...] = ()
+    # Subjects whose traffic the captures hold even without findings (inventory devices whose addresses
+    # sent requests): an audit does not call their old findings "not seen" (scanner/audit/history.py).
+    present_subjects: tuple[str, ...] = ()
 
     def findings_at_or_above(self, severity: str) -> list[Finding]:
         bar = SEVERITY_RANK[severity]

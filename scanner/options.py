@@ -54,19 +54,28 @@ class ReportFormatsOption(click.Option):
         return super().get_help_record(ctx)
 
 
-def scan_setting_options(*, engine_default: str | None) -> list[Callable[[Any], Any]]:
-    """The scan settings every scanning command takes; ``engine_default`` None: the config's, else native."""
+def scan_setting_options(*, engine_default: str | None, hmac_key: bool = True) -> list[Callable[[Any], Any]]:
+    """The scan settings every scanning command takes; ``engine_default`` None: the config's, else native.
+    ``hmac_key`` False for a command whose output holds no HMAC or fingerprint (``blocklist``): it does
+    not accept an option it would ignore."""
     engine_help = None if engine_default else f"{' or '.join(ENGINES)} (default: the config's, else {ENGINES[0]})."
-    return [
-        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
-        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
+    found = [
+        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices, and networks: pools, with ages (YAML or CSV)."),
+        click.option("--subscribers", type=click.Path(dir_okay=False),
+                     help="Child-profile subscriber list (IMSI/MSISDN, or networks: pools, with minor or age)."),
+        click.option("--assume-minor", is_flag=True,
+                     help="Every subject whose age is unknown is a minor (a lab capture of a child's device)."),
+        click.option("--trackers", "tracker_lists", multiple=True, metavar="FORMAT:FILE",
+                     help="Tracker list to add to the built-in database: hosts, abp, disconnect, ddg or exodus. Repeatable."),
         click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
         click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
         click.option("--engine", type=click.Choice(ENGINES), default=engine_default, show_default=engine_default is not None, help=engine_help),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False),
-                     help="Key for value HMACs; finding fingerprints depend on it (default: ~/.config/privscan/hmac.key)."),
         keylog_option(),
     ]
+    if hmac_key:
+        found.append(click.option("--hmac-key-file", type=click.Path(dir_okay=False),
+                                  help="Key for value HMACs; finding fingerprints depend on it (default: ~/.config/privscan/hmac.key)."))
+    return found
 
 
 KEYLOG_HELP = (

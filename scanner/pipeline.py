@@ -26,8 +26,10 @@ from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.cname import CnameCloaks
 from scanner.attribute.collectors import Collectors
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
+from scanner.attribute.first_party import FirstPartyLearner, reclassify, unknown_destinations
 from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
+from scanner.attribute.tracker_lists import load_tracker_lists
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.decode.keylog import load_keylogs
@@ -41,7 +43,8 @@ from scanner.engines.base import EngineStats
 from scanner.graph import Linkability, analyse, annotate_findings, build_graph, identifier_node, linkability
 from scanner.ingest import CaptureSource
 from scanner.knowledge.identifiers import identifier_type
-from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_subscribers
+from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_networks, load_subscribers
+from scanner.knowledge.networks import PoolMatcher
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     AppRef,
@@ -103,6 +106,8 @@ class ScanSettings:
     scheduler: str | None = None  # a Dask scheduler's address, or local:N (run/dask_cluster.py)
     runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
     keylogs: tuple[str, ...] = ()  # NSS key log files (SSLKEYLOGFILE) for TLS/QUIC decryption
+    assume_minor: bool = False  # every subject whose age is unknown is a minor (--assume-minor)
+    trackers: tuple[str, ...] = ()  # FORMAT:FILE tracker lists the user supplies (--trackers; tracker_lists.py)
 
 
 class ScanPipeline:
@@ -111,6 +116,12 @@ class ScanPipeline:
         root = Path(settings.signatures) if settings.signatures else default_signatures_root()
         self.id_signatures = load_identifier_signatures(root)
         self.trackers = TrackerDatabase.load(root)
+        if settings.trackers:
+            lists = load_tracker_lists(settings.trackers)
+            self.trackers = self.trackers.with_imported(
+                (entry for found in lists for entry in found.entries),
+                (SignatureFile(f"{found.format}:{found.path}", found.sha256) for found in lists),
+            )
         rules, policy_files = load_policy_rules(root)
         self.inventory: Inventory | None = load_inventory(settings.inventory) if settings.inventory else None
         subscribers: tuple[Subscriber, ...] = load_subscribers(settings.subscribers) if settings.subscribers else ()
@@ -120,7 +131,9 @@ class ScanPipeline:
         self.keylog = load_keylogs(settings.keylogs)
         self.detector = Detector(self.id_signatures, self.inventory)
         self.bindings = BindingLearner()
-        self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms)
+        pools = (self.inventory.networks if self.inventory else ()) + (load_networks(settings.subscribers) if settings.subscribers else ())
+        self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms,
+                                        pools=PoolMatcher(pools), assume_minor=settings.assume_minor)
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
         self.cnames = CnameCloaks(self.destinations)
@@ -129,6 +142,7 @@ class ScanPipeline:
         self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
         self.digests: LearnedDigests[_Sighting] = LearnedDigests()
         self.aggregator = Aggregator()
+        self.first_parties = FirstPartyLearner()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
         self.first_party = {d.id: frozenset(d.first_party) for d in self.inventory.devices} if self.inventory else {}
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
@@ -178,6 +192,7 @@ class ScanPipeline:
         if event.contact_location is not None:  # (DNS answers returned above)
             if destination is None:
                 destination = self._destination(event)
+            self.first_parties.count(event.flow.src, destination)
             resolver = self.encrypted_dns.describe(destination, event.type) if not destination.tracker else None
             if resolver is not None:
                 destination = resolver  # a DoH/DoT resolver: past the operator's DNS filtering (PS902)
@@ -319,6 +334,7 @@ class ScanPipeline:
     def result(self, stats: EngineStats, engine: str) -> ScanResult:
         aggregator = self.aggregator
         show = self.settings.show_values
+        self._reclassify_parties()
         previews: dict[str, str] = {}
         for leak in aggregator.leaks.values():
             for value_hmac, value in leak.values.items():
@@ -373,7 +389,24 @@ class ScanPipeline:
             show_values=show,
             hmac_key_id=self.pseudonyms.key_id,
             warnings=tuple(warnings),
+            unknown_destinations=unknown_destinations(
+                (leak.destination, leak.id_type, leak.subject.id, leak.subject.minor, leak.count) for leak in aggregator.leaks.values()
+            ),
+            present_subjects=self._present_subjects(),
         )
+
+    def _present_subjects(self) -> tuple[str, ...]:
+        """Client addresses that sent requests, and the inventory devices that own them."""
+        seen = self.first_parties.addresses()
+        devices = [d.id for d in self.inventory.devices if any(a.address in seen for a in d.addresses)] if self.inventory else []
+        return tuple(sorted(seen | set(devices)))
+
+    def _reclassify_parties(self) -> None:
+        """Unknown destinations are third parties unless the subject's own service (first_party.py)."""
+        for leak in self.aggregator.leaks.values():
+            addresses = {e.flow.src for e in leak.evidence}
+            leak.destination = reclassify(leak.destination, addresses, self.first_parties,
+                                          self.first_party.get(leak.subject.id, frozenset()))
 
     def _linkability(self, graph: nx.MultiDiGraph) -> dict[str, Linkability]:
         """Value HMAC -> its linkability in the graph, by parent company (the tracker database's

@@ -92,3 +92,12 @@ def test_one_capture_split_into_flow_shards_decrypts_the_same(args: list[str]) -
     assert serial.returncode == sharded.returncode == 0, sharded.stderr
     assert json.loads(sharded.stdout) == json.loads(serial.stdout)
     assert json.loads(serial.stdout)["stats"]["tls_connections_decrypted"] > 20
+
+
+def test_a_dask_cluster_decrypts_the_same() -> None:
+    pytest.importorskip("distributed", reason="Dask distributed is not installed (make setup installs it)")
+    args = [str(CAPTURE), "--keylog", str(KEYS), "-q", "--format", "json", "--fail-on", "none"]
+    serial = privscan("scan", *args)
+    cluster = privscan("scan", *args, "--scheduler", "local:2")
+    assert cluster.returncode == 0, cluster.stderr
+    assert json.loads(cluster.stdout) == json.loads(serial.stdout)

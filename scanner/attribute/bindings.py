@@ -50,6 +50,10 @@ class Identity:
     mei: str | None = None
     mac: str | None = None
     user_name: str | None = None
+    # What marks a child-profile pool (scanner/knowledge/networks.py): the GTP-C session's APN and
+    # the RADIUS message's text attributes.  Not part of who the holder is (equality, key).
+    apn: str | None = field(default=None, compare=False)
+    radius: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -196,6 +200,7 @@ class BindingLearner:
             imsi=request.imsi,
             msisdn=request.msisdn,
             mei=_normal_imei(request.mei),
+            apn=request.apn or event.apn,
         )
         # A UE is given an IPv6 /64 prefix and picks its own interface identifier (TS 23.401
         # 5.3.1.2.2): it is bound by prefix, an IPv4 address as it is.
@@ -265,6 +270,7 @@ class BindingLearner:
             mei=_normal_imei(event.imeisv),
             mac=station_mac,
             user_name=event.user_name,
+            radius=_radius_attributes(event),
         )
         if identity.key is None:
             return
@@ -318,6 +324,11 @@ def ipv6_prefix64(address: str) -> str:
     except OSError:
         return address
     return socket.inet_ntop(socket.AF_INET6, packed[:8] + bytes(8)) + "/64"
+
+
+def _radius_attributes(event: RadiusMessage) -> tuple[tuple[str, str], ...]:
+    named = (("User-Name", event.user_name), ("Called-Station-Id", event.called_station_id))
+    return tuple((name, value) for name, value in named if value) + event.attributes
 
 
 def _normal_imei(value: str | None) -> str | None:

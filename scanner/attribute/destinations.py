@@ -10,7 +10,8 @@
 - ``org``, ``category``, ``tracker``: from the tracker signatures
   (``scanner.attribute.trackers``) when a host or domain entry matches; otherwise
   the registrable domain stands in for the organisation (``kinderspiele-welt.de``),
-  with no category and ``tracker=False``;
+  with no category, ``tracker=False`` and ``unknown=True`` (no list names it;
+  first_party.py decides its party when the scan ends);
 - ``party``, by this rule:
 
   * ``"first"`` when the destination is not a tracker: a service the user (or
@@ -124,6 +125,8 @@ class DestinationResolver:
             tracker=info.tracker,
             party=self.party(info, context),
             host_source=source,
+            unknown=info.match is None,
+            tracker_list=info.match.list_name if info.match is not None else None,
         )
 
     def party(self, info: HostInfo, context: str | None) -> str:

@@ -17,13 +17,22 @@ A control-plane identity is joined to an inventory device that lists its
 IMSI, MSISDN, IMEI or MAC, and to the operator's child-profile subscriber
 list; subscribers are named by a keyed pseudonym (``sub-3fa9c2d81e0b``) so
 reports do not print IMSIs.
+
+A subject whose age none of these gives takes it from a child-profile pool
+(``networks:``; networks.py): the APN or RADIUS attributes of the session that
+bound its address, else the address range it is in; it keeps its id and gains
+the pool's name.  With ``assume_minor`` (``--assume-minor``) a subject whose
+age is still unknown is a minor.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from scanner.attribute.bindings import BindingLearner, Identity
 from scanner.knowledge.identifiers import identifier_type, normalise_identifier
 from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
+from scanner.knowledge.networks import NetworkPool, PoolMatcher
 from scanner.model import DhcpMessage, Event, Subject
 from scanner.privacy import Pseudonymizer
 
@@ -35,8 +44,13 @@ class SubjectResolver:
         subscribers: tuple[Subscriber, ...],
         bindings: BindingLearner,
         pseudonyms: Pseudonymizer,
+        *,
+        pools: PoolMatcher | None = None,
+        assume_minor: bool = False,
     ) -> None:
         self.bindings = bindings
+        self.pools = pools if pools is not None else PoolMatcher(inventory.networks if inventory else ())
+        self.assume_minor = assume_minor
         self.pseudonyms = pseudonyms
         self.devices: dict[str, Device] = inventory.by_id() if inventory else {}
         self._by_address: dict[str, list[tuple[Device, TimedAddress]]] = {}
@@ -76,18 +90,22 @@ class SubjectResolver:
             identity = self.bindings.lookup(event.flow.src, ts)
         if identity is None and isinstance(event, DhcpMessage) and event.mac:
             identity = Identity(source="dhcp", mac=event.mac)
+        address = event.flow.src
         if identity is not None:
-            subject = self._from_identity(identity)
+            subject = self._from_identity(identity, address)
             if subject is not None:
                 return subject
-        device = self._device_at(event.flow.src, ts)
+        device = self._device_at(address, ts)
         if device is None and owner is not None:
             device = self.devices.get(owner)
         if device is not None:
-            return self._device_subject(device)
+            return self._device_subject(device, address=address)
         if identity is not None:
-            return self._pseudonymous(identity)
-        return self._intern(Subject(event.flow.src, None, "address"))
+            return self._pseudonymous(identity, address)
+        subject = self._subjects.get(address)
+        if subject is not None:
+            return subject
+        return self._intern(_with_pool(Subject(address, None, "address"), self.pools.by_address(address)))
 
     # ------------------------------------------------------------------ pieces
 
@@ -97,7 +115,7 @@ class SubjectResolver:
                 return device
         return None
 
-    def _from_identity(self, identity: Identity) -> Subject | None:
+    def _from_identity(self, identity: Identity, address: str) -> Subject | None:
         """An inventory device for this identity, if the inventory lists one of its numbers."""
         cached = self._identity_subjects.get(identity)
         if cached is not None:
@@ -108,16 +126,16 @@ class SubjectResolver:
                 device = self._by_identifier.get(("imei" if kind == "mei" else kind, value))
                 if device is not None:
                     # A device the inventory knows only by its numbers was found by the control plane.
-                    subject = self._device_subject(device, "inventory" if device.addresses else identity.source)
+                    subject = self._device_subject(device, "inventory" if device.addresses else identity.source, address, identity)
                     self._identity_subjects[identity] = subject
                     return subject
         if identity.source == "dhcp":
             return None  # a MAC alone: the inventory's addresses and value owners are tried first
-        subject = self._pseudonymous(identity)
+        subject = self._pseudonymous(identity, address)
         self._identity_subjects[identity] = subject
         return subject
 
-    def _pseudonymous(self, identity: Identity) -> Subject:
+    def _pseudonymous(self, identity: Identity, address: str) -> Subject:
         subscriber = None
         for kind in ("imsi", "msisdn"):
             value = getattr(identity, kind)
@@ -128,18 +146,46 @@ class SubjectResolver:
         assert key is not None
         kind, value = key
         name = subscriber.id if subscriber and subscriber.id else self.pseudonyms.pseudonym("sub" if kind != "mac" else "mac", f"{kind}:{value}")
+        existing = self._subjects.get(name)
+        if existing is not None:
+            return existing
         attributes = tuple((k, getattr(identity, k)) for k in ("imsi", "msisdn", "mei", "mac", "user_name") if getattr(identity, k))
-        return self._intern(Subject(name, subscriber.minor if subscriber else None, identity.source, attributes))
+        subject = Subject(name, subscriber.minor if subscriber else None, identity.source, attributes)
+        if subject.minor is None:
+            subject = _with_pool(subject, self._pool_of(identity, address))
+        return self._intern(subject)
 
-    def _device_subject(self, device: Device, source: str = "inventory") -> Subject:
+    def _device_subject(self, device: Device, source: str = "inventory", address: str | None = None,
+                        identity: Identity | None = None) -> Subject:
         subject = self._subjects.get(device.id)
         if subject is None:
-            subject = self._intern(Subject(device.id, device.minor, source))
+            subject = Subject(device.id, device.minor, source)
+            if subject.minor is None and address is not None:
+                subject = _with_pool(subject, self._pool_of(identity, address))
+            subject = self._intern(subject)
         return subject
+
+    def _pool_of(self, identity: Identity | None, address: str) -> NetworkPool | None:
+        """The control plane's pool (APN, RADIUS attributes) first, then the address range."""
+        if not self.pools:
+            return None
+        if identity is not None:
+            found = self.pools.by_apn(identity.apn) or self.pools.by_radius(identity.radius)
+            if found is not None:
+                return found
+        return self.pools.by_address(address)
 
     def _intern(self, subject: Subject) -> Subject:
         existing = self._subjects.get(subject.id)
         if existing is not None:
             return existing
+        if subject.minor is None and self.assume_minor:
+            subject = dataclasses.replace(subject, minor=True)
         self._subjects[subject.id] = subject
         return subject
+
+
+def _with_pool(subject: Subject, pool: NetworkPool | None) -> Subject:
+    if pool is None:
+        return subject
+    return dataclasses.replace(subject, minor=pool.minor, pool=pool.name, age=pool.age)

@@ -41,6 +41,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -78,7 +79,32 @@ _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 _URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 
 # libyaml's composer is ~10x faster than the pure-Python one and gives the same marks.
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_TAGS = {ScalarNode: "tag:yaml.org,2002:str", SequenceNode: "tag:yaml.org,2002:seq", MappingNode: "tag:yaml.org,2002:map"}
+
+
+class _Loader(_BaseLoader):
+    """Composes without resolving tags: every value here is read as text anyway (see
+    ``_FileParser.string``), and PyYAML's resolver (a Python call per node, regular expressions
+    per scalar) was half the load time of a few hundred files.  A plain ``~`` or ``null`` is still
+    read as "no value"; an explicit tag (``!!null``, ``!!python/...``) is kept, and refused as not
+    a string."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[object]]] = {}
+
+    def resolve(self, kind: type, value: object, implicit: object) -> str:
+        return _TAGS[kind]
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        return None  # no path resolvers are registered
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+_PLAIN_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +131,7 @@ class TrackerMatch:
     kind: str  # "host" (exact name) | "domain" (name and its sub-domains)
     note: str | None
     line: int  # where the entry is in its file
+    list_name: str | None = None  # FORMAT:FILE of the user's list it was imported from (tracker_lists.py)
 
     @property
     def org(self) -> str:
@@ -115,8 +142,9 @@ class TrackerMatch:
         return self.organisation.parent
 
     @property
-    def category(self) -> str:
-        return self.categories[0]
+    def category(self) -> str | None:
+        # Entries imported from a list without categories (a hosts file) have none.
+        return self.categories[0] if self.categories else None
 
     @property
     def source(self) -> str:
@@ -158,6 +186,24 @@ class TrackerDatabase:
             files.append(SignatureFile(str(path), hashlib.sha256(data).hexdigest()))
             entries.extend(parse_tracker_file(path, data))
         return cls(entries, files)
+
+    def with_imported(self, entries: Iterable[TrackerMatch], files: Iterable[SignatureFile] = ()) -> TrackerDatabase:
+        """This database plus entries read from user-supplied lists (tracker_lists.py).
+
+        A name this database (or an earlier imported entry) already lists keeps its owner: the
+        built-in files are reviewed facts, and the first list given wins over later ones.
+        """
+        combined = TrackerDatabase((), (*self.files, *files))
+        combined._hosts = dict(self._hosts)
+        combined._domains = dict(self._domains)
+        organisations = {o.source: o for o in self.organisations}
+        for entry in entries:
+            if entry.matched in combined._hosts or entry.matched in combined._domains:
+                continue
+            (combined._hosts if entry.kind == "host" else combined._domains)[entry.matched] = entry
+            organisations.setdefault(f"{entry.organisation.source}#{entry.organisation.name}", entry.organisation)
+        combined.organisations = tuple(organisations.values())
+        return combined
 
     # ------------------------------------------------------------------ matching
 
@@ -260,7 +306,8 @@ class _FileParser:
 
     def string(self, node: Node, what: str) -> str:
         # Any scalar's text is taken as written: `country: NO` is Norway, not YAML 1.1's false.
-        if not isinstance(node, ScalarNode) or node.tag == "tag:yaml.org,2002:null" or not node.value.strip():
+        if (not isinstance(node, ScalarNode) or node.tag == "tag:yaml.org,2002:null"
+                or (node.style is None and node.value in _PLAIN_NULLS) or not node.value.strip()):
             raise self.error(node, f"{what} must be a non-empty string")
         return str(node.value).strip()
 

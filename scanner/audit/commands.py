@@ -71,6 +71,8 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
         runtime=_runtime(),
         keylogs=tuple(options.get("keylogs") or ()) or base.keylogs,
+        assume_minor=bool(options.get("assume_minor")) or base.assume_minor,
+        trackers=tuple(options.get("tracker_lists") or ()) or base.trackers,
     )
 
 
@@ -174,13 +176,14 @@ def history(target: str, finding_id: str | None, run_id: int | None, limit: int,
         if not rows:
             click.echo(f"no runs yet in {db_path}")
             return
-        click.echo(f"{'run':>5}  {'started':<20}  {'status':<6}  {'kind':<5}  {'new':>4}  {'open':>4}  {'resolved':>8}  {'baselined':>9}  {'allowed':>7}  inputs")
+        click.echo(f"{'run':>5}  {'started':<20}  {'status':<10}  {'kind':<5}  {'new':>4}  {'open':>4}  {'resolved':>8}  {'not seen':>8}  "
+                   f"{'baselined':>9}  {'allowed':>7}  inputs")
         for r in rows:
             s = r.states
             inputs = ", ".join(Path(i["path"]).name for i in r.inputs)
             click.echo(
-                f"{r.id:>5}  {r.started:<20}  {r.status:<6}  {r.kind:<5}  {s.get('new', 0):>4}  {s.get('open', 0):>4}  "
-                f"{s.get('resolved', 0):>8}  {s.get('baselined', 0):>9}  {s.get('allowlisted', 0):>7}  {inputs}"
+                f"{r.id:>5}  {r.started:<20}  {r.status:<10}  {r.kind:<5}  {s.get('new', 0):>4}  {s.get('open', 0):>4}  "
+                f"{s.get('resolved', 0):>8}  {s.get('not_seen', 0):>8}  {s.get('baselined', 0):>9}  {s.get('allowlisted', 0):>7}  {inputs}"
             )
 
 
@@ -335,16 +338,22 @@ def _accepted_findings(
 @click.argument("directory", type=click.Path(file_okay=False))
 @_settings_options
 @click.option("--history", "history_path", type=click.Path(dir_okay=False),
-              help="History database (default: the config's, else DIR/.privscan-history.sqlite).")
+              help="History database (default: the config's, else $XDG_STATE_HOME/privscan/history.sqlite, "
+                   "~/.local/state/privscan/history.sqlite when unset; never in the watched directory).")
 @click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), help="Baseline to honour (default: the config's).")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None, help="Threshold recorded per run (default: the config's, else high).")
 @click.option("--pattern", default="*", show_default=True, help="Only files whose name matches this glob.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True, help="Seconds between looks at the directory.")
 @click.option("--settle", type=click.FloatRange(min=0), default=10.0, show_default=True, help="Seconds a file must stay unchanged before it is complete.")
-@click.option("--once", is_flag=True, help="Scan what is complete now and exit (cron, tests). Exit 1 if a run failed.")
+@click.option("--once", is_flag=True, help="Scan what is complete now and exit (cron, tests). Exit 1 if a run found violations.")
 @click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True, help="One line per scanned file.")
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False),
+              help="Write each scanned file's report here, named after the capture (lab-0100.pcap.json).")
+@click.option("--report-format", "report_formats", multiple=True,
+              help="Report format(s) for --reports (default json; html, sarif, csv, ...). Repeatable.")
 def watch(directory: str, config_path: str | None, history_path: str | None, baseline_path: str | None, fail_on: str | None,
-          pattern: str, interval: float, settle: float, once: bool, fmt: str, **options: Any) -> None:
+          pattern: str, interval: float, settle: float, once: bool, fmt: str, reports_dir: str | None,
+          report_formats: Sequence[str], **options: Any) -> None:
     """Follow DIR, where tcpdump -G/-C or a dumpcap ring buffer writes rotating files; scan each complete file once."""
     import hashlib
 
@@ -361,7 +370,8 @@ def watch(directory: str, config_path: str | None, history_path: str | None, bas
     elif config is not None:
         db = config.history
     else:
-        db = root / ".privscan-history.sqlite"
+        db = default_watch_history()
+    per_file = _per_file_reports(reports_dir, report_formats, root)
     baseline_file = Path(baseline_path) if baseline_path else (config.baseline if config is not None else None)
     loaded = None
     baseline_record = None
@@ -379,6 +389,12 @@ def watch(directory: str, config_path: str | None, history_path: str | None, bas
         failed = failed or bool(c.failing)
         for warning in scan.result.warnings:
             click.echo(f"privscan: warning: {warning}", err=True)
+        for name, folder in per_file:
+            from scanner.report.formats import RenderOptions, get_format, write_report
+
+            cls = get_format(name)
+            extension = cls.extensions[0] if cls.extensions else f".{name}"
+            write_report(scan.result, cls(RenderOptions()), folder / f"{Path(scan.path).name}{extension}")
         if fmt == "jsonl":
             record = {"capture": scan.path, **c.to_summary()}
             del record["resolved"]  # a watch run resolves nothing (see watch.py)
@@ -409,6 +425,41 @@ def watch(directory: str, config_path: str | None, history_path: str | None, bas
 
 def _nothing() -> None:
     pass
+
+
+def default_watch_history() -> Path:
+    """Where ``watch`` keeps its history without --history or --config: per user, in the XDG state
+    directory ($XDG_STATE_HOME/privscan/history.sqlite, ~/.local/state/... when unset), never in the
+    watched directory (a capture directory is often shared, rotated or cleaned by the capture tool)."""
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    folder = base / "privscan"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise InputError(f"cannot create the history directory {folder}: {exc.strerror or exc} (give --history FILE)") from None
+    return folder / "history.sqlite"
+
+
+def _per_file_reports(reports_dir: str | None, report_formats: Sequence[str], watched: Path) -> list[tuple[str, Path]]:
+    """(format, directory) pairs for --reports; checked before the watch starts."""
+    from scanner.report.formats import get_format
+    from scanner.report.output import check_writable
+
+    names = [n.strip().lower() for arg in report_formats for n in arg.split(",") if n.strip()]
+    if reports_dir is None:
+        if names:
+            raise click.UsageError("--report-format needs --reports DIR")
+        return []
+    folder = Path(reports_dir)
+    if not folder.is_dir():
+        raise InputError(f"no such directory for --reports: {reports_dir}")
+    if folder.resolve() == watched.resolve():
+        raise click.UsageError("--reports must not be the watched directory (reports would be taken for captures)")
+    for name in names or ["json"]:
+        get_format(name)  # an unknown name fails now, not after the first file
+    check_writable(folder / "privscan-check")
+    return [(name, folder) for name in (names or ["json"])]
 
 
 def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:

@@ -29,6 +29,8 @@ Every key::
     fail_on: high                       # critical | high | medium | low | info | none
     outputs: {html: report.html, json: report.json, summary: audit-summary.json}
     show_values: false
+    assume_minor: false                 # every subject of unknown age is a minor (--assume-minor)
+    trackers: ["hosts:lists/trackers.txt", "ddg:tds.json"]   # tracker lists to import (--trackers)
 
 Relative paths are relative to the directory of the config file, not to the
 directory cron or systemd happens to start in.  Errors name the file and the
@@ -57,7 +59,8 @@ DEFAULT_CAPTURE_OUTPUT = "captures/audit-{started}.pcapng"
 
 _PATH_KEYS = ("inventory", "subscribers", "allowlist", "signatures", "hmac_key_file", "history", "baseline")
 _KEYS = frozenset(
-    {*_PATH_KEYS, "name", "engine", "jobs", "scheduler", "captures", "capture", "fail_on", "outputs", "show_values", "keylog"}
+    {*_PATH_KEYS, "name", "engine", "jobs", "scheduler", "captures", "capture", "fail_on", "outputs", "show_values", "keylog",
+     "assume_minor", "trackers"}
 )
 _CAPTURE_KEYS = frozenset({"interface", "duration", "filter", "output", "backend"})
 
@@ -96,6 +99,8 @@ class AuditConfig:
     outputs: tuple[tuple[str, Path], ...] = ()  # (format name or "summary", path)
     show_values: bool = False
     keylogs: tuple[Path, ...] = ()  # NSS key log files
+    assume_minor: bool = False
+    trackers: tuple[str, ...] = ()  # FORMAT:FILE, FILE absolute
 
     def scan_settings(self, runtime: Settings | None = None) -> Any:
         """The pipeline's ScanSettings for this audit (``runtime``: the command line's settings)."""
@@ -113,6 +118,8 @@ class AuditConfig:
             jobs=self.jobs,
             scheduler=self.scheduler,
             keylogs=tuple(str(p) for p in self.keylogs),
+            assume_minor=self.assume_minor,
+            trackers=self.trackers,
         )
 
 
@@ -178,6 +185,10 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
     if not isinstance(show_values, bool):
         raise ConfigError(path, where("show_values"), "'show_values' must be true or false")
 
+    assume_minor = document.get("assume_minor", False)
+    if not isinstance(assume_minor, bool):
+        raise ConfigError(path, where("assume_minor"), "'assume_minor' must be true or false")
+
     return AuditConfig(
         path=path,
         name=name.strip(),
@@ -197,7 +208,32 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
         outputs=_outputs(path, document, base),
         show_values=show_values,
         keylogs=_keylogs(path, document, base),
+        assume_minor=assume_minor,
+        trackers=_trackers(path, document, base),
     )
+
+
+def _trackers(path: Path, document: LineDict, base: Path) -> tuple[str, ...]:
+    """``trackers: [FORMAT:FILE, ...]``, each FILE relative to the config and checked now."""
+    from scanner.attribute.tracker_lists import FORMATS
+
+    value = document.get("trackers")
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ConfigError(path, line_of(document, "trackers"), "'trackers' must be a list of FORMAT:FILE")
+    out = []
+    for index, item in enumerate(items):
+        where = items.line_of(index) if isinstance(items, LineList) else line_of(document, "trackers")
+        fmt, sep, rest = str(item).partition(":") if isinstance(item, str) else ("", "", "")
+        if not sep or fmt.strip().lower() not in FORMATS or not rest.strip():
+            raise ConfigError(path, where, f"trackers: {item!r} is not FORMAT:FILE with FORMAT one of {', '.join(FORMATS)}")
+        resolved = _resolve(base, rest)
+        if not resolved.is_file():
+            raise ConfigError(path, where, f"trackers: no such file: {resolved}")
+        out.append(f"{fmt.strip().lower()}:{resolved}")
+    return tuple(out)
 
 
 def _keylogs(path: Path, document: LineDict, base: Path) -> tuple[Path, ...]:

@@ -4,7 +4,7 @@ Why SQLite: an unattended lab audit needs a store that is one file beside the
 config, survives a kill or a power cut without a server to run, and that an
 engineer can open with any SQLite client.
 
-Tables (schema version 2)::
+Tables (schema version 3)::
 
     schema_version (version PK, description, applied)        -- one row per migration applied
     runs           (id PK, series, kind, started, finished, status, exit_status, fail_on,
@@ -15,15 +15,31 @@ Tables (schema version 2)::
                     first_run, last_run, first_seen, last_seen, status, resolved_run)
     run_findings   (run_id, fingerprint, state, severity, rule, count)       -- what each run saw
     scanned_files  (path, size, sha256, mtime_ns, run_id)                    -- what `watch` has scanned
+    run_not_seen   (run_id, fingerprint)       -- open findings of subjects absent from a run's captures
 
 A finding's ``status`` is its state after the latest run that concerned it:
 ``open`` (seen, neither baselined nor allow-listed), ``baselined``,
 ``allowlisted``, or ``resolved`` (seen by the series' previous run, not by
-this one).  A run's ``run_findings.state`` is ``new`` / ``open`` /
-``baselined`` / ``allowlisted`` for what it saw, ``resolved`` for what it no
-longer saw.  "New" means: not seen by the previous run of the same series
-(audits), or never seen before in the series (``watch``, whose rotating files
-are slices of time, so absence from one file resolves nothing).
+this one, although this run saw its subject).  A run's ``run_findings.state``
+is ``new`` / ``open`` / ``baselined`` / ``allowlisted`` for what it saw,
+``resolved`` for what it no longer saw.  "New" means: not seen by the
+previous run of the same series (audits), or never seen before in the series
+(``watch``, whose rotating files are slices of time, so absence from one file
+resolves nothing).
+
+A finding whose *subject* is absent from a run's captures (the device was
+off, or not in tonight's capture) is not resolved: nothing says the leak
+stopped.  The run lists it in ``run_not_seen`` and the finding keeps its
+status; the next run compares with it as if the previous run had seen it, so
+when the device is back its findings are still open, not new.  A subject is
+present when it sent anything the scan attributed (``ScanResult.subjects``)
+or, for an inventory device, when one of its addresses sent a request
+(``ScanResult.present_subjects``).
+
+A run's ``status`` is ``passed`` or, when findings reached ``fail_on``,
+stored as ``failed`` (schema 1's word, kept by its CHECK constraint) and
+shown as ``violations``: the run did its job, it found violations
+(``RunRow.status``).
 
 Writes are transactional: a run is written in ONE ``BEGIN IMMEDIATE`` ...
 ``COMMIT`` at its end, the comparison with the previous run read inside that
@@ -60,6 +76,8 @@ from scanner.model import SEVERITY_RANK, Finding, ScanResult
 TEST_PAUSE_MARKER = "privscan: test: paused inside the history transaction"
 
 FINDING_STATUSES = ("open", "resolved", "baselined", "allowlisted")
+# How a run's stored status is shown: a run that found violations did not fail.
+RUN_STATUS_SHOWN = {"passed": "passed", "failed": "violations"}
 RUN_STATES = ("new", "open", "baselined", "allowlisted", "resolved")
 
 
@@ -150,6 +168,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE runs ADD COLUMN baseline_sha256 TEXT",
         ),
     ),
+    Migration(
+        3,
+        "runs record the open findings of subjects absent from their captures (not seen, not resolved)",
+        (
+            """CREATE TABLE run_not_seen (
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                fingerprint TEXT NOT NULL REFERENCES findings (fingerprint),
+                PRIMARY KEY (run_id, fingerprint)
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -224,6 +253,7 @@ class RunComparison:
     failing: tuple[Finding, ...]  # new or open, at or above fail_on
     exit_status: int
     previous_key_id: str | None = None  # the previous run's HMAC key id, when it differs from this one's
+    not_seen: tuple[StoredFinding, ...] = ()  # earlier findings of subjects absent from this run's captures
 
     def to_summary(self) -> dict[str, Any]:
         """``{"run", "new", "open", "resolved", "baselined"}``: the contract of ``privscan audit --format json``."""
@@ -233,6 +263,7 @@ class RunComparison:
             "open": [f.id for f in self.open],
             "resolved": [f.fingerprint for f in self.resolved],
             "baselined": [f.id for f in self.baselined],
+            "not_seen": [f.fingerprint for f in self.not_seen],
         }
 
 
@@ -365,7 +396,8 @@ class History:
             ).fetchone()
             previous_id: int | None = previous["id"] if previous else None
             if compare_with == "previous":
-                before = set() if previous_id is None else self._seen_by(previous_id)
+                # What the previous run saw, and what it kept open for subjects it did not see.
+                before = set() if previous_id is None else self._seen_by(previous_id) | self._not_seen_by(previous_id)
             else:
                 before = {
                     row[0]
@@ -405,9 +437,16 @@ class History:
                 [(run_id, f.id, states[f.id], f.severity, f.rule, f.count) for f in findings],
             )
             resolved: list[StoredFinding] = []
+            not_seen: list[StoredFinding] = []
             if compare_with == "previous":
                 gone = sorted(before - set(states))
+                present = {s.id for s in result.subjects} | set(result.present_subjects)
                 for fingerprint in gone:
+                    absent = self.finding(fingerprint)
+                    if absent is not None and absent.subject not in present:
+                        not_seen.append(absent)
+                        db.execute("INSERT INTO run_not_seen (run_id, fingerprint) VALUES (?, ?)", (run_id, fingerprint))
+                        continue
                     db.execute(
                         "UPDATE findings SET status = 'resolved', resolved_run = ? WHERE fingerprint = ?",
                         (run_id, fingerprint),
@@ -434,6 +473,7 @@ class History:
             baselined=comparison.baselined,
             allowlisted=comparison.allowlisted,
             resolved=tuple(resolved),
+            not_seen=tuple(not_seen),
             failing=comparison.failing,
             exit_status=exit_status,
             previous_key_id=previous_key if previous_key and previous_key != result.hmac_key_id else None,
@@ -461,6 +501,9 @@ class History:
         )
 
     # ------------------------------------------------------------------ reading
+
+    def _not_seen_by(self, run_id: int) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT fingerprint FROM run_not_seen WHERE run_id = ?", (run_id,))}
 
     def _seen_by(self, run_id: int) -> set[str]:
         return {
@@ -502,6 +545,9 @@ class History:
                 "SELECT state, COUNT(*) FROM run_findings WHERE run_id = ? GROUP BY state ORDER BY state", (run_id,)
             )
         }
+        not_seen = self.db.execute("SELECT COUNT(*) FROM run_not_seen WHERE run_id = ?", (run_id,)).fetchone()[0]
+        if not_seen:
+            states["not_seen"] = int(not_seen)
         inputs: tuple[dict[str, Any], ...] = ()
         signatures: tuple[dict[str, str], ...] = ()
         if details:
@@ -527,7 +573,7 @@ class History:
             kind=row["kind"],
             started=row["started"],
             finished=row["finished"],
-            status=row["status"],
+            status=RUN_STATUS_SHOWN.get(row["status"], row["status"]),
             exit_status=row["exit_status"],
             fail_on=row["fail_on"],
             tool_version=row["tool_version"],

@@ -146,7 +146,7 @@ def write_outputs(outcome: AuditOutcome, *, stable: bool = False) -> None:
 
 
 def summary_json(outcome: AuditOutcome) -> str:
-    """``{"run", "new", "open", "resolved", "baselined"}`` on one line (``--format json``)."""
+    """``{"run", "new", "open", "resolved", "baselined", "not_seen"}`` on one line (``--format json``)."""
     return json.dumps(outcome.comparison.to_summary(), separators=(", ", ": "))
 
 
@@ -169,10 +169,14 @@ def summary_text(outcome: AuditOutcome) -> str:
     lines += [f"  {_finding_line(f)}" for f in failing_open]
     lines.append(f"resolved since {since}: {len(c.resolved)}")
     lines += [f"  {_stored_line(f)}" for f in c.resolved]
+    if c.not_seen:
+        # The subject sent nothing tonight: its leaks may go on, so they are not resolved.
+        lines.append(f"not seen (their subject is absent from these captures, so not resolved): {len(c.not_seen)}")
+        lines += [f"  {_stored_line(f)}" for f in c.not_seen]
     lines.append(f"baselined: {len(c.baselined)}, allow-listed: {len(c.allowlisted)}")
     if c.failing:
         lines.append(
-            f"FAILED: {len(c.failing)} finding{'s' if len(c.failing) != 1 else ''} at or above {outcome.fail_on} "
+            f"VIOLATIONS: {len(c.failing)} finding{'s' if len(c.failing) != 1 else ''} at or above {outcome.fail_on} "
             "neither baselined nor allow-listed"
         )
     else:

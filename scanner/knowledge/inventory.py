@@ -9,13 +9,17 @@ Inventory (docs/inventory.md; YAML, or CSV with the same columns)::
         macs: ["3c:22:fb:11:22:33"]
         identifiers: {imei: [...], gaid: [...], email: [...], geo: [{lat: 48.8584, lon: 2.2945}]}
         first_party: [duolingo.com]  # optional: the app backends this device's apps own
+    networks:                      # optional: child-profile pools (scanner/knowledge/networks.py)
+      - cidr: 10.20.0.0/16
+        minor: true
 
 CSV: one row per device; columns id, minor, age, birth_year, ips, macs,
 first_party and one per identifier type; several values in a cell are
 separated by ``;`` and a geo cell holds ``lat,lon`` pairs (``48.85,2.29;...``).
 
 Subscriber list (operators' child-profile subscriptions; YAML ``subscribers:``
-list or CSV) with imsi and/or msisdn and minor/age per row.
+list or CSV) with imsi and/or msisdn and minor/age per row; a YAML subscriber
+list may hold a ``networks:`` list of pools as well (or only that).
 
 A person under ``MINOR_AGE`` (18: the UK Age Appropriate Design Code and the
 UN CRC; COPPA's 13 and GDPR Art. 8's 13-16 are narrower) is a minor.
@@ -33,8 +37,7 @@ from typing import Any
 from scanner.datafiles import LineDict, LineList, line_of, load_csv, load_yaml
 from scanner.errors import ConfigError
 from scanner.knowledge.identifiers import IDENTIFIER_TYPES, identifier_type, normalise_identifier
-
-MINOR_AGE = 18
+from scanner.knowledge.networks import MINOR_AGE, NetworkPool, parse_networks
 
 _DEVICE_KEYS = {"id", "minor", "age", "birth_year", "ips", "macs", "identifiers", "first_party", "name", "platform", "notes"}
 
@@ -64,6 +67,7 @@ class Device:
 class Inventory:
     devices: tuple[Device, ...]
     source: str = ""
+    networks: tuple[NetworkPool, ...] = ()  # child-profile pools: address ranges, APNs, RADIUS attributes
 
     def by_id(self) -> dict[str, Device]:
         return {d.id: d for d in self.devices}
@@ -80,24 +84,42 @@ class Subscriber:
 def load_inventory(path: str | Path) -> Inventory:
     path = Path(path)
     lines: list[int | None]
+    networks: tuple[NetworkPool, ...] = ()
     if path.suffix.lower() == ".csv":
         rows = load_csv(path)
         devices = [_device_from_csv(path, row) for row in rows]
         lines = [row.line for row in rows]
     else:
         document = load_yaml(path)
-        if not isinstance(document, LineDict) or not isinstance(document.get("devices"), LineList):
-            raise ConfigError(path, line_of(document), "an inventory is a mapping with a 'devices' list")
-        items = document["devices"]
+        has_devices = isinstance(document, LineDict) and isinstance(document.get("devices"), LineList)
+        has_networks = isinstance(document, LineDict) and document.get("networks") is not None
+        if not has_devices and not has_networks:
+            raise ConfigError(path, line_of(document), "an inventory is a mapping with a 'devices' list, a 'networks' list, or both")
+        assert isinstance(document, LineDict)
+        if document.get("devices") is not None and not has_devices:
+            raise ConfigError(path, line_of(document, "devices"), "'devices' must be a list")
+        items = document["devices"] if has_devices else LineList()
         devices = [_device_from_yaml(path, item, items.line_of(i)) for i, item in enumerate(items)]
         lines = [line_of(item, "id") for item in items]
+        networks = parse_networks(path, document.get("networks"), line_of(document, "networks"))
     seen: dict[str, int | None] = {}
     for device, line in zip(devices, lines, strict=True):
         if device.id in seen:
             first = f" (first at line {seen[device.id]})" if seen[device.id] is not None else ""
             raise ConfigError(path, line, f"device id {device.id!r} appears twice{first}")
         seen[device.id] = line
-    return Inventory(tuple(devices), str(path))
+    return Inventory(tuple(devices), str(path), networks)
+
+
+def load_networks(path: str | Path) -> tuple[NetworkPool, ...]:
+    """The ``networks:`` pools of an inventory or a YAML subscriber list (none in a CSV file)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return ()
+    document = load_yaml(path)
+    if not isinstance(document, LineDict):
+        return ()
+    return parse_networks(path, document.get("networks"), line_of(document, "networks"))
 
 
 def _minor(path: Path, item: LineDict) -> bool | None:
@@ -286,8 +308,10 @@ def load_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
         if isinstance(document, LineDict) and isinstance(document.get("devices"), list):
             # An inventory that lists only IMSI/MSISDN and age serves as a subscriber list too.
             return tuple(_subscriber_from_device(d) for d in load_inventory(path).devices)
+        if isinstance(document, LineDict) and "subscribers" not in document and document.get("networks") is not None:
+            return ()  # only pools (load_networks reads them)
         if not isinstance(document, LineDict) or not isinstance(document.get("subscribers"), list):
-            raise ConfigError(path, line_of(document), "a subscriber list is a mapping with a 'subscribers' list")
+            raise ConfigError(path, line_of(document), "a subscriber list is a mapping with a 'subscribers' list, a 'networks' list, or both")
         rows = document["subscribers"]
     out = []
     for row in rows:

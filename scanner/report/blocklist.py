@@ -38,20 +38,23 @@ produced it (privscan version, captures and their sha256):
   PowerDNS Recursor) with SOA and NS records and ``CNAME .`` (NXDOMAIN) for
   the name and ``*.name``.  Owner names are relative, so the zone can be loaded
   under any name (``response-policy { zone "privscan.rpz"; };``).  The SOA
-  serial is the time of the last packet of the scan (Unix seconds): derived
-  from the data, so the same scan gives the same zone, and larger for a later
-  audit, because secondaries only transfer a zone whose serial increased
-  (RFC 1982 comparison), which a hash of the content would not guarantee.
-  ``render_rpz(..., serial=N)`` overrides it.
+  serial is date-based, ``YYYYMMDDnn`` (the convention of RFC 1912 s2.2), from
+  the day the zone is written (UTC), and bumped past the serial of the zone
+  it replaces when that file is there (``next_rpz_serial``): secondaries only
+  transfer a zone whose serial increased (RFC 1982 comparison).  Not the
+  capture's time: a later audit may scan an older capture, and the serial
+  would go backwards.  ``render_rpz(..., serial=N)`` overrides it.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from scanner.model import Finding, ScanResult
 from scanner.report.formats.common import one_line
@@ -235,9 +238,39 @@ def render_dnsmasq(blocklist: Blocklist) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SOA_SERIAL = re.compile(r"^\S+\s+(?:\d+\s+)?(?:IN\s+)?SOA\s+\S+\s+\S+\s+\(?\s*(\d{1,10})\b", re.MULTILINE | re.IGNORECASE)
+
+
+def rpz_serial_of(text: str) -> int | None:
+    """The SOA serial of a zone file's text (the first SOA record), or None."""
+    found = _SOA_SERIAL.search(text)
+    return int(found.group(1)) if found else None
+
+
+def next_rpz_serial(previous: int | None = None, today: _dt.date | None = None) -> int:
+    """``YYYYMMDD00`` of ``today`` (UTC), or one more than ``previous`` when that is already as large
+    (a second run on one day, or a serial of another scheme that is larger)."""
+    day = today if today is not None else _dt.datetime.now(_dt.UTC).date()
+    serial = int(day.strftime("%Y%m%d")) * 100
+    if previous is not None and previous >= serial:
+        serial = previous + 1
+    return serial % (1 << 32) or 1
+
+
+def previous_rpz_serial(path: str | Path | None) -> int | None:
+    """The serial of the zone at ``path`` when the file is there and readable (else None)."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            return rpz_serial_of(stream.read(1 << 20))  # the SOA is at the top
+    except OSError:
+        return None
+
+
 def render_rpz(blocklist: Blocklist, *, serial: int | None = None, ttl: int = 300) -> str:
     """A DNS Response Policy Zone: ``CNAME .`` (NXDOMAIN) for each name and ``*.name``."""
-    zone_serial = (serial if serial is not None else blocklist.data_ts) % (1 << 32) or 1
+    zone_serial = (serial if serial is not None else next_rpz_serial()) % (1 << 32) or 1
     lines = _header(blocklist, "DNS Response Policy Zone (CNAME . = NXDOMAIN for name and *.name)", ";")
     lines += [
         f"$TTL {ttl}",
@@ -258,8 +291,11 @@ BLOCKLIST_FORMATS: dict[str, Callable[[Blocklist], str]] = {
 }
 
 
-def render_blocklist(result: ScanResult, fmt: str) -> str:
-    """``privscan blocklist --format hosts|dnsmasq|rpz``: the blocklist of one scan as text."""
+def render_blocklist(result: ScanResult, fmt: str, *, replaces: str | Path | None = None) -> str:
+    """``privscan blocklist --format hosts|dnsmasq|rpz``: the blocklist of one scan as text.
+
+    ``replaces``: the file the output will overwrite; an RPZ zone's serial is bumped past its serial.
+    """
     try:
         render = BLOCKLIST_FORMATS[fmt]
     except KeyError:
@@ -268,4 +304,19 @@ def render_blocklist(result: ScanResult, fmt: str) -> str:
         raise InputError(
             f"unknown blocklist format {fmt!r}; choose one of: {', '.join(sorted(BLOCKLIST_FORMATS))}"
         ) from None
-    return render(blocklist_from(result))
+    blocklist = blocklist_from(result)
+    if fmt == "rpz":
+        return render_rpz(blocklist, serial=next_rpz_serial(previous_rpz_serial(replaces)))
+    return render(blocklist)
+
+
+def why_empty(result: ScanResult) -> str | None:
+    """Why a scan's blocklist blocks nothing, for stderr (None when it blocks something)."""
+    if blocklist_from(result).entries:
+        return None
+    if not any(subject.minor is True for subject in result.subjects):
+        return ("the blocklist is empty: no subject is known to be a minor, and only trackers that received a "
+                "minor's identifier are blocked. Give ages with --inventory or --subscribers (devices, subscribers, "
+                "or networks: address ranges, APNs, RADIUS attributes of child-profile pools), or --assume-minor "
+                "for a capture of a child's device")
+    return "the blocklist is empty: no third-party tracker received a minor's identifier in this scan"

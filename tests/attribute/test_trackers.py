@@ -81,12 +81,14 @@ def test_tracker_flag_follows_categories(db: TrackerDatabase) -> None:
 
 
 def test_load_is_fast() -> None:
+    # The load's own CPU time, not wall time: with 343 files (38 ms of CPU) the wall clock of a
+    # 2-core machine running the suite's other tests measured the neighbours, not the loader.
     timings = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = time.process_time()
         TrackerDatabase.load()
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.1, f"loading every tracker file took {min(timings) * 1000:.0f} ms"
+        timings.append(time.process_time() - start)
+    assert min(timings) < 0.1, f"loading every tracker file took {min(timings) * 1000:.0f} ms of CPU"
 
 
 # ---------------------------------------------------------------------- host -> owner
@@ -111,7 +113,12 @@ HOSTS = [
     ("www.facebook.com", "Meta", True, "social"),
     ("connect.facebook.net", "Meta", True, "social"),
     ("scontent.xx.fbcdn.net", "Meta", False, "cdn"),
-    ("i.instagram.com", "Meta", True, "social"),
+    # Social networks' own apps and sites are services the user uses, not trackers (issue 13); their
+    # pixel and app-event hosts are.
+    ("i.instagram.com", "Meta", False, "first_party_service"),
+    ("graph.instagram.com", "Meta", False, "first_party_service"),
+    ("m.facebook.com", "Meta", False, "first_party_service"),
+    ("an.facebook.com", "Meta", True, "advertising"),
     ("t.appsflyer.com", "AppsFlyer", True, "attribution"),
     ("api2.branch.io", "Branch", True, "attribution"),
     ("app.adjust.com", "Adjust", True, "attribution"),
@@ -120,7 +127,9 @@ HOSTS = [
     ("ads.tiktok.com", "ByteDance", True, "advertising"),
     ("analytics.tiktok.com", "ByteDance", True, "advertising"),
     ("log.byteoversea.com", "ByteDance", True, "analytics"),
-    ("api16-normal-c-useast1a.tiktokv.com", "ByteDance", True, "social"),
+    ("api16-normal-c-useast1a.tiktokv.com", "ByteDance", False, "first_party_service"),
+    ("www.tiktok.com", "ByteDance", False, "first_party_service"),
+    ("api.twitter.com", "X (Twitter)", False, "first_party_service"),
     ("sf16-scmcdn-sg.ibytedtos.com", "ByteDance", False, "cdn"),
     ("api16-access-sg.pangle.io", "ByteDance", True, "advertising"),
     ("ib.adnxs.com", "Xandr", True, "advertising"),
@@ -166,6 +175,26 @@ HOSTS = [
     ("cdn.cookielaw.org", "OneTrust", False, "consent"),
     ("dpm.demdex.net", "Adobe", True, "advertising"),
     ("ads.superawesome.tv", "SuperAwesome", True, "advertising"),
+    # issue 13: the trackers the public real captures reach, and a portal's tracking hosts under its service domain
+    ("log.mmstat.com", "Alibaba", True, "analytics"),
+    ("www.taobao.com", "Alibaba", False, "first_party_service"),
+    ("h.online-metrix.net", "LexisNexis Risk Solutions", True, "analytics"),
+    ("cdn.dynamicyield.com", "Dynamic Yield", True, "analytics"),
+    ("x.agkn.com", "Neustar", True, "advertising"),
+    ("pixel.tapad.com", "Tapad", True, "advertising"),
+    ("t.mookie1.com", "Xaxis", True, "advertising"),
+    ("ads.stickyadstv.com", "FreeWheel", True, "advertising"),
+    ("nodeads.1rx.io", "Nexxen", True, "advertising"),
+    ("nsg.kampyle.com", "Medallia", True, "analytics"),
+    ("sa.bbc.co.uk", "BBC", True, "analytics"),
+    ("www.bbc.co.uk", "BBC", False, "first_party_service"),
+    ("stats.wp.com", "Automattic", True, "analytics"),
+    ("public-api.wordpress.com", "Automattic", False, "first_party_service"),
+    ("api-adservices.apple.com", "Apple", True, "attribution"),
+    ("gateway.icloud.com", "Apple", False, "first_party_service"),
+    ("geo.yahoo.com", "Yahoo", True, "analytics"),
+    ("www.roblox.com", "Roblox", False, "first_party_service"),
+    ("consent.truste.com", "TrustArc", False, "consent"),
 ]
 
 
@@ -179,7 +208,7 @@ def test_host_owner(db: TrackerDatabase, host: str, org: str, tracker: bool, cat
 
 @pytest.mark.parametrize(
     "host",
-    ["api.kinderspiele-welt.de", "api.duolingo.com", "apis.roblox.com", "example.com", "localhost", "com"],
+    ["api.kinderspiele-welt.de", "api.magicansoft.com", "release.bigdata.1kxun.com", "example.com", "localhost", "com"],
 )
 def test_unknown_hosts_do_not_match(db: TrackerDatabase, host: str) -> None:
     assert db.match(host) is None

@@ -109,3 +109,26 @@ def test_bad_durations(text: str) -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (600, 3600, 5400, 30, 0.5)] == ["10m", "1h", "90m", "30s", "0.5s"]
+
+
+def test_assume_minor_and_tracker_lists(lab: Any) -> None:
+    (lab.root / "lists").mkdir()
+    (lab.root / "lists" / "extra.hosts").write_text("0.0.0.0 tracker.example.net\n", encoding="utf-8")
+    lab.config.write_text(MINIMAL + "assume_minor: true\ntrackers: ['hosts:lists/extra.hosts']\n", encoding="utf-8")
+    config = load_config(lab.config)
+    settings = config.scan_settings()
+    assert settings.assume_minor is True
+    assert settings.trackers == (f"hosts:{lab.root / 'lists' / 'extra.hosts'}",), "relative to the config"
+
+
+@pytest.mark.parametrize(("extra", "line", "message"), [
+    ("assume_minor: maybe\n", 7, "'assume_minor' must be true or false"),
+    ("trackers: ['csv:x.csv']\n", 7, "not FORMAT:FILE"),
+    ("trackers:\n  - hosts:lists/none.hosts\n", 8, "no such file"),
+    ("trackers: {hosts: x}\n", 7, "must be a list"),
+])
+def test_bad_assume_minor_and_tracker_lists(lab: Any, extra: str, line: int, message: str) -> None:
+    lab.config.write_text(MINIMAL + extra, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(lab.config)
+    assert caught.value.line == line

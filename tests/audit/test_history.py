@@ -119,7 +119,7 @@ def test_an_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     db.close()
 
     with History(path) as history:
-        assert history.schema_version() == SCHEMA_VERSION == 2
+        assert history.schema_version() == SCHEMA_VERSION == 3
         run = history.run(1)
         assert run is not None and run.series == "nightly" and run.baseline is None  # the new column, empty
         assert run.inputs[0]["path"] == "/data/lab/a.pcap"
@@ -127,11 +127,12 @@ def test_an_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
         assert history.scanned_sizes("/nowhere") == set()  # the table migration 2 added
     db = sqlite3.connect(path)
     versions = [r[0] for r in db.execute("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
     with History(path) as history:  # opening again applies nothing twice
-        assert history.schema_version() == 2
+        assert history.schema_version() == 3
+        assert history.run(1).status == "violations", "stored 'failed' is shown as violations"  # type: ignore[union-attr]
 
 
 def test_migrations_apply_in_order_one_version_at_a_time(tmp_path: Path) -> None:

@@ -205,3 +205,36 @@ def test_watch_command_follows_a_directory_and_restarts_without_rescanning(lab: 
     assert again.returncode == 0, again.stderr
     assert again.stdout == ""  # nothing rescanned after the restart
     assert _runs(db) == len(lines)
+
+
+def test_watch_keeps_its_history_out_of_the_watched_directory_and_writes_reports_per_file(
+    lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    state = tmp_path / "state"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    lab.capture("ring/lab-0001.pcap", ["gaid_ads"])
+    lab.capture("ring/lab-0002.pcap", ["imei_ads"])
+    old = time.time() - 60
+    for path in ring.iterdir():
+        os.utime(path, (old, old))  # settled long ago
+    code, _out, err = lab.main("watch", str(ring), "--once", "--settle", "0", "--inventory", str(lab.inventory),
+                              "--reports", str(reports), "--report-format", "json", "--report-format", "html")
+    assert code == 1, err  # the tablet's leaks reach fail_on: high
+    assert sorted(p.name for p in ring.iterdir()) == ["lab-0001.pcap", "lab-0002.pcap"], "nothing written beside the captures"
+    history = state / "privscan" / "history.sqlite"
+    assert history.is_file(), "the documented per-user default"
+    with History(history) as store:
+        assert [run.series for run in store.runs()] == [f"watch:{os.path.abspath(ring)}"] * 2
+    written = sorted(p.name for p in reports.iterdir())
+    assert written == ["lab-0001.pcap.html", "lab-0001.pcap.json", "lab-0002.pcap.html", "lab-0002.pcap.json"]
+    report = json.loads((reports / "lab-0002.pcap.json").read_text(encoding="utf-8"))
+    assert [Path(c["path"]).name for c in report["captures"]] == ["lab-0002.pcap"], "one report per file"
+    assert {(f["identifier"] or {}).get("type") for f in report["findings"]} >= {"imei"}
+    code, _, err = lab.main("watch", str(ring), "--once", "--reports", str(ring))
+    assert code == 2 and "must not be the watched directory" in err
+    code, _, err = lab.main("watch", str(ring), "--once", "--report-format", "html")
+    assert code == 2 and "--reports" in err

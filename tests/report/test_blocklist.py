@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,10 +15,13 @@ from scanner.model import ScanResult
 from scanner.report.blocklist import (
     blocklist_from,
     dns_name,
+    next_rpz_serial,
     render_blocklist,
     render_dnsmasq,
     render_hosts,
     render_rpz,
+    rpz_serial_of,
+    why_empty,
 )
 
 
@@ -84,10 +88,29 @@ def test_hosts_file(scan_result: ScanResult) -> None:
 def test_rpz_serial_and_records(scan_result: ScanResult) -> None:
     blocklist = blocklist_from(scan_result)
     text = render_rpz(blocklist)
-    assert "@ IN SOA localhost. hostmaster.localhost. 1714562000 " in text
+    today = int(datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")) * 100
+    assert f"@ IN SOA localhost. hostmaster.localhost. {today} " in text, "date-based, not the capture's time"
+    assert rpz_serial_of(text) == today
     assert "adnet.example CNAME .\n*.adnet.example CNAME .\n" in text
     assert " 42 3600 " in render_rpz(blocklist, serial=42)
-    assert render_rpz(blocklist) == render_rpz(blocklist_from(scan_result)), "same scan, same zone"
+
+
+def test_rpz_serial_increases_from_one_run_to_the_next(scan_result: ScanResult, tmp_path: Path) -> None:
+    day = datetime.date(2026, 12, 8)
+    assert next_rpz_serial(None, day) == 2026120800
+    assert next_rpz_serial(2026120800, day) == 2026120801, "a second run on one day"
+    assert next_rpz_serial(2026120799, day) == 2026120800
+    assert next_rpz_serial(2026110503, day) == 2026120800, "an older day's serial"
+    assert next_rpz_serial(4000000000, day) == 4000000001, "a larger serial of another scheme is passed, not undercut"
+    zone = tmp_path / "kids.rpz"
+    serials = []
+    for _ in range(3):
+        zone.write_text(render_blocklist(scan_result, "rpz", replaces=zone), encoding="utf-8")
+        serials.append(rpz_serial_of(zone.read_text(encoding="utf-8")))
+    assert serials[0] is not None and serials == [serials[0], serials[0] + 1, serials[0] + 2]
+    older = dataclasses.replace(scan_result, captures=tuple(dataclasses.replace(c, last_ts=1.0) for c in scan_result.captures))
+    zone.write_text(render_blocklist(older, "rpz", replaces=zone), encoding="utf-8")
+    assert rpz_serial_of(zone.read_text(encoding="utf-8")) == serials[0] + 3, "an older capture does not make it go back"
 
 
 def test_empty_blocklist_is_still_a_valid_file(scan_result: ScanResult) -> None:
@@ -124,4 +147,44 @@ def test_bind_accepts_the_rpz(scan_result: ScanResult, tmp_path: Path) -> None:
         [checkzone, "privscan.rpz", str(zone)], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "loaded serial 1714562000" in done.stdout
+    assert f"loaded serial {rpz_serial_of(zone.read_text(encoding='utf-8'))}" in done.stdout
+
+
+def test_why_empty(scan_result: ScanResult) -> None:
+    assert why_empty(scan_result) is None, "the demo blocks trackers: nothing to explain"
+    no_minors = dataclasses.replace(scan_result, subjects=tuple(dataclasses.replace(s, minor=None) for s in scan_result.subjects))
+    no_minors = dataclasses.replace(no_minors, findings=tuple(
+        dataclasses.replace(f, subject=dataclasses.replace(f.subject, minor=None)) for f in scan_result.findings))
+    reason = why_empty(no_minors)
+    assert reason is not None and "no subject is known to be a minor" in reason
+    assert "--assume-minor" in reason and "networks" in reason
+    nothing = why_empty(dataclasses.replace(scan_result, findings=()))
+    assert nothing is not None and "no third-party tracker received" in nothing
+
+
+DEMO = Path(__file__).resolve().parents[2] / "captures" / "demo.pcap"
+
+
+def test_blocklist_command_says_why_it_is_empty_and_takes_no_ignored_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from scanner.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exited:
+            main(["blocklist", str(DEMO), "-q", *args])
+        captured = capsys.readouterr()
+        return int(exited.value.code or 0), captured.out, captured.err
+
+    code, out, err = run()
+    assert code == 0 and not [line for line in out.splitlines() if line.startswith("0.0.0.0 ")]
+    assert "no subject is known to be a minor" in err and "--assume-minor" in err and "networks" in err
+    code, out, err = run("--assume-minor")
+    assert code == 0 and "0.0.0.0 googleads.g.doubleclick.net" in out and "blocklist is empty" not in err
+    for ignored in ("--show-values", "--hmac-key-file=k"):
+        code, _, err = run(ignored)
+        assert code == 2 and "No such option" in err, ignored
+    zone = tmp_path / "kids.rpz"
+    serials = []
+    for _ in range(2):
+        run("--assume-minor", "--format", "rpz", "-o", str(zone))
+        serials.append(rpz_serial_of(zone.read_text(encoding="utf-8")))
+    assert serials[0] is not None and serials[1] == serials[0] + 1

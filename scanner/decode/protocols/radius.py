@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scanner.decode.protocols.base import DatagramDecoder, PacketContext
 from scanner.decode.protocols.telecom import (
@@ -62,6 +62,21 @@ ATTR_ACCT_STATUS_TYPE = 40
 ATTR_ACCT_SESSION_ID = 44
 ATTR_FRAMED_IPV6_PREFIX = 97
 
+# Text attributes operators mark child-profile pools with (RFC 2865 s5, RFC 2869 s5.11, RFC 4372,
+# RFC 2869 s5.17): kept as (name, value) for scanner/knowledge/networks.py.  Class is an opaque
+# string the AAA server sets and the NAS echoes in accounting (RFC 2865 s5.25).
+POOL_ATTRIBUTES = {
+    11: "Filter-Id",
+    18: "Reply-Message",
+    25: "Class",
+    32: "NAS-Identifier",
+    77: "Connect-Info",
+    87: "NAS-Port-Id",
+    88: "Framed-Pool",
+    89: "Chargeable-User-Identity",
+}
+MAX_POOL_ATTRIBUTES = 16
+
 VSA_3GPP_IMSI = 1  # TS 29.061 s16.4.7.2: UTF-8 digits
 VSA_3GPP_IMEISV = 20
 
@@ -77,6 +92,17 @@ class _Attributes:
     session_id: str | None = None
     imsi: str | None = None
     imeisv: str | None = None
+    extra: list[tuple[str, str]] = field(default_factory=list)
+
+
+def pool_attribute_text(value: bytes) -> str:
+    """An attribute's value as a pool names it: its text when it is printable UTF-8, else ``0x`` and
+    its hex (a binary Class, say), so that a pool can name either form exactly."""
+    try:
+        decoded = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + value.hex()
+    return decoded if decoded.isprintable() else "0x" + value.hex()
 
 
 def code_name(code: int) -> str:
@@ -139,6 +165,7 @@ class RadiusDecoder(DatagramDecoder):
                 imsi=attrs.imsi,
                 imeisv=attrs.imeisv,
                 session_id=attrs.session_id,
+                attributes=tuple(attrs.extra),
             ),
         )
 
@@ -190,6 +217,8 @@ class RadiusDecoder(DatagramDecoder):
                 attrs.session_id = text(value)
         elif attr_type == ATTR_VENDOR_SPECIFIC:
             self._vendor_specific(value, attrs)
+        elif attr_type in POOL_ATTRIBUTES and value and len(attrs.extra) < MAX_POOL_ATTRIBUTES:
+            attrs.extra.append((POOL_ATTRIBUTES[attr_type], pool_attribute_text(value)))
 
     def _vendor_specific(self, value: bytes, attrs: _Attributes) -> None:
         if len(value) < 4:

@@ -441,6 +441,9 @@ class HtmlReport(ReportFormat):
             findings = groups.get(subject.id, [])
             item = exposure.get(subject.id)
             facts = [f"<dt>Source</dt><dd>{esc(subject.source)}</dd>"]
+            if subject.pool is not None:  # the child-profile pool that gave its age
+                age = f", age {subject.age}" if subject.age is not None else ""
+                facts.append(f"<dt>Pool</dt><dd>{esc(subject.pool)}{age}</dd>")
             if item is not None:
                 facts.append(f"<dt>Organisations reached</dt><dd>{esc(', '.join(item.orgs)) or '-'}</dd>")
                 facts.append(f"<dt>Identifier types leaked</dt><dd>{esc(', '.join(item.id_types)) or '-'}</dd>")
@@ -497,7 +500,23 @@ class HtmlReport(ReportFormat):
             if linkable
             else ""
         )
-        return f'<section id="organisations">\n<h2>Organisations</h2>\n{table}\n{link_table}\n</section>'
+        unknown_rows = "".join(
+            f'<tr><td><strong>{esc(u.domain)}</strong></td><td>{esc(u.party)}</td><td class="num">{u.minor_subjects}</td>'
+            f'<td class="num">{u.subjects}</td><td>{esc(", ".join(u.identifier_types))}</td>'
+            f'<td class="mono">{esc(", ".join(u.hosts))}</td></tr>'
+            for u in result.unknown_destinations
+        )
+        unknown_table = (
+            "<h3>Unknown destinations that received identifiers</h3>\n"
+            '<p class="muted">No tracker list names these: classify them (add them to a tracker list with '
+            "--trackers, or to the inventory's first_party when they are the subject's own service).</p>\n"
+            '<table><thead><tr><th>Domain</th><th>Party</th><th class="num">Minors</th><th class="num">Subjects</th>'
+            f"<th>Identifier types</th><th>Hosts</th></tr></thead><tbody>{unknown_rows}</tbody></table>"
+            if result.unknown_destinations
+            else ""
+        )
+        unknown_part = f"{unknown_table}\n" if unknown_table else ""
+        return f'<section id="organisations">\n<h2>Organisations</h2>\n{table}\n{link_table}\n{unknown_part}</section>'
 
     def _details(self, result: ScanResult) -> str:
         parts = ['<section id="details">\n<h2>Finding details and evidence</h2>']

@@ -76,6 +76,7 @@ def report_document(result: ScanResult, *, stable: bool) -> dict[str, Any]:
         "engine": result.engine,
         "hmac_key_id": result.hmac_key_id,
         "show_values": result.show_values,
+        "unknown_destinations": [item.to_record() for item in result.unknown_destinations],
         "analyses": {
             "linkable_identifiers": [
                 {

@@ -10,7 +10,8 @@ Layout, top to bottom:
    severity, rule, identifier type (+ encoding, and the key it travelled
    under), destination host (organisation, tracker / third-party marks),
    channel (protocol and where, encrypted or clear text), count, first seen;
-3. identifiers that reach two or more organisations (linkability);
+3. identifiers that reach two or more organisations (linkability), and the
+   unknown destinations that received identifiers (no tracker list names them);
 4. the allow-listed findings with their reasons;
 5. "What to do": the remediation of each rule that has findings, once per
    rule, worst rule first: the action list, not repeated on every row;
@@ -156,6 +157,9 @@ class TableReport(ReportFormat):
         linkable = self._linkable(result)
         if linkable is not None:
             parts.extend([linkable, Text("")])
+        unknown = self._unknown(result)
+        if unknown is not None:
+            parts.extend([unknown, Text("")])
         allowed = allowlisted_findings(result)
         if allowed:
             parts.extend([self._allowlisted(allowed), Text("")])
@@ -199,8 +203,9 @@ class TableReport(ReportFormat):
 
     def _subject_table(self, subject: Subject, findings: list[Finding], width: int) -> Table:
         title = Text(printable(subject.id), style="bold magenta" if subject.minor else "bold")
+        pool = f"  ·  pool {printable(subject.pool)}" if subject.pool is not None else ""
         title.append(
-            f"  {minor_text(subject.minor)}  ·  {subject.source}",
+            f"  {minor_text(subject.minor)}  ·  {subject.source}{pool}",
             style="dim" if minor_rank(subject.minor) else "magenta",
         )
         worst = worst_severity(findings)
@@ -306,6 +311,19 @@ class TableReport(ReportFormat):
         for item in sorted(result.analyses.linkable, key=lambda i: (minor_rank(i.minor), i.subject, i.id_type)):
             line = Text(f"  {printable(item.subject)} ({minor_text(item.minor)}): {printable(item.id_type)} -> ")
             line.append(", ".join(printable(org) for org in item.orgs), style="bold")
+            lines.append(line)
+        return Group(*lines)
+
+    @staticmethod
+    def _unknown(result: ScanResult) -> RenderableType | None:
+        """Destinations no tracker list names that received identifiers: for a person to classify."""
+        if not result.unknown_destinations:
+            return None
+        lines = [Text("Unknown destinations that received identifiers (no tracker list names them)", style="bold")]
+        for item in result.unknown_destinations:
+            line = Text(f"  {printable(item.domain)} ({item.party} party; {_plural(item.subjects, 'subject')}")
+            line.append(f", {item.minor_subjects} minor" if item.minor_subjects else "")
+            line.append(f"): {', '.join(printable(t) for t in item.identifier_types)}")
             lines.append(line)
         return Group(*lines)
 

@@ -44,5 +44,27 @@ class RadiusBuilder(LayerBuilder):
                 imsi=imsi,
                 imeisv=(digits_or_tbcd(imeisv_raw) or None) if imeisv_raw else None,
                 session_id=string_field(layer, "radius_radius_Acct_Session_Id"),
+                attributes=_pool_attributes(layer),
             ),
         )
+
+
+# Wireshark's RADIUS dictionary types Class and Chargeable-User-Identity as octets (hex with ':');
+# the others are strings.
+_OCTET_ATTRIBUTES = frozenset({"Class", "Chargeable-User-Identity"})
+
+
+def _pool_attributes(layer: Layer) -> tuple[tuple[str, str], ...]:
+    """The text attributes the native decoder keeps for child-profile pools (radius.POOL_ATTRIBUTES)."""
+    out: list[tuple[str, str]] = []
+    for name in native_radius.POOL_ATTRIBUTES.values():
+        key = "radius_radius_" + name.replace("-", "_")
+        data = raw(layer, key)
+        if data is None:
+            value = first(layer, key)
+            if value is None:
+                continue
+            data = hex_bytes(value) if name in _OCTET_ATTRIBUTES else str(value).encode("utf-8")
+        if data:
+            out.append((name, native_radius.pool_attribute_text(data)))
+    return tuple(out[: native_radius.MAX_POOL_ATTRIBUTES])
