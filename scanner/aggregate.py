@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import AttributedObservation, Destination, Event, Evidence, Flag, Subject
+from scanner.model import AppRef, AttributedObservation, Destination, Event, Evidence, Flag, Subject
 
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
+MAX_KEYS_PER_VALUE = 8
+MAX_APPS_PER_RECORD = 8
 MAX_LEAKS = 1_000_000
 MAX_CONTACTS = 1_000_000
 
@@ -30,6 +32,7 @@ class LeakRecord:
     values: dict[str, str] = field(default_factory=dict)  # value HMAC -> the value (kept in memory only)
     encodings: dict[str, int] = field(default_factory=dict)
     keys: dict[str, int] = field(default_factory=dict)
+    value_keys: dict[str, list[str]] = field(default_factory=dict)  # value HMAC -> its keys (bounded)
     protocols: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     clear_text: bool = False  # seen at least once on an unencrypted channel
@@ -39,6 +42,7 @@ class LeakRecord:
     flags: set[Flag] = field(default_factory=set)  # of all its observations
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
+    apps: dict[AppRef, int] = field(default_factory=dict)  # the apps its requests named (bounded)
 
 
 @dataclass(slots=True)
@@ -51,11 +55,17 @@ class ContactRecord:
     evidence: list[Evidence] = field(default_factory=list)
     protocols: dict[str, int] = field(default_factory=dict)
     encrypted_only: bool = True
+    apps: dict[AppRef, int] = field(default_factory=dict)
 
 
 def _bump(counter: dict[str, int], key: str | None) -> None:
     if key is not None:
         counter[key] = counter.get(key, 0) + 1
+
+
+def _count_app(apps: dict[AppRef, int], app: AppRef | None) -> None:
+    if app is not None and (app in apps or len(apps) < MAX_APPS_PER_RECORD):
+        apps[app] = apps.get(app, 0) + 1
 
 
 class Aggregator:
@@ -88,6 +98,13 @@ class Aggregator:
             leak.values[value_hmac] = observation.value
         _bump(leak.encodings, observation.encoding)
         _bump(leak.keys, observation.key)
+        for also in observation.also_keys:
+            _bump(leak.keys, also)
+        if value_hmac in leak.values:
+            value_keys = leak.value_keys.setdefault(value_hmac, [])
+            for name in (observation.key, *observation.also_keys):
+                if name is not None and name not in value_keys and len(value_keys) < MAX_KEYS_PER_VALUE:
+                    value_keys.append(name)
         _bump(leak.protocols, item.channel.protocol)
         _bump(leak.locations, item.channel.location)
         leak.clear_text = leak.clear_text or not item.channel.encrypted
@@ -95,12 +112,15 @@ class Aggregator:
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"
         leak.flags.update(observation.flags)
+        _count_app(leak.apps, item.app)
         if child_directed is True:
             leak.child_directed_flagged += 1
         elif child_directed is False:
             leak.child_directed_unflagged += 1
 
-    def add_contact(self, subject: Subject, destination: Destination, protocol: str, encrypted: bool, event: Event) -> None:
+    def add_contact(
+        self, subject: Subject, destination: Destination, protocol: str, encrypted: bool, event: Event, app: AppRef | None = None
+    ) -> None:
         key = (subject.id, destination.host)
         contact = self.contacts.get(key)
         if contact is None:
@@ -114,4 +134,5 @@ class Aggregator:
         if len(contact.evidence) < MAX_EVIDENCE:
             contact.evidence.append(Evidence.of(event))
         _bump(contact.protocols, protocol)
+        _count_app(contact.apps, app)
         contact.encrypted_only = contact.encrypted_only and encrypted

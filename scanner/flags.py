@@ -19,12 +19,21 @@ class Flag(enum.Enum):
     RANDOMISED_MAC = "randomised"  # a locally administered (private, per-network) MAC
     PERSONAL_NAME = "personal_name"  # a device name that contains a person's first name
     OPERATOR_INJECTED = "operator_injected"  # an enrichment header the network added
+    # A tracker's ID read by its vendor's own format at the vendor's own host (detect/cookies.py):
+    # the receiver is the tracker even when no tracker list names the host.
+    VENDOR_FORMAT = "vendor_format"
+    # An ID-like value found by what it did across events, not by its name (detect/behaviour.py).
+    BEHAVIOUR = "behaviour"
+    # A digest of an identifier the same subject sent in clear (detect/digests.py).
+    LEARNED_DIGEST = "learned_digest"
 
 
 # The human text of a flag in reports; a flag without one shows no note (the channel says it).
 FLAG_NOTES: dict[Flag, str] = {
     Flag.RANDOMISED_MAC: "randomised MAC",
     Flag.PERSONAL_NAME: "contains a personal name",
+    Flag.BEHAVIOUR: "persistent or synchronised value",
+    Flag.LEARNED_DIGEST: "digest of an identifier the subject sent in clear",
 }
 
 

@@ -31,6 +31,7 @@ from scanner.aggregate import Aggregator
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
+    AppRef,
     Finding,
     GraphAnalyses,
     LinkableIdentifier,
@@ -45,6 +46,10 @@ def _minor_text(minor: bool | None) -> str:
 
 def identifier_node(id_type: str, value_hmac: str) -> str:
     return f"identifier:{id_type}:{value_hmac[:16]}"
+
+
+def _app_order(app: AppRef) -> tuple[str, str, str]:
+    return app.name or "", app.id or "", app.version or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +150,32 @@ def build_graph(aggregator: Aggregator, previews: dict[str, str]) -> nx.MultiDiG
             graph.add_node(node, kind="subject", label=subject_id, minor=_minor_text(minor), source=source)
         return node
 
+    def add_app(subject_node: str, subject_id: str, app: AppRef) -> str:
+        # An app is one subject's: the same app on two devices is two nodes (subject -> app -> ...).
+        node = f"app:{subject_id}|{app.id or app.name}"
+        if node not in graph:
+            graph.add_node(node, kind="app", label=app.label, app_id=app.id or "", version=app.version or "")
+            graph.add_edge(subject_node, node, key="runs", relation="runs")
+        return node
+
     for leak in aggregator.leaks.values():
         subject_node = add_subject(leak.subject.id, leak.subject.minor, leak.subject.source)
         destination = leak.destination
         host_node = add_destination(destination.host, destination.domain, destination.org, destination.category,
                                     destination.tracker, destination.party)
+        app_nodes = [add_app(subject_node, leak.subject.id, app) for app in sorted(leak.apps, key=_app_order)]
+        for app_node in app_nodes:
+            if not graph.has_edge(app_node, host_node, key="reached"):
+                graph.add_edge(app_node, host_node, key="reached", relation="reached")
         for value_hmac in leak.values:
             id_node = identifier_node(leak.id_type, value_hmac)
             if id_node not in graph:
                 graph.add_node(id_node, kind="identifier", id_type=leak.id_type, label=previews.get(value_hmac, leak.id_type))
             if not graph.has_edge(subject_node, id_node, key="has_identifier"):
                 graph.add_edge(subject_node, id_node, key="has_identifier", relation="has_identifier")
+            for app_node in app_nodes:
+                if not graph.has_edge(app_node, id_node, key="sent"):
+                    graph.add_edge(app_node, id_node, key="sent", relation="sent")
             _add_sent_to(graph, id_node, host_node, leak.count, leak.first_seen, leak.last_seen, leak.protocols,
                          leak.encodings, not leak.clear_text)
             if leak.operator_injected:

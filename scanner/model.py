@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
 from scanner.flags import Flag, flag_note
+from scanner.refs import AppRef, IdentifierValue
 
 # --------------------------------------------------------------------------- flows
 
@@ -539,9 +540,10 @@ class Observation:
     key: str | None
     location: str
     confidence: float
-    source: str  # "known" (an inventory value) or "pattern" (shape + key name)
+    source: str  # "known" (an inventory value), "pattern" (shape + key name) or "behaviour" (detect/behaviour.py)
     owner: str | None = None  # inventory device whose value this is
     flags: frozenset[Flag] = frozenset()
+    also_keys: tuple[str, ...] = ()  # other keys that carried the value in this event (a finding names all)
     event: Event
 
     @property
@@ -659,7 +661,7 @@ class AttributedObservation:
     subject: Subject
     destination: Destination
     channel: Channel
-
+    app: AppRef | None = None
 
 
 # --------------------------------------------------------------------------- findings
@@ -678,6 +680,7 @@ class IdentifierRef:
     encodings: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     note: str | None = None
+    values: tuple[IdentifierValue, ...] = ()  # each distinct value with its keys: never shown as one
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"type": self.type, "encoding": self.encoding, "key": self.key, "value": self.value}
@@ -688,6 +691,8 @@ class IdentifierRef:
             record["keys"] = list(self.keys)
         if self.note:
             record["note"] = self.note
+        if len(self.values) > 1:
+            record["values"] = [v.to_record() for v in self.values]
         return record
 
 
@@ -722,6 +727,7 @@ class Finding:
     allowlisted: str | None = None  # the reason, when a user accepted it
     channels: tuple[str, ...] = ()  # every protocol the leak was seen on
     rules_allowlisted: tuple[tuple[str, str], ...] = ()  # (rule id, reason) of rules a user lifted
+    app: AppRef | None = None  # the app most of the leak's requests named (attribute/apps.py)
 
     @property
     def minor(self) -> bool | None:
@@ -737,6 +743,7 @@ class Finding:
             "minor": self.subject.minor,
             "identifier": self.identifier.to_record() if self.identifier else None,
             "destination": self.destination.to_record(),
+            "app": self.app.to_record() if self.app else None,
             "channel": self.channel.to_record(),
             "evidence": [e.to_record() for e in self.evidence],
             "count": self.count,

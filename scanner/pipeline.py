@@ -17,19 +17,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from scanner import __version__
 from scanner.aggregate import Aggregator
+from scanner.attribute.apps import app_of
 from scanner.attribute.bindings import BindingLearner
+from scanner.attribute.cname import CnameCloaks
+from scanner.attribute.collectors import Collectors
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.first_party import FirstPartyLearner, reclassify, unknown_destinations
+from scanner.attribute.resolvers import EncryptedDns
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.tracker_lists import load_tracker_lists
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.decode.keylog import load_keylogs
 from scanner.decode.tlsdecrypt.context import decryption_warnings
-from scanner.detect.engine import Detector
+from scanner.detect.behaviour import BehaviourTracker, behaviour_type
+from scanner.detect.digests import DigestMatch, LearnedDigests, is_digest
+from scanner.detect.engine import Detection, Detector
+from scanner.detect.fields import Field, join_encodings
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines.base import EngineStats
 from scanner.graph import Linkability, analyse, annotate_findings, build_graph, identifier_node, linkability
@@ -39,11 +47,15 @@ from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, l
 from scanner.knowledge.networks import PoolMatcher
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
+    AppRef,
     AttributedObservation,
     Channel,
     Destination,
     DnsMessage,
     Event,
+    Flag,
+    HttpRequest,
+    Observation,
     ScanResult,
     SignatureFile,
     Subject,
@@ -60,6 +72,23 @@ if TYPE_CHECKING:
     import networkx as nx
 
 LOCAL_NETWORK = "local-network"
+_DIGEST_LOCATIONS = frozenset({"query", "body", "cookie", "header"})
+_BEHAVIOUR = frozenset({Flag.BEHAVIOUR})
+_LEARNED_DIGEST = frozenset({Flag.LEARNED_DIGEST})
+
+
+@dataclass(frozen=True, slots=True)
+class _Sighting:
+    """A hashed value waiting to learn what it hashes (detect/digests.py)."""
+
+    event: Event
+    field: Field
+    subject: Subject
+    destination: Destination
+    app: AppRef | None
+
+
+_UNSET = object()  # not worked out yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +136,11 @@ class ScanPipeline:
                                         pools=PoolMatcher(pools), assume_minor=settings.assume_minor)
         self.destinations = DestinationResolver(self.trackers)
         self.dns = DnsBindings()
+        self.cnames = CnameCloaks(self.destinations)
+        self.encrypted_dns = EncryptedDns.load(root)
+        self.collectors = Collectors.load(root)
+        self.behaviour: BehaviourTracker[AttributedObservation] = BehaviourTracker(self.id_signatures.negative_keys)
+        self.digests: LearnedDigests[_Sighting] = LearnedDigests()
         self.aggregator = Aggregator()
         self.first_parties = FirstPartyLearner()
         self.policy = PolicyEngine(rules, code_rules(), self.id_signatures, allowlist)
@@ -114,7 +148,7 @@ class ScanPipeline:
         # Paths relative to the signatures root: a report names "trackers/google.yaml", the same
         # on every machine, so reports of the same input compare byte for byte.
         self.root = root
-        files = [*self.id_signatures.files, *self.trackers.files, *policy_files]
+        files = [*self.id_signatures.files, *self.trackers.files, *policy_files, *self.encrypted_dns.files, *self.collectors.files]
         self.signature_files = tuple(SignatureFile(_relative(f.path, root), f.sha256) for f in files)
         self.started = time.monotonic()
 
@@ -129,6 +163,7 @@ class ScanPipeline:
         if isinstance(event, DnsMessage) and event.response:
             if event.addresses:
                 self.dns.learn_message(event)
+            self.cnames.learn(event)
             return
         detection = self.detector.observe(event)
         # A request read from decrypted TLS/QUIC travelled encrypted: the lab's keys opened it.
@@ -145,31 +180,133 @@ class ScanPipeline:
                 owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
+            app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
             for observation in detection.observations:
-                if identifier_type(observation.id_type).only_to_trackers and not destination.tracker:
-                    continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
-                channel = Channel(
-                    event.type,
-                    encrypted,
-                    channel_location(observation.location, event.type),
-                    observation.operator_injected,
-                    decrypted,
-                )
-                value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
-                self.aggregator.add(
-                    AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
-                )
+                self._add(AttributedObservation(observation, subject, destination, self._channel(event, observation), app),
+                          detection.child_directed)
+                self._learn(subject, observation.id_type, observation.value)
+        if isinstance(event, HttpRequest) and detection.fields:
+            subject, destination = self._by_behaviour(event, detection, subject, destination)
         if event.contact_location is not None:  # (DNS answers returned above)
             if destination is None:
                 destination = self._destination(event)
             self.first_parties.count(event.flow.src, destination)
-            if destination.tracker:
+            resolver = self.encrypted_dns.describe(destination, event.type) if not destination.tracker else None
+            if resolver is not None:
+                destination = resolver  # a DoH/DoT resolver: past the operator's DNS filtering (PS902)
+            if destination.tracker or resolver is not None:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
-                self.aggregator.add_contact(subject, destination, event.type, encrypted, event)
+                app = app_of(event, detection.fields) if isinstance(event, HttpRequest) else None
+                self.aggregator.add_contact(subject, destination, event.type, encrypted, event, app)
+
+    @staticmethod
+    def _channel(event: Event, observation: Observation) -> Channel:
+        # A request read from decrypted TLS/QUIC travelled encrypted: the lab's keys opened it.
+        decrypted = event.decrypted_from() is not None
+        return Channel(
+            event.type,
+            decrypted or event.encrypted,
+            channel_location(observation.location, event.type),
+            observation.operator_injected,
+            decrypted,
+        )
+
+    def _add(self, item: AttributedObservation, child_directed: bool | None) -> None:
+        observation, destination = item.observation, item.destination
+        if identifier_type(observation.id_type).only_to_trackers and not destination.tracker and Flag.VENDOR_FORMAT not in observation.flags:
+            # A tracker's cookie counts when it reaches a tracker (or, read by its vendor's format, the
+            # vendor's own host that no list names yet), not the site that set it: a site's own
+            # analytics cookie sent back to the site is no leak to a company.
+            return
+        value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
+        self.aggregator.add(item, value_hmac, child_directed)
+
+    def _by_behaviour(
+        self, event: HttpRequest, detection: Detection, subject: Subject | None, destination: Destination | None
+    ) -> tuple[Subject | None, Destination | None]:
+        """Values no detector named that behave like a tracker's ID (detect/behaviour.py)."""
+        behaviour = self.behaviour
+        claimed = {o.key for o in detection.observations}
+        claimed.update(k for o in detection.observations for k in o.also_keys)
+        seen: set[str] = set()
+        light: Event | None = None  # the request without its body: what a waiting sighting keeps
+        page: set[tuple[str, str]] | None = None
+        app: AppRef | object | None = _UNSET
+        for item in detection.fields:
+            if item.key in claimed or item.value in seen:
+                continue
+            if item.location in _DIGEST_LOCATIONS and is_digest(item.value):
+                # A digest under a name that does not say whose: of an identifier this subject sent in clear?
+                seen.add(item.value)
+                if subject is None:
+                    subject = self.subjects.resolve(event)
+                if destination is None:
+                    destination = self._first_party(self._destination(event), subject)
+                if app is _UNSET:
+                    app = app_of(event, detection.fields)
+                light = light or _without_body(event)
+                sighting = _Sighting(light, item, subject, destination, app if isinstance(app, AppRef) else None)
+                match = self.digests.match(subject.id, item.value, sighting)
+                if match is not None:
+                    self._add(self._hashed(match, sighting), None)
+                continue
+            if not behaviour.candidate(item):
+                continue
+            if item.location == "header":
+                if page is None:
+                    page = _referer_parameters(event)
+                if (item.key, item.value) in page:
+                    continue  # the embedding page's own parameter, repeated to every host it loads from
+            seen.add(item.value)
+            if subject is None:
+                subject = self.subjects.resolve(event)
+            if destination is None:
+                destination = self._first_party(self._destination(event), subject)
+            observation = Observation(
+                id_type=behaviour_type(item.value, item.location),
+                value=item.value,
+                encoding=item.encoding,
+                key=item.key,
+                location=item.location,
+                confidence=0.6,
+                source="behaviour",
+                flags=_BEHAVIOUR,
+                event=(light := light or _without_body(event)),
+            )
+            if app is _UNSET:
+                app = app_of(event, detection.fields)
+            attributed = AttributedObservation(observation, subject, destination, self._channel(event, observation),
+                                               app if isinstance(app, AppRef) else None)
+            org = destination.org or destination.domain or destination.host
+            for ready in behaviour.sighting(subject.id, item.value, org, event.ts, attributed):
+                self._add(ready, None)
+                self._learn(ready.subject, ready.observation.id_type, ready.observation.value)
+        return subject, destination
+
+    def _learn(self, subject: Subject, id_type: str, value: str) -> None:
+        """An identifier seen in clear: its digests that were waiting become observations of it."""
+        for match, sighting in self.digests.learn(subject.id, id_type, value):
+            self._add(self._hashed(match, sighting), None)
+
+    def _hashed(self, match: DigestMatch, sighting: _Sighting) -> AttributedObservation:
+        item = sighting.field
+        observation = Observation(
+            id_type=match.id_type,
+            value=match.value,
+            encoding=join_encodings(item.encoding, match.algorithm),
+            key=item.key,
+            location=item.location,
+            confidence=0.9,
+            source="pattern",
+            flags=_LEARNED_DIGEST,
+            event=sighting.event,
+        )
+        return AttributedObservation(observation, sighting.subject, sighting.destination,
+                                     self._channel(sighting.event, observation), sighting.app)
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
@@ -181,7 +318,10 @@ class ScanPipeline:
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"
-        return self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source)
+        destination = self.cnames.uncloak(self.destinations.resolve(host, flow.dst, flow.dport, context=context, host_source=source))
+        if isinstance(event, HttpRequest) and not destination.tracker:
+            destination = self.collectors.describe(destination, event.uri)  # a tracker's protocol on a site's host
+        return destination
 
     def _first_party(self, destination: Destination, subject: Subject) -> Destination:
         """The inventory may name the domains a device's own apps talk to: those are first parties."""
@@ -208,6 +348,12 @@ class ScanPipeline:
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
+        if self.behaviour.evicted:
+            warnings.append(f"{self.behaviour.evicted} values forgotten by the behaviour detector: more than {self.behaviour.max_values} followed")
+        if self.digests.evicted:
+            warnings.append(f"{self.digests.evicted} subjects' learned identifiers forgotten: more than {self.digests.max_subjects}")
+        if self.cnames.evicted:
+            warnings.append(f"{self.cnames.evicted} CNAME aliases of trackers forgotten: more than {self.cnames.max_names} names")
         if aggregator.dropped_contacts:
             warnings.append(f"{aggregator.dropped_contacts} contacts dropped: more than {len(aggregator.contacts)} distinct ones")
         warnings += decryption_warnings(stats.counters, self.keylog.warnings if self.keylog is not None else ())
@@ -277,6 +423,20 @@ class ScanPipeline:
             for value_hmac in leak.values
             if (node := identifier_node(leak.id_type, value_hmac)) in by_node
         }
+
+def _without_body(event: HttpRequest) -> HttpRequest:
+    """The request as evidence needs it (capture, frame, time, flow): a sighting that waits for a
+    later one must not hold a body of up to megabytes."""
+    return dataclasses.replace(event, body=b"", headers=())
+
+
+def _referer_parameters(event: HttpRequest) -> set[tuple[str, str]]:
+    """(name, value) of the query parameters in a request's Referer header."""
+    for name, value in event.headers:
+        if name.lower() == "referer" and "?" in value:
+            return {(k, v) for k, v in parse_qsl(value.partition("?")[2], keep_blank_values=False)}
+    return set()
+
 
 def _relative(path: str, root: Path) -> str:
     try:

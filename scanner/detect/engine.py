@@ -64,9 +64,11 @@ class Detection:
 
     observations: list[Observation]
     child_directed: bool | None = None
+    fields: tuple[Field, ...] = ()  # what the event was taken apart into, for later stages (behaviour.py)
 
 
 _PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
+_VENDOR_FORMAT = frozenset({Flag.VENDOR_FORMAT})
 
 # Observations below this confidence are not reported (shape-only guesses).
 MIN_CONFIDENCE = 0.5
@@ -131,14 +133,14 @@ class Detector:
                 continue
             if location == "cookie":
                 tracker_id = self.cookies.cookie(field.key or "", field.value, domain)
-                if tracker_id is not None:
-                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
-                    continue
             elif field.key:
                 tracker_id = self.cookies.parameter(field.key, field.value, domain)
-                if tracker_id is not None:
-                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
-                    continue
+            else:
+                tracker_id = None
+            if tracker_id is not None:
+                flags = _VENDOR_FORMAT if tracker_id.at_vendor else frozenset()
+                self._add(found, _observation(tracker_id.id_type, tracker_id.value, field, 0.9, event, flags=flags))
+                continue
             candidate = self.patterns.best(field.key, field.value)
             if candidate is not None and location == "path" and not candidate.key_matched and field.value.isdigit():
                 # A number in a URL path names an object (/v17.0/<Facebook app id>/activities): only
@@ -151,12 +153,22 @@ class Detector:
                 else:
                     value = candidate.value.lower() if id_type == "gaid" else candidate.value.upper()
                 candidate = dataclasses.replace(candidate, id_type=id_type, value=value)
+            if candidate is not None and candidate.id_type == "device_name" and self.names.find(candidate.value) is None:
+                # A device name in a request tells something when a person named it ("Emma's iPad");
+                # "androidmobile" or "SM-G960F" is the device class or model every user has.
+                candidate = None
             if candidate is not None:
                 if candidate.confidence >= MIN_CONFIDENCE:
                     encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
                     flags = identifier_type(candidate.id_type).flags(candidate.value)
                     self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags))
-            elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
+            elif (
+                len(field.value) > 12
+                and ("@" in field.value or "+" in field.value)
+                and not any(form in self.signatures.negative_keys for form in key_forms(field.key))
+            ):
+                # Free text under a version, time or hash key ("22.4.25-21 [0] [PR] 337959405") holds
+                # build numbers, not phone numbers.
                 for inner in self.patterns.in_text(field.value):
                     self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event))
         for hit in self.geo.detect(fields):
@@ -172,7 +184,7 @@ class Detector:
                 event=event,
             )
             self._add(found, observation)
-        return Detection(list(found.values()), child_directed)
+        return Detection(list(found.values()), child_directed, tuple(fields))
 
     # ------------------------------------------------------------------ pieces
 
@@ -180,8 +192,17 @@ class Detector:
     def _add(found: dict[tuple[str, str], Observation], observation: Observation) -> None:
         key = (observation.id_type, observation.value)
         old = found.get(key)
-        if old is None or (observation.source == "known", observation.confidence) > (old.source == "known", old.confidence):
+        if old is None:
             found[key] = observation
+            return
+        winner, loser = (
+            (observation, old)
+            if (observation.source == "known", observation.confidence) > (old.source == "known", old.confidence)
+            else (old, observation)
+        )
+        # One value, one observation; but every key that carried it is kept (a finding names them).
+        keys = tuple(k for k in dict.fromkeys((*winner.also_keys, loser.key, *loser.also_keys)) if k and k != winner.key)
+        found[key] = dataclasses.replace(winner, also_keys=keys) if keys != winner.also_keys else winner
 
     def _known_observation(self, match: KnownMatch, field: Field, event: Event) -> Observation:
         form = match.form

@@ -35,7 +35,7 @@ _TOP_KEYS = {
     "lat_keys", "lon_keys", "pair_keys", "min_decimals", "cookies", "prefixes", "parameters",
 }
 _SHAPE_KEYS = {"kinds", "validator", "keys", "needs_key", "confidence", "case", "hashed"}
-_EXAMPLE_KEYS = {"key", "value", "location", "normalised"}
+_EXAMPLE_KEYS = {"key", "value", "location", "normalised", "host"}
 _SHARED_FILES = {"negative_keys.yaml", "operator_headers.yaml"}
 
 
@@ -59,6 +59,7 @@ class Example:
     normalised: str | None
     match: bool
     line: int | None
+    host: str | None = None  # the request's host, for IDs that count only towards their vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +167,14 @@ def _parse_signature(path: Path, doc: LineDict) -> IdentifierSignature:
             for entry in _list(doc, key, path):
                 if not isinstance(entry, LineDict):
                     raise SignatureError(path, line_of(doc, key), f"each entry of {key!r} must be a mapping")
-                if "strip" in entry:
-                    try:
-                        re.compile(str(entry["strip"]))
-                    except re.error as exc:
-                        raise SignatureError(path, line_of(entry, "strip"), f"bad regular expression: {exc}") from None
+                for expression in ("strip", "match"):
+                    if expression in entry:
+                        try:
+                            re.compile(str(entry[expression]))
+                        except re.error as exc:
+                            raise SignatureError(path, line_of(entry, expression), f"bad regular expression: {exc}") from None
+                if entry.get("type", "cookie_id") not in ("cookie_id", "user_id", "device_id"):
+                    raise SignatureError(path, line_of(entry, "type"), "a tracker ID's 'type' is cookie_id, user_id or device_id")
     return IdentifierSignature(
         type=id_type,
         title=title,
@@ -239,6 +243,7 @@ def _parse_examples(path: Path, doc: LineDict) -> tuple[Example, ...]:
                     normalised=None if item.get("normalised") is None else str(item["normalised"]),
                     match=kind == "match",
                     line=line_of(items, i),
+                    host=None if item.get("host") is None else str(item["host"]),
                 )
             )
     return tuple(out)

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from scanner.decode.keylog import KeyLog
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
+from scanner.decode.protocols.doh import expand, expand_pairs, with_doh
 from scanner.decode.sharding import EventKey, shard_of
 from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.ingest import CaptureSource, open_capture
@@ -70,7 +71,7 @@ class NativeEngine:
                 # Keyed like a frame's events: the entry's index, then the place among its events
                 # (a WebSocket's messages share their Upgrade's entry).
                 last_frame, seq = 0, 0
-                for event in archive:
+                for event in with_doh(archive):  # a DoH request's question follows it, as in a capture
                     seq = seq + 1 if event.frame == last_frame else 0
                     last_frame = event.frame
                     yield (event.frame, 0, 0, seq), event
@@ -134,11 +135,15 @@ class NativeEngine:
                                 self.anomalies.add(f"internal_error_{type(exc).__name__}")
                             out = None
                         if out:
+                            # A DoH request is followed by the DNS question it carries, here, before the
+                            # merge keys are given, so that sharded and serial runs agree.
+                            out = expand(out)
                             produced += len(out)
                             for seq, event in enumerate(out):
                                 yield (index, 0, 0, seq), event
                     swept = tick(ts)
                     if swept:
+                        swept = expand_pairs(swept)
                         produced += len(swept)
                         for seq, (created, event) in enumerate(swept):
                             yield (index, 1, created, seq), event
@@ -147,6 +152,7 @@ class NativeEngine:
                 # Flows do not span captures: an event always names the file its frame is in.
                 flushed = decoder.sweep_ordered(ts, everything=True)
                 if flushed:
+                    flushed = expand_pairs(flushed)
                     produced += len(flushed)
                     for seq, (created, event) in enumerate(flushed):
                         yield (index + 1, 1, created, seq), event

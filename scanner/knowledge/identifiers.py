@@ -232,6 +232,11 @@ _TYPES = (
     IdentifierType("device_name", preview=_device_name_preview, known_forms=_device_name_forms),
     IdentifierType("cookie_id", only_to_trackers=True),
     IdentifierType("uidh"),
+    # A tracker's or service's user/visitor ID outside a cookie, and a vendor's own device ID
+    # (DESIGN.md): found by vendor format (detect/cookies.py), behaviour (detect/behaviour.py)
+    # and key names (signatures/identifiers/device_id.yaml).
+    IdentifierType("user_id"),
+    IdentifierType("device_id"),
 )
 
 REGISTRY: dict[str, IdentifierType] = {t.name: t for t in _TYPES}

@@ -217,9 +217,24 @@ def mac_is_randomised(normalised: str) -> bool:
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,24}$")
 
 
+# Machine-made local parts: message and push IDs look like addresses and are none.  A Firebase/GCM
+# message id is "0:<digits>%<hex>" (and some carry "@<server>"), an RFC 5322 Message-ID is
+# "<unique@host>" (often a hex or numeric token), a UUID or long hex string is a token.
+_MESSAGE_ID_LOCAL = re.compile(r"^(?:\d+:)?\d{6,}%[0-9a-f]+$|^[0-9a-f]{16,}$|^\d{12,}$|"
+                               r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
 def email(text: str) -> str | None:
+    """An e-mail address (lower-cased), or None.  Not a message or push ID that has an @: a
+    local part with a "%" (route or GCM id), all hex or digits, or a UUID is a machine's token,
+    and "<local@host>" with such a local part is an RFC 5322 Message-ID."""
     value = text.strip().strip("<>")
-    return value.lower() if _EMAIL.match(value) else None
+    if not _EMAIL.match(value):
+        return None
+    local = value.rsplit("@", 1)[0]
+    if "%" in local or _MESSAGE_ID_LOCAL.match(local):
+        return None
+    return value.lower()
 
 
 _HASHES = {32: "md5", 40: "sha1", 64: "sha256"}

@@ -24,10 +24,12 @@ from scanner.graph import Linkability
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
+    AppRef,
     Channel,
     Finding,
     Flag,
     IdentifierRef,
+    IdentifierValue,
     RuleMatch,
     contact_location,
     flag_note,
@@ -127,6 +129,14 @@ class PolicyEngine:
             encodings=tuple(sorted(leak.encodings)),
             keys=tuple(sorted(leak.keys)),
             note=flag_note(leak.flags),
+            values=tuple(
+                IdentifierValue(
+                    value=leak.values[h] if show_values else preview(leak.id_type, leak.values[h]),
+                    value_hmac=h,
+                    keys=tuple(sorted(leak.value_keys.get(h, ()))),
+                )
+                for h in hmacs
+            ),
         )
         channel = Channel(
             protocol=_most_common(leak.protocols) or "",
@@ -185,6 +195,7 @@ class PolicyEngine:
             allowlisted=allowlisted,
             channels=tuple(sorted(record.protocols)),
             rules_allowlisted=tuple(lifted),
+            app=_most_common_app(record.apps),
         )
 
     # ------------------------------------------------------------------ contacts
@@ -213,6 +224,13 @@ class PolicyEngine:
 def fingerprint(subject: str, id_type: str, org: str | None, host: str) -> str:
     text = "|".join((FINGERPRINT_VERSION, subject, id_type, org or "", host))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _most_common_app(apps: dict[AppRef, int]) -> AppRef | None:
+    """The app most of a record's requests named; ties go to the one that sorts first."""
+    if not apps:
+        return None
+    return max(sorted(apps, key=lambda a: (a.name or "", a.id or "", a.version or "")), key=lambda a: apps[a])
 
 
 def _most_common(counter: dict[str, int]) -> str | None:

@@ -66,7 +66,7 @@ def test_there_are_examples_for_every_location_the_detector_knows() -> None:
 @pytest.mark.parametrize("item", EXAMPLES, ids=[_example_id(i) for i in EXAMPLES])
 def test_example(item: tuple[str, Example], detector: Detector, events: Any) -> None:
     id_type, example = item
-    event = events.at(example.location, example.key, example.value)
+    event = events.at(example.location, example.key, example.value, **({"host": example.host} if example.host else {}))
     found = {(o.id_type, o.value) for o in detector.observe(event).observations}
     if example.match:
         expected = example.normalised if example.normalised is not None else example.value

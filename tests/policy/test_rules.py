@@ -11,7 +11,7 @@ import pytest
 
 from scanner.aggregate import ContactRecord, LeakRecord
 from scanner.flags import FLAG_NOTES, Flag, flag_note
-from scanner.model import SEVERITY_RANK, Finding
+from scanner.model import SEVERITY_RANK, Destination, Finding
 from scanner.policy.engine import Linkability, code_rules
 from scanner.policy.ruleset import FACTS, Rule
 
@@ -23,6 +23,8 @@ SAME_PARENT = Linkability(organisations=2, parents=1)
 # Subjects and destinations by name (the ``records`` fixture holds them).
 KID, ADULT, UNKNOWN = "KID", "ADULT", "UNKNOWN"
 TRACKER, ANALYTICS, FIRST, LOCAL = "TRACKER", "ANALYTICS", "FIRST", "LOCAL"
+# A DoH resolver as the pipeline marks it (attribute/resolvers.py): no tracker, category encrypted_dns.
+DOH = Destination("dns.google", "8.8.8.8", 443, "dns.google", "Google Public DNS", "encrypted_dns", False, "third", "sni")
 
 # A case: (records -> (leak or contact, linkability or None))
 Case = Callable[[Any], tuple[LeakRecord | ContactRecord, Linkability | None]]
@@ -72,6 +74,7 @@ CASES: dict[str, tuple[Case, list[Case]]] = {
               [L(id_type="device_name", destination=LOCAL), L(id_type="device_name", destination=LOCAL, subject=ADULT,
                                                                flags=[Flag.PERSONAL_NAME])]),
     "PS901": (C(subject=KID, destination=ANALYTICS), [C(subject=ADULT, destination=ANALYTICS), C(subject=UNKNOWN)]),
+    "PS902": (C(subject=KID, destination=DOH), [C(subject=ADULT, destination=DOH), C(subject=KID, destination=ANALYTICS)]),
 }
 
 

@@ -40,6 +40,10 @@ EXPECTED_COLUMNS = [
     "first_evidence_frame",
     "regulations",
     "allowlisted",
+    "keys",
+    "values",
+    "app_name",
+    "app_id",
 ]
 
 

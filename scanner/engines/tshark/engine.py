@@ -55,6 +55,7 @@ from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get
 
 from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols.base import Anomalies
+from scanner.decode.protocols.doh import with_doh
 from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.engines.tshark.frame import EventBuilder
 from scanner.engines.tshark.options import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
@@ -154,7 +155,7 @@ class TsharkEngine:
                 for source in sources:
                     archive = archive_capture(source, self.stats, self.anomalies)
                     # A HAR or mitmproxy file: its requests, read as the native engine reads them.
-                    yield from archive if archive is not None else self._capture(source, builder)
+                    yield from with_doh(archive if archive is not None else self._capture(source, builder))
             finally:
                 self.stats.anomalies = dict(self.anomalies.counts)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.model import SEVERITIES, SEVERITY_RANK, Finding, RuleInfo, ScanResult, Subject
+from scanner.model import SEVERITIES, SEVERITY_RANK, AppRef, Finding, RuleInfo, ScanResult, Subject
 
 # Worst first, for headers and summaries.
 SEVERITIES_WORST_FIRST: tuple[str, ...] = tuple(reversed(SEVERITIES))
@@ -93,6 +94,39 @@ def subject_groups(result: ScanResult, findings: Iterable[Finding]) -> list[tupl
     return sorted(
         groups.values(),
         key=lambda group: (minor_rank(group[0].minor), -severity_rank(worst_severity(group[1])), group[0].id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppGroup:
+    """The findings one app on one subject's device caused (attribute/apps.py)."""
+
+    subject: Subject
+    app: AppRef
+    findings: tuple[Finding, ...]
+
+    @property
+    def id_types(self) -> list[str]:
+        return sorted({f.identifier.type for f in self.findings if f.identifier is not None})
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted({f.destination.host for f in self.findings})
+
+
+def app_groups(findings: Iterable[Finding]) -> list[AppGroup]:
+    """Findings grouped by subject and app, for the findings whose traffic named its app: minors
+    first, then the worst severity first, then the subject and the app."""
+    groups: dict[tuple[str, AppRef], list[Finding]] = {}
+    subjects: dict[str, Subject] = {}
+    for finding in ordered_findings(findings):
+        if finding.app is not None:
+            groups.setdefault((finding.subject.id, finding.app), []).append(finding)
+            subjects[finding.subject.id] = finding.subject
+    return sorted(
+        (AppGroup(subjects[subject_id], app, tuple(items)) for (subject_id, app), items in groups.items()),
+        key=lambda g: (minor_rank(g.subject.minor), -severity_rank(worst_severity(list(g.findings))), g.subject.id,
+                       g.app.label, g.app.id or ""),
     )
 
 

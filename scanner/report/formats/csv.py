@@ -5,13 +5,16 @@ Columns (fixed order; new columns are only ever appended)::
     id severity rule title subject minor identifier_type encoding key value
     destination_host domain org category tracker party protocol encrypted
     location count first_seen last_seen first_evidence_capture
-    first_evidence_frame regulations allowlisted
+    first_evidence_frame regulations allowlisted keys values app_name app_id
 
 - ``minor``: ``true`` / ``false`` / ``unknown``; ``tracker``, ``encrypted``:
   ``true`` / ``false``; empty cells for a contact finding's identifier columns.
 - ``first_seen``, ``last_seen``: ISO 8601 UTC with microseconds
   (``2024-05-01T10:00:12.500000Z``).
 - ``regulations``: semicolon-joined; ``allowlisted``: the reason, or empty.
+- ``keys``: every key that carried the identifier, semicolon-joined; ``values``: when the subject
+  sent several values of the type to the host, each as ``value (key, key)``, semicolon-joined.
+- ``app_name``, ``app_id``: the app the traffic names (empty when it names none).
 - ``value``: the redacted preview unless the scan ran with ``--show-values``.
 
 RFC 4180: comma-separated, CRLF line ends, fields quoted when they need it,
@@ -62,6 +65,10 @@ COLUMNS = (
     "first_evidence_frame",
     "regulations",
     "allowlisted",
+    "keys",
+    "values",
+    "app_name",
+    "app_id",
 )
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -108,6 +115,10 @@ def finding_row(finding: Finding) -> list[str]:
         "first_evidence_frame": str(first.frame) if first else "",
         "regulations": ";".join(finding.regulations),
         "allowlisted": finding.allowlisted or "",
+        "keys": ";".join(ref.keys or ((ref.key,) if ref.key else ())) if ref else "",
+        "values": ";".join(f"{v.value} ({', '.join(v.keys)})" for v in ref.values) if ref and len(ref.values) > 1 else "",
+        "app_name": (finding.app.name or "") if finding.app else "",
+        "app_id": (finding.app.id or "") if finding.app else "",
     }
     return [defuse(cells[column]) for column in COLUMNS]
 

@@ -41,6 +41,7 @@ from scanner.report.formats.common import (
     SEVERITIES_WORST_FIRST,
     active_findings,
     allowlisted_findings,
+    app_groups,
     identifier_text,
     iso_utc,
     minor_rank,
@@ -227,6 +228,7 @@ class HtmlReport(ReportFormat):
                 self._findings_table(active),
                 self._graph(result),
                 self._subjects(result, active),
+                self._apps(active),
                 self._organisations(result),
                 self._details(result),
                 self._allowlisted(result),
@@ -406,6 +408,27 @@ class HtmlReport(ReportFormat):
             f'<div class="graph-wrap">\n{render_svg(result.graph)}\n</div>\n{legend}\n</section>'
         )
 
+    @staticmethod
+    def _apps(active: list[Finding]) -> str:
+        """Findings by subject and app, where the traffic named the app (attribute/apps.py)."""
+        groups = app_groups(active)
+        if not groups:
+            return ""
+        rows = "".join(
+            f"<tr><td>{esc(g.subject.id)} {_minor_tag(g.subject.minor)}</td><td>{esc(g.app.name or '-')}</td>"
+            f'<td class="mono">{esc(g.app.id or "-")}</td><td>{esc(g.app.version or "-")}</td>'
+            f'<td class="num">{len(g.findings)}</td><td>{esc(", ".join(g.id_types)) or "-"}</td>'
+            f'<td class="mono">{esc(", ".join(g.hosts))}</td></tr>'
+            for g in groups
+        )
+        return (
+            '<section id="apps">\n<h2>Apps</h2>\n<p class="muted">Where the traffic says which app sent it '
+            "(User-Agent, X-Requested-With, bundle or package IDs in ad requests).</p>\n"
+            "<table><thead><tr><th>Subject</th><th>App</th><th>Package / bundle</th><th>Version</th>"
+            '<th class="num">Findings</th><th>Identifier types</th><th>Hosts</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>\n</section>"
+        )
+
     def _subjects(self, result: ScanResult, active: list[Finding]) -> str:
         exposure = {item.subject: item for item in result.analyses.subjects}
         groups = dict((subject.id, findings) for subject, findings in subject_groups(result, active))
@@ -528,6 +551,17 @@ class HtmlReport(ReportFormat):
                 ),
                 ("Value HMAC", f"<code>{esc(ref.value_hmac)}</code>"),
             ]
+            if len(ref.keys) > 1:
+                facts.append(("Keys", ", ".join(f"<code>{esc(k)}</code>" for k in ref.keys)))
+            if len(ref.values) > 1:
+                # Two identifiers to one host are one finding, never shown as one value.
+                facts.append((
+                    f"All {len(ref.values)} values",
+                    "<br>".join(
+                        f"<code>{esc(v.value)}</code> <span class=\"muted\">under {esc(', '.join(v.keys) or '-')}</span>"
+                        for v in ref.values
+                    ),
+                ))
         else:
             facts.append(("Identifier", '<span class="muted">none: the device contacted the destination</span>'))
         facts += [

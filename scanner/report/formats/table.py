@@ -43,6 +43,7 @@ from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     active_findings,
     allowlisted_findings,
+    app_groups,
     destination_marks,
     identifier_text,
     minor_rank,
@@ -150,6 +151,9 @@ class TableReport(ReportFormat):
         for subject, findings in subject_groups(result, active):
             parts.append(self._subject_table(subject, findings, width))
             parts.append(Text(""))
+        apps = self._apps(active)
+        if apps is not None:
+            parts.extend([apps, Text("")])
         linkable = self._linkable(result)
         if linkable is not None:
             parts.extend([linkable, Text("")])
@@ -244,6 +248,13 @@ class TableReport(ReportFormat):
         ref = finding.identifier
         if ref is None:
             text = Text("(contact only)", style="dim")
+        elif len(ref.values) > 1:
+            # Two identifiers to one host: one finding, but each value is shown with its keys.
+            for value in ref.values:
+                keys = ", ".join(printable(k) for k in value.keys) or "-"
+                text.append(f"\n{printable(value.value)} ({keys})", style="dim")
+        elif len(ref.keys) > 1:
+            text.append(f"\nkeys {', '.join(printable(k) for k in ref.keys)}", style="dim")
         elif ref.key:
             text.append(f"\nkey {printable(ref.key)}", style="dim")
         return text
@@ -271,6 +282,26 @@ class TableReport(ReportFormat):
         else:
             text.append("clear text", style="bold red")
         return text
+
+    @staticmethod
+    def _apps(active: list[Finding]) -> RenderableType | None:
+        """Findings by the app that sent them, where the traffic named it."""
+        groups = app_groups(active)
+        if not groups:
+            return None
+        lines = [Text("By app (where the traffic names it)", style="bold")]
+        for group in groups:
+            app = group.app
+            line = Text(f"  {printable(group.subject.id)} ({minor_text(group.subject.minor)}): ")
+            line.append(printable(app.label), style="bold")
+            if app.id and app.name:
+                line.append(f" [{printable(app.id)}]")
+            if app.version:
+                line.append(f" {printable(app.version)}", style="dim")
+            line.append(f"  {_plural(len(group.findings), 'finding')}: {', '.join(group.id_types) or 'contacts'} -> "
+                        f"{', '.join(printable(h) for h in group.hosts)}")
+            lines.append(line)
+        return Group(*lines)
 
     @staticmethod
     def _linkable(result: ScanResult) -> RenderableType | None:
