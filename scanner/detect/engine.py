@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from scanner.attribute.inventory import Inventory
 from scanner.attribute.psl import registrable_domain
 from scanner.detect.cookies import CookieIdDetector
+from scanner.detect.excerpt import excerpt
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
 from scanner.detect.geo import GeoDetector, Place
@@ -94,7 +95,7 @@ class Detector:
         fields = self.extractor.fields(event)
         if not fields:
             return Detection([], False if isinstance(event, HttpRequest) else None)
-        found: dict[tuple[str, str], Observation] = {}
+        found: dict[tuple[str, str], tuple[Observation, Field]] = {}
         domain = None
         if isinstance(event, HttpRequest) and event.host:
             domain = registrable_domain(event.host)
@@ -118,7 +119,7 @@ class Detector:
                 if matches:
                     # The inventory says what this value is: no guessing by shape on top of it.
                     for match in matches:
-                        self._add(found, self._known_observation(match, field, event))
+                        self._add(found, self._known_observation(match, field, event), field)
                     continue
             location = field.location
             if location in _NO_PATTERNS:
@@ -126,7 +127,7 @@ class Detector:
             if location == "header_enrichment":
                 assert operator_value is not None  # only enrichment-shaped values keep this location
                 observation = _observation(operator_value[0], operator_value[1], field, 0.95, event)
-                self._add(found, dataclasses.replace(observation, operator_injected=True))
+                self._add(found, dataclasses.replace(observation, operator_injected=True), field)
                 continue
             if location == "name":
                 self._device_name(found, field, event)
@@ -134,12 +135,12 @@ class Detector:
             if location == "cookie":
                 tracker_id = self.cookies.cookie(field.key or "", field.value, domain)
                 if tracker_id is not None:
-                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
+                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event), field)
                     continue
             elif field.key:
                 tracker_id = self.cookies.parameter(field.key, field.value, domain)
                 if tracker_id is not None:
-                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event))
+                    self._add(found, _observation("cookie_id", tracker_id, field, 0.9, event), field)
                     continue
             candidate = self.patterns.best(field.key, field.value)
             if candidate is not None and location == "path" and not candidate.key_matched and field.value.isdigit():
@@ -159,10 +160,10 @@ class Detector:
                     note = None
                     if candidate.id_type == "mac" and mac_is_randomised(candidate.value):
                         note = "randomised MAC"
-                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, note))
+                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, note), field)
             elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
                 for inner in self.patterns.in_text(field.value):
-                    self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event))
+                    self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event), field)
         for hit in self.geo.detect(fields):
             observation = Observation(
                 id_type="geo",
@@ -175,17 +176,17 @@ class Detector:
                 owner=hit.owner,
                 event=event,
             )
-            self._add(found, observation)
-        return Detection(list(found.values()), child_directed)
+            self._add(found, observation, hit.field)
+        return Detection(_with_excerpts(event, list(found.values())), child_directed)
 
     # ------------------------------------------------------------------ pieces
 
     @staticmethod
-    def _add(found: dict[tuple[str, str], Observation], observation: Observation) -> None:
+    def _add(found: dict[tuple[str, str], tuple[Observation, Field]], observation: Observation, field: Field) -> None:
         key = (observation.id_type, observation.value)
         old = found.get(key)
-        if old is None or (observation.source == "known", observation.confidence) > (old.source == "known", old.confidence):
-            found[key] = observation
+        if old is None or (observation.source == "known", observation.confidence) > (old[0].source == "known", old[0].confidence):
+            found[key] = (observation, field)
 
     def _known_observation(self, match: KnownMatch, field: Field, event: Event) -> Observation:
         form = match.form
@@ -224,14 +225,14 @@ class Detector:
         value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
         return (id_type, value) if value is not None else None
 
-    def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+    def _device_name(self, found: dict[tuple[str, str], tuple[Observation, Field]], field: Field, event: Event) -> None:
         name = field.value.strip()
         if name.endswith(".local"):
             name = name[: -len(".local")]
         person = self.names.find(name)
         if person is None:
             return
-        self._add(found, _observation("device_name", name, field, 0.8, event, note="contains a personal name"))
+        self._add(found, _observation("device_name", name, field, 0.8, event, note="contains a personal name"), field)
 
 
 def _observation(
@@ -254,6 +255,16 @@ def _observation(
         note=note,
         event=event,
     )
+
+
+def _with_excerpts(event: Event, found: list[tuple[Observation, Field]]) -> list[Observation]:
+    """The observations, each with its redacted request excerpt (HTTP requests only: excerpt.py)."""
+    if not isinstance(event, HttpRequest):
+        return [observation for observation, _ in found]
+    return [
+        dataclasses.replace(observation, excerpt=excerpt(event, observation, field, found))
+        for observation, field in found
+    ]
 
 
 def _hash_encoding(digest: str) -> str:

@@ -1,0 +1,146 @@
+"""A short, redacted excerpt of the HTTP request around an identifier, for the report's evidence.
+
+Why at detection time: only here are the request's text and the field the
+identifier came from at hand; a report holds findings, not requests.  The
+excerpt is redacted before it leaves this module, so nothing downstream (the
+aggregator, the JSON report, the HTML) ever holds more than it may show:
+
+- the matched value is replaced by its preview (``scanner.privacy.preview``,
+  the same masked form the report's ``identifier.value`` shows);
+- every other identifier found in the same request is replaced by its own
+  preview, whichever wire form it took (as found, upper or lower case,
+  percent-encoded once or twice, ``+`` for spaces);
+- what could still be an identifier nobody recognised is masked as ``***``:
+  opaque tokens of 16 characters or more (tokens, hashes, base64), runs of 7
+  digits or more (phone numbers, IMEIs), e-mail addresses, and decimal
+  numbers with 3 decimals or more (coordinates to ~100 m);
+- a last check: if any value found in the request still occurs in the
+  excerpt, in any case, there is no excerpt (``None``) rather than a leak.
+
+The excerpt is the request line, headers and body as text (``Name: value``
+lines, a blank line, the body), cut to ``EXCERPT_CHARS`` characters around the
+match, ``…`` marking what was cut.  Only HTTP requests get one: a DNS name, a
+TLS server name or a DHCP host name is the whole message already.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from urllib.parse import quote, quote_plus
+
+from scanner.detect.fields import Field
+from scanner.model import Event, HttpRequest, Observation
+from scanner.privacy import preview
+
+EXCERPT_CHARS = 200  # per evidence item: ten items per finding stay a few kilobytes
+MAX_REQUEST_TEXT = 16 * 1024  # the request's text is looked at up to here
+MASK = "***"
+
+# What could be an identifier nobody recognised (see the module docstring).
+_OPAQUE = re.compile(
+    r"[^\s@=&;:,\"'<>()\[\]{}]+@[^\s@=&;:,\"'<>()\[\]{}]+\.[A-Za-z]{2,}"  # e-mail addresses
+    r"|-?\d{1,3}\.\d{3,}"  # coordinates and other precise decimals
+    r"|[A-Za-z0-9+/_%-]*\d[A-Za-z0-9+/_%-]*"  # tokens with a digit, judged by _mask ("=" apart: key=value)
+)
+_DECIMAL = re.compile(r"-?\d{1,3}\.\d{3,}")
+_SENTINEL = "\x00{}\x00"
+
+
+def _mask(match: re.Match[str]) -> str:
+    """``***`` for what may identify someone: an e-mail address, a precise decimal, a run of 7
+    digits or more (phone numbers, IMEI/IMSI), a token of 16 characters or more with a digit in it
+    (hashes, base64, UUIDs).  Words and host labels ("google-analytics") have no digit: kept."""
+    token = match.group()
+    if "@" in token or _DECIMAL.fullmatch(token):
+        return MASK
+    if token.isdigit():
+        return MASK if len(token) >= 7 else token
+    return MASK if len(token) >= 16 else token
+
+
+def request_text(event: HttpRequest) -> str:
+    """The request as text: request line, ``Name: value`` header lines, a blank line, the body."""
+    lines = [f"{event.method} {event.uri} {event.version}"]
+    lines.extend(f"{name}: {value}" for name, value in event.headers)
+    text = "\n".join(lines)
+    if event.body:
+        text += "\n\n" + event.body[:MAX_REQUEST_TEXT].decode("utf-8", "replace")
+    return text[:MAX_REQUEST_TEXT]
+
+
+def wire_forms(value: str) -> list[str]:
+    """The forms a value takes in a request, longest first (so a longer form is replaced whole)."""
+    if not value:
+        return []
+    forms = {value, value.lower(), value.upper(), quote(value, safe=""), quote(value), quote_plus(value)}
+    forms.add(quote(quote(value, safe=""), safe=""))
+    return sorted((f for f in forms if f), key=lambda f: (-len(f), f))
+
+
+def _find(text: str, lowered: str, candidates: Iterable[str]) -> tuple[int, int] | None:
+    for candidate in candidates:
+        at = text.find(candidate)
+        if at < 0:
+            at = lowered.find(candidate.lower())
+        if at >= 0:
+            return at, at + len(candidate)
+    return None
+
+
+def _key_forms(key: str | None) -> list[str]:
+    if not key:
+        return []
+    last = key.rsplit(".", 1)[-1]  # a JSON path ("device.ids.adid") ends in the key as written
+    return [f"{last}=", f'"{last}"', f"{last}:", last]
+
+
+def excerpt(event: Event, target: Observation, field: Field, found: Sequence[tuple[Observation, Field]]) -> str | None:
+    """The redacted excerpt for ``target`` (found in ``field`` of ``event``), or None when the event
+    is not an HTTP request or no safe excerpt can be made.  ``found`` is every observation of the event."""
+    if not isinstance(event, HttpRequest):
+        return None
+    text = request_text(event)
+    lowered = text.lower()
+    span = _find(text, lowered, wire_forms(target.value) + wire_forms(field.value))
+    anchor = span or _find(text, lowered, _key_forms(field.key))
+    if anchor is None:
+        return None
+    # Centre the window on the anchor; cut at whole lines' edges where the budget allows.
+    centre = (anchor[0] + anchor[1]) // 2
+    start = max(0, centre - EXCERPT_CHARS // 2)
+    end = min(len(text), start + EXCERPT_CHARS)
+    start = max(0, end - EXCERPT_CHARS)
+    if span is not None:
+        start, end = min(start, span[0]), max(end, span[1])  # never cut the value in half
+    window = text[start:end]
+
+    # Values become sentinels first, so the generic masks below cannot eat their previews.
+    previews: list[str] = []
+
+    def hide(shown: str) -> str:
+        previews.append(shown)
+        return _SENTINEL.format(len(previews) - 1)
+
+    if span is not None:
+        window = text[start : span[0]] + hide(preview(target.id_type, target.value)) + text[span[1] : end]
+    secrets: list[tuple[str, str]] = []  # (a form to hide, the preview shown instead)
+    for observation, its_field in found:
+        shown = preview(observation.id_type, observation.value)
+        for raw in (observation.value, its_field.value):
+            secrets.extend((form, shown) for form in wire_forms(raw) if len(form) >= 4)
+    for form, shown in sorted(secrets, key=lambda item: (-len(item[0]), item[0])):
+        window = re.sub(re.escape(form), lambda _m, shown=shown: hide(shown), window, flags=re.IGNORECASE)
+    window = _OPAQUE.sub(_mask, window)
+    for index, shown in enumerate(previews):
+        window = window.replace(_SENTINEL.format(index), shown)
+    window = window.replace("\x00", "")
+    result = ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
+
+    lowered_result = result.lower()
+    for observation, its_field in found:
+        for raw in (observation.value, its_field.value):
+            if len(raw) >= 4 and raw.lower() in lowered_result:
+                return None  # a value survived the masking: better no excerpt than a leak
+    return result
+
