@@ -130,7 +130,8 @@ def excerpt(event: Event, target: Observation, field: Field, found: Sequence[tup
         for raw in (observation.value, its_field.value):
             secrets.extend((form, shown) for form in wire_forms(raw) if len(form) >= 4)
     for form, shown in sorted(secrets, key=lambda item: (-len(item[0]), item[0])):
-        window = re.sub(re.escape(form), lambda _m, shown=shown: hide(shown), window, flags=re.IGNORECASE)
+        pieces = re.split(re.escape(form), window, flags=re.IGNORECASE)
+        window = "".join(piece if i == 0 else hide(shown) + piece for i, piece in enumerate(pieces))
     window = _OPAQUE.sub(_mask, window)
     for index, shown in enumerate(previews):
         window = window.replace(_SENTINEL.format(index), shown)
