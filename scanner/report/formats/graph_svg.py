@@ -125,7 +125,9 @@ def shorten(text: str, width: float, *, keep_tail: bool = False) -> str:
         kept = text[:at].rstrip(_STRIP)
         if kept:
             return kept + "…"
-    return text[:room] + "…"  # the boundaries are all at the start: a token after them
+    # No room for even the first word: the first word whole, overrunning a little, rather than half of it.
+    first = next((m.start() for m in _BOUNDARY.finditer(text) if m.start() > 0), len(text))
+    return text[:first] + "…"
 
 
 def anchor_id(prefix: str, text: str) -> str:

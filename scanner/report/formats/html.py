@@ -158,7 +158,7 @@ footer { margin-top: 40px; padding-bottom: 32px; color: var(--muted); font-size:
   .no-print { display: none !important; }
   body { font-size: 11px; }
   header, main, footer { max-width: none; padding: 0; }
-  .finding, tr, .card { break-inside: avoid; }
+  .finding > summary, tr, .card, dl.facts, pre.excerpt { break-inside: avoid; }  /* a finding may span pages */
   h2, h3 { break-after: avoid; }
   .graph-wrap { overflow: visible; max-height: none; border: 0; padding: 0; }
   svg.dataflow, svg.dataflow.zoomed { width: 100%; height: auto; }
@@ -546,7 +546,7 @@ class HtmlReport(ReportFormat):
             f'<tr><td>{_sev(f.severity)}</td><td><a href="#{esc(_anchor(f.id))}">{esc(f.title)}</a></td>'
             f"<td>{_subject_link(f.subject)} {_minor_tag(f.subject.minor)}</td><td>{esc(identifier_text(f))}</td>"
             f'<td><span class="mono">{breakable(f.destination.host)}</span>'
-            + (f"<br>{esc(f.destination.org)}" if f.destination.org else "")
+            + (f"<br>{esc(f.destination.org)}" if f.destination.org and f.destination.org != f.destination.host else "")
             + f" {_destination_marks(f)}</td></tr>"
             for f in serious[:WORST_SHOWN]
         )
