@@ -280,7 +280,10 @@ class TableReport(ReportFormat):
         fixed = 8 + rule_width + count_width + (10 if with_time else 0)
         spare = max(0, width - fixed - 2 * (6 if with_time else 5))  # a divider and a padding blank between columns
         channel_width = min(15, max(11, spare // 4))
-        identifier_width = min(17, max(12, (spare - channel_width) * 2 // 5))
+        # The identifier column takes what its longest cell needs, up to 2/5 of the room (24 at most);
+        # the destination gets the rest.
+        longest = max(self._identifier_needs(f) for f in findings)
+        identifier_width = max(12, min(longest, 24, (spare - channel_width) * 2 // 5))
         destination_width = max(12, spare - identifier_width - channel_width)
         table = _table(title, expand=False)
         table.add_column("Severity", width=8, no_wrap=True)
@@ -305,6 +308,15 @@ class TableReport(ReportFormat):
                 cells.append(Text(f"{date}\n{time}"))
             table.add_row(*cells)
         return table
+
+    @staticmethod
+    def _identifier_needs(finding: Finding) -> int:
+        """The identifier cell's width when nothing is cut."""
+        ref = finding.identifier
+        if ref is None:
+            return len("(contact only)")
+        key = len(f"key {printable(ref.key)}") if ref.key else 0
+        return max(len(printable(identifier_text(finding))), key)
 
     @staticmethod
     def _identifier_cell(finding: Finding, width: int) -> Text:
