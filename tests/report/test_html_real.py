@@ -141,6 +141,10 @@ def test_graph_labels_are_whole_or_cut_at_a_boundary(reports: dict[str, tuple[Sc
     assert len(parser.labels) > 20
     problems = [(full, shown, why) for full, shown in parser.labels if (why := label_problem(full, shown))]
     assert not problems, problems[:10]
+    # and every in-page link of the report leads to an element of the page
+    ids = set(re.findall(r' id="([^"]+)"', text))
+    dangling = sorted({t for t in re.findall(r' href="#([^"]*)"', text) if t not in ids})
+    assert not dangling, dangling[:10]
 
 
 # --------------------------------------------------------------------------- Chromium and PDF

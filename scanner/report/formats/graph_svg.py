@@ -417,8 +417,11 @@ def _label(x: float, y: float, full: str, width: float, *, keep_tail: bool = Fal
     )
 
 
-def render_svg(graph: Any, *, element_id: str = "dataflow-graph") -> str:
-    """The graph as one ``<svg>`` element (no XML declaration, no external reference)."""
+def render_svg(graph: Any, *, element_id: str = "dataflow-graph", linked_orgs: frozenset[str] | None = None) -> str:
+    """The graph as one ``<svg>`` element (no XML declaration, no external reference).
+
+    ``linked_orgs``: the organisations the page has a row for; other boxes link to the
+    Organisations section as a whole (None: link every box to its own row)."""
     layout = build_layout(graph)
     if not layout.boxes:
         return (
@@ -474,7 +477,7 @@ def render_svg(graph: Any, *, element_id: str = "dataflow-graph") -> str:
         rows = [
             f'<rect x="{_f(x)}" y="{_f(box.y)}" width="{_f(ORG_W)}" height="{_f(box.h)}" rx="5" fill="{fill}" '
             f'stroke="{stroke}"/>',
-            f'<a href="{_esc(box.href or "#organisations")}">'
+            f'<a href="{_esc(box.href if linked_orgs is None or box.label in linked_orgs else "#organisations")}">'
             + _label(x + 8, box.y + ORG_HEAD_H / 2 + 4, box.label, ORG_W - (70 if not org.hosts else 0), css="org-name")
             + "</a>",
         ]

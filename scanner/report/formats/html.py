@@ -307,7 +307,10 @@ def _subject_link(subject: Subject | str) -> str:
     return f'<a href="#{esc(anchor_id("subject", name))}">{breakable(name)}</a>'
 
 
-def _org_link(name: str) -> str:
+def _org_link(name: str, known: frozenset[str] | None = None) -> str:
+    """A link to the organisation's row, when the Organisations table has one (else its name)."""
+    if known is not None and name not in known:
+        return esc(name)
     return f'<a href="#{esc(anchor_id("org", name))}">{esc(name)}</a>'
 
 
@@ -375,6 +378,8 @@ class HtmlReport(ReportFormat):
     description = "one self-contained page: summary, findings with evidence, graph, subjects and organisations"
 
     def render(self, result: ScanResult) -> str:
+        # The organisations the Organisations table lists: only those are linked to.
+        self._orgs = frozenset(o.org for o in result.analyses.organisations)
         active = active_findings(result)
         rules = rules_by_id(result)
         body = "\n".join(
@@ -413,6 +418,11 @@ class HtmlReport(ReportFormat):
             f"<title>{esc(title)}</title>\n<style>{STYLE_TEXT}</style>\n</head>\n<body>\n"
             f"{body}\n<script>{SCRIPT_TEXT}</script>\n</body>\n</html>\n"
         )
+
+    _orgs: frozenset[str] = frozenset()
+
+    def _org(self, name: str) -> str:
+        return _org_link(name, self._orgs)
 
     # --------------------------------------------------------------------- header
 
@@ -499,7 +509,7 @@ class HtmlReport(ReportFormat):
             f'<div class="big">{len(orgs):,}</div>'
             f"<div>{_plural(len(tracker_orgs), 'tracker')}; {len(minor_orgs):,} received a minor's identifier</div>"
             + (
-                f"<ul>{''.join(f'<li>{_org_link(o)}</li>' for o in ranked_orgs[:NAMES_SHOWN])}</ul>"
+                f"<ul>{''.join(f'<li>{_org_link(o, self._orgs)}</li>' for o in ranked_orgs[:NAMES_SHOWN])}</ul>"
                 if ranked_orgs
                 else ""
             )
@@ -675,8 +685,7 @@ class HtmlReport(ReportFormat):
             f"{open_attr}>{summary}<div class=\"body\">{self._detail(finding)}</div></details>"
         )
 
-    @staticmethod
-    def _detail(finding: Finding) -> str:
+    def _detail(self, finding: Finding) -> str:
         ref = finding.identifier
         dest = finding.destination
         facts: list[tuple[str, str]] = [
@@ -714,7 +723,7 @@ class HtmlReport(ReportFormat):
                 f'<span class="mono">{breakable(dest.host)}</span>'
                 + (f" ({esc(dest.ip)}{':' + esc(dest.port) if dest.port is not None else ''})" if dest.ip else "")
                 + f" {_destination_marks(finding)}<br>"
-                + (f"{_org_link(dest.org)}, " if dest.org else "")
+                + (f"{_org_link(dest.org, self._orgs)}, " if dest.org else "")
                 + f"domain {esc(dest.domain or '-')}, category {esc(category_title(dest.category or ''))}, "
                 f"{esc(dest.party)} party",
             ),
@@ -781,8 +790,7 @@ class HtmlReport(ReportFormat):
 
     # --------------------------------------------------------------------- graph
 
-    @staticmethod
-    def _graph(result: ScanResult) -> str:
+    def _graph(self, result: ScanResult) -> str:
         legend = (
             '<div class="legend">'
             '<span><svg width="26" height="12"><rect width="26" height="12" rx="3" fill="#fce7f3" stroke="#be185d"/></svg> minor</span>'
@@ -808,7 +816,7 @@ class HtmlReport(ReportFormat):
             '<p class="muted">Who sent which identifier to which organisation, and through which of its hosts; '
             "organisations grouped by category, the worst first. A shortened label's full text is in the tables below: "
             "click a subject or an organisation to go there.</p>\n"
-            f'{toolbar}\n<div class="graph-wrap">\n{render_svg(result.graph)}\n</div>\n{legend}\n</section>'
+            f'{toolbar}\n<div class="graph-wrap">\n{render_svg(result.graph, linked_orgs=self._orgs)}\n</div>\n{legend}\n</section>'
         )
 
     # --------------------------------------------------------------------- subjects, organisations
@@ -840,7 +848,7 @@ class HtmlReport(ReportFormat):
                 f'<tr id="{esc(anchor_id("subject", subject.id))}"><td>{breakable(subject.id)}<br>{_minor_tag(subject.minor)}</td>'
                 f"<td>{esc(subject.source)}</td><td>{_sev(worst) if worst else _NONE}</td><td>{tally}{link}</td>"
                 f"<td>{esc(', '.join(types)) or _NONE}</td>"
-                f"<td>{_names(orgs, _org_link, '#organisations') or _NONE}</td></tr>"
+                f"<td>{_names(orgs, self._org, '#organisations') or _NONE}</td></tr>"
             )
         table = _wrap(
             "<table><thead><tr><th>Subject</th><th>Known from</th><th>Worst</th><th>Findings</th>"
@@ -854,8 +862,7 @@ class HtmlReport(ReportFormat):
             f"{table}\n</section>"
         )
 
-    @staticmethod
-    def _organisations(result: ScanResult) -> str:
+    def _organisations(self, result: ScanResult) -> str:
         orgs = sorted(result.analyses.organisations, key=lambda o: (-len(o.minor_subjects), not o.tracker, o.org))
         by_category: dict[str, list[Any]] = {}
         for org in orgs:
@@ -887,7 +894,7 @@ class HtmlReport(ReportFormat):
         linkable = sorted(result.analyses.linkable, key=lambda i: (minor_rank(i.minor), i.subject, i.id_type))
         link_rows = "".join(
             f"<tr><td>{_subject_link(i.subject)} {_minor_tag(i.minor)}</td><td>{esc(i.id_type)}</td>"
-            f'<td><code class="nowrap">{esc(i.value_hmac[:16])}</code></td><td>{_names(list(i.orgs), _org_link, "#organisations")}</td>'
+            f'<td><code class="nowrap">{esc(i.value_hmac[:16])}</code></td><td>{_names(list(i.orgs), self._org, "#organisations")}</td>'
             f"<td>{_hosts_cell(list(i.hosts))}</td></tr>"
             for i in linkable
         )
@@ -906,8 +913,7 @@ class HtmlReport(ReportFormat):
 
     # --------------------------------------------------------------------- the rest
 
-    @staticmethod
-    def _allowlisted(result: ScanResult) -> str:
+    def _allowlisted(self, result: ScanResult) -> str:
         allowed = allowlisted_findings(result)
         if not allowed:
             return '<section id="allowlisted">\n<h2>Allow-listed findings</h2>\n<p class="muted">None.</p>\n</section>'
@@ -918,7 +924,7 @@ class HtmlReport(ReportFormat):
             f"<td><strong>{esc(f.allowlisted)}</strong></td></tr>"
             for f in allowed
         )
-        details = "\n".join(HtmlReport()._finding(f) for f in allowed)
+        details = "\n".join(self._finding(f) for f in allowed)
         return (
             '<section id="allowlisted">\n<h2>Allow-listed findings</h2>\n'
             '<p class="muted">Accepted by the operator (first party, contracted processor, accepted risk): '
