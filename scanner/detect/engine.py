@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from scanner.attribute.inventory import Inventory
 from scanner.attribute.psl import registrable_domain
 from scanner.detect.cookies import CookieIdDetector
-from scanner.detect.excerpt import excerpt
+from scanner.detect.excerpt import excerpts
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
 from scanner.detect.geo import GeoDetector, Place
@@ -262,8 +262,8 @@ def _with_excerpts(event: Event, found: list[tuple[Observation, Field]]) -> list
     if not isinstance(event, HttpRequest):
         return [observation for observation, _ in found]
     return [
-        dataclasses.replace(observation, excerpt=excerpt(event, observation, field, found))
-        for observation, field in found
+        dataclasses.replace(observation, excerpt=text) if text is not None else observation
+        for (observation, _), text in zip(found, excerpts(event, found), strict=True)
     ]
 
 

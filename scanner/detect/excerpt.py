@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 from scanner.detect.fields import Field
@@ -36,6 +37,7 @@ from scanner.privacy import preview
 EXCERPT_CHARS = 200  # per evidence item: ten items per finding stay a few kilobytes
 MAX_REQUEST_TEXT = 16 * 1024  # the request's text is looked at up to here
 MASK = "***"
+MAX_HIDDEN = 512  # longer field values are containers (a body, a User-Agent), not values to hide
 
 # What could be an identifier nobody recognised (see the module docstring).
 _OPAQUE = re.compile(
@@ -69,13 +71,18 @@ def request_text(event: HttpRequest) -> str:
     return text[:MAX_REQUEST_TEXT]
 
 
-def wire_forms(value: str) -> list[str]:
-    """The forms a value takes in a request, longest first (so a longer form is replaced whole)."""
-    if not value:
-        return []
+@lru_cache(maxsize=4096)
+def wire_forms(value: str) -> tuple[str, ...]:
+    """The forms a value takes in a request, longest first (so a longer form is replaced whole).
+
+    Cached: the same identifiers recur request after request.  Values longer than
+    ``MAX_HIDDEN`` (a whole body or User-Agent taken as one field) have none: they are not
+    an identifier themselves, and never fit in an excerpt whole."""
+    if not value or len(value) > MAX_HIDDEN:
+        return ()
     forms = {value, value.lower(), value.upper(), quote(value, safe=""), quote(value), quote_plus(value)}
     forms.add(quote(quote(value, safe=""), safe=""))
-    return sorted((f for f in forms if f), key=lambda f: (-len(f), f))
+    return tuple(sorted((f for f in forms if f), key=lambda f: (-len(f), f)))
 
 
 def _find(text: str, lowered: str, candidates: Iterable[str]) -> tuple[int, int] | None:
@@ -95,53 +102,74 @@ def _key_forms(key: str | None) -> list[str]:
     return [f"{last}=", f'"{last}"', f"{last}:", last]
 
 
-def excerpt(event: Event, target: Observation, field: Field, found: Sequence[tuple[Observation, Field]]) -> str | None:
-    """The redacted excerpt for ``target`` (found in ``field`` of ``event``), or None when the event
-    is not an HTTP request or no safe excerpt can be made.  ``found`` is every observation of the event."""
-    if not isinstance(event, HttpRequest):
-        return None
-    text = request_text(event)
-    lowered = text.lower()
-    span = _find(text, lowered, wire_forms(target.value) + wire_forms(field.value))
-    anchor = span or _find(text, lowered, _key_forms(field.key))
-    if anchor is None:
-        return None
-    # Centre the window on the anchor; cut at whole lines' edges where the budget allows.
-    centre = (anchor[0] + anchor[1]) // 2
-    start = max(0, centre - EXCERPT_CHARS // 2)
-    end = min(len(text), start + EXCERPT_CHARS)
-    start = max(0, end - EXCERPT_CHARS)
-    if span is not None:
-        start, end = min(start, span[0]), max(end, span[1])  # never cut the value in half
-    window = text[start:end]
+class RequestExcerpts:
+    """The excerpts of one request's observations.  What is the same for all of them (the request's
+    text, every value to hide and the one regular expression that finds them) is made once."""
 
-    # Values become sentinels first, so the generic masks below cannot eat their previews.
-    previews: list[str] = []
+    def __init__(self, event: HttpRequest, found: Sequence[tuple[Observation, Field]]) -> None:
+        self.text = request_text(event)
+        self.lowered = self.text.lower()
+        # every wire form of every value found in the request -> the preview shown instead
+        self.secrets: dict[str, str] = {}
+        self.raw: list[str] = []
+        for observation, field in found:
+            shown = preview(observation.id_type, observation.value)
+            for raw in (observation.value, field.value):
+                if 4 <= len(raw) <= MAX_HIDDEN:
+                    self.raw.append(raw.lower())
+                for form in wire_forms(raw):
+                    if len(form) >= 4:
+                        self.secrets.setdefault(form.lower(), shown)
+        forms = sorted(self.secrets, key=lambda f: (-len(f), f))  # longest first: a longer form whole
+        self.pattern = re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE) if forms else None
 
-    def hide(shown: str) -> str:
-        previews.append(shown)
-        return _SENTINEL.format(len(previews) - 1)
+    def excerpt(self, target: Observation, field: Field) -> str | None:
+        """The redacted excerpt for ``target`` (found in ``field``), or None when no safe one can be made."""
+        text, lowered = self.text, self.lowered
+        span = _find(text, lowered, (*wire_forms(target.value), *wire_forms(field.value)))
+        anchor = span or _find(text, lowered, _key_forms(field.key))
+        if anchor is None:
+            return None
+        # Centre the window on the anchor, EXCERPT_CHARS wide.
+        centre = (anchor[0] + anchor[1]) // 2
+        start = max(0, centre - EXCERPT_CHARS // 2)
+        end = min(len(text), start + EXCERPT_CHARS)
+        start = max(0, end - EXCERPT_CHARS)
+        if span is not None:
+            start, end = min(start, span[0]), max(end, span[1])  # never cut the value in half
 
-    if span is not None:
-        window = text[start : span[0]] + hide(preview(target.id_type, target.value)) + text[span[1] : end]
-    secrets: list[tuple[str, str]] = []  # (a form to hide, the preview shown instead)
-    for observation, its_field in found:
-        shown = preview(observation.id_type, observation.value)
-        for raw in (observation.value, its_field.value):
-            secrets.extend((form, shown) for form in wire_forms(raw) if len(form) >= 4)
-    for form, shown in sorted(secrets, key=lambda item: (-len(item[0]), item[0])):
-        pieces = re.split(re.escape(form), window, flags=re.IGNORECASE)
-        window = "".join(piece if i == 0 else hide(shown) + piece for i, piece in enumerate(pieces))
-    window = _OPAQUE.sub(_mask, window)
-    for index, shown in enumerate(previews):
-        window = window.replace(_SENTINEL.format(index), shown)
-    window = window.replace("\x00", "")
-    result = ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
+        # Values become sentinels first, so the generic masks below cannot eat their previews.
+        previews: list[str] = []
 
-    lowered_result = result.lower()
-    for observation, its_field in found:
-        for raw in (observation.value, its_field.value):
-            if len(raw) >= 4 and raw.lower() in lowered_result:
-                return None  # a value survived the masking: better no excerpt than a leak
-    return result
+        def hide(shown: str) -> str:
+            previews.append(shown)
+            return _SENTINEL.format(len(previews) - 1)
 
+        def redact(piece: str) -> str:
+            if self.pattern is None:
+                return piece
+            return self.pattern.sub(lambda m: hide(self.secrets.get(m.group().lower(), MASK)), piece)
+
+        if span is not None:
+            window = redact(text[start : span[0]]) + hide(preview(target.id_type, target.value)) + redact(text[span[1] : end])
+        else:
+            window = redact(text[start:end])
+        window = _OPAQUE.sub(_mask, window)
+        for index, shown in enumerate(previews):
+            window = window.replace(_SENTINEL.format(index), shown)
+        window = window.replace("\x00", "")
+        result = ("…" if start > 0 else "") + window + ("…" if end < len(text) else "")
+
+        lowered_result = result.lower()
+        if any(raw in lowered_result for raw in self.raw):
+            return None  # a value survived the masking: better no excerpt than a leak
+        return result
+
+
+def excerpts(event: Event, found: Sequence[tuple[Observation, Field]]) -> list[str | None]:
+    """The excerpt of each observation of ``event`` (``found``: every observation with its field),
+    in order; all None when the event is not an HTTP request."""
+    if not isinstance(event, HttpRequest) or not found:
+        return [None] * len(found)
+    request = RequestExcerpts(event, found)
+    return [request.excerpt(observation, field) for observation, field in found]
