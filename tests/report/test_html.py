@@ -343,4 +343,24 @@ def test_report_loads_in_chromium(chromium: str, scan_result_with_values: ScanRe
             session, "Array.from(document.querySelectorAll('#findings .finding')).filter(r => !r.hidden).length"
         )
         assert visible == 1
+        # Open all / close all
+        browser.evaluate(session, "document.getElementById('open-all').click()")
+        assert browser.evaluate(session, "Array.from(document.querySelectorAll('#findings .finding')).every(d => d.open)")
+        browser.evaluate(session, "document.getElementById('close-all').click()")
+        assert not browser.evaluate(session, "Array.from(document.querySelectorAll('#findings .finding')).some(d => d.open)")
+        # The graph zooms (offline, in the page's one script) and highlights what the box matches
+        before = browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width")
+        browser.evaluate(session, "document.getElementById('zoom-in').click()")
+        after = browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width")
+        assert after > before * 1.2
+        browser.evaluate(session, "document.getElementById('zoom-fit').click()")
+        assert browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width") == before
+        browser.evaluate(
+            session,
+            "(function(){var i=document.getElementById('graph-filter'); i.value='adnet';"
+            "i.dispatchEvent(new Event('input')); return true;})()",
+        )
+        hits = browser.evaluate(session, "document.querySelectorAll('svg#dataflow-graph g.node.hit').length")
+        dimmed = browser.evaluate(session, "document.querySelectorAll('svg#dataflow-graph g.node.dim').length")
+        assert hits >= 1 and dimmed > hits
         assert browser.problems(session) == []
