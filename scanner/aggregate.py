@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 
 from scanner.model import AttributedObservation, Destination, Event, Evidence, Subject
 
-# Where a contact shows the destination's name: the SNI of TLS/QUIC, the Host header, the DNS question.
-CONTACT_LOCATION = {"tls": "sni", "quic": "sni", "http": "header", "dns": "dns"}
-
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
 MAX_LEAKS = 1_000_000

@@ -7,14 +7,19 @@ Every type here is a frozen, slotted dataclass so that a stage cannot change
 what an earlier stage produced, and so that the per-packet objects stay small.
 Event types register themselves by being declared (``type = "dns"``): the
 ``privscan events`` output, the tshark engine and the tests find them in
-``EVENT_TYPES`` instead of in a hand-kept list.
+``EVENT_TYPES`` instead of in a hand-kept list.  Each event class also declares
+what the later stages need to know about it (class attributes of ``Event``:
+whether it is the operator's control plane, whether it stays on the local
+network, where it names its destination, its columns in ``privscan events``,
+and ``detection_fields`` for the identifier search), so that no stage keeps a
+list of event types.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 # --------------------------------------------------------------------------- flows
 
@@ -73,6 +78,29 @@ class Event:
     """
 
     type: ClassVar[str] = ""
+    # ---- what later stages need to know about this kind of event (declared, never listed)
+    # The operator's own signalling (GTP-C, RADIUS, Diameter): it teaches subject bindings
+    # and is never searched for leaks.
+    control_plane: ClassVar[bool] = False
+    # Read by the subject-binding learner (the control plane, and DHCP's address leases).
+    binds_subjects: ClassVar[bool] = False
+    # Heard by whoever shares the local network (DHCP, mDNS, SSDP, NBNS, LLMNR): its
+    # destination is the local network, and a name in it does not say who asked for it.
+    local_network: ClassVar[bool] = False
+    # Carried inside TLS/QUIC encryption (what the channel's ``encrypted`` says).
+    encrypted: ClassVar[bool] = False
+    # The field that names the destination host, and what the report calls that source
+    # (Destination.host_source); None: the destination is named by its address (or a DNS answer).
+    host_field: ClassVar[str | None] = None
+    host_source: ClassVar[str] = "ip"
+    # Where a contact (a request reaching a tracker) shows the destination's name
+    # (Channel.location); None: this event is no contact.
+    contact_location: ClassVar[str | None] = None
+    # Where a device name found in this event travels (Channel.location of detector location "name").
+    name_location: ClassVar[str] = "dns"
+    # The fields ``privscan events --format table`` shows.
+    table_fields: ClassVar[tuple[str, ...]] = ("name",)
+
     ts: float
     capture: str
     frame: int
@@ -85,6 +113,20 @@ class Event:
         # The re-created (slotted) class is declared last, so it is the one registered.
         if "type" in cls.__dict__ and cls.type:
             EVENT_TYPES[cls.type] = cls
+
+    def destination_name(self) -> str | None:
+        """The destination host this event names (its ``host_field``), if any."""
+        field_name = self.host_field
+        return getattr(self, field_name) if field_name is not None else None
+
+    def page_context(self) -> str | None:
+        """The page that caused this request (HTTP Referer/Origin), for first-party attribution."""
+        return None
+
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        """(location, key, value) of each value the identifier search reads.  Events whose
+        fields need taking apart (HTTP) get an extractor in scanner/detect/fields.py instead."""
+        return ()
 
     def fields_record(self) -> dict[str, Any]:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
@@ -112,6 +154,40 @@ class Event:
 _BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
 
 
+class EventHeader(TypedDict):
+    """The fields every event starts with, as one value: a decoder or tshark builder writes
+    ``DnsMessage(**ctx.header(), query=...)`` instead of copying five keyword arguments
+    (mypy checks the unpacked keys against the event's fields)."""
+
+    ts: float
+    capture: str
+    frame: int
+    flow: FlowTuple
+    tunnel: Tunnel | None
+
+
+@dataclass(frozen=True, slots=True)
+class PacketContext:
+    """Where a message was seen.  ``flow`` is oriented as the packet travelled."""
+
+    ts: float
+    capture: str
+    frame: int
+    flow: FlowTuple
+    tunnel: Tunnel | None = None
+
+    def header(self, flow: FlowTuple | None = None) -> EventHeader:
+        """The event header of a message seen here; ``flow`` when the event orients it otherwise
+        (a DNS response is reported client -> server)."""
+        return {
+            "ts": self.ts,
+            "capture": self.capture,
+            "frame": self.frame,
+            "flow": self.flow if flow is None else flow,
+            "tunnel": self.tunnel,
+        }
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
@@ -131,6 +207,10 @@ class DnsMessage(Event):
     """A DNS query or response (RFC 1035).  Responses feed name <-> address bindings."""
 
     type: ClassVar[str] = "dns"
+    host_field: ClassVar[str | None] = "query"
+    host_source: ClassVar[str] = "dns_query"
+    contact_location: ClassVar[str | None] = "dns"
+    table_fields: ClassVar[tuple[str, ...]] = ("query", "qtype", "answers")
     query: str
     qtype: str
     answers: tuple[str, ...] = ()
@@ -140,12 +220,22 @@ class DnsMessage(Event):
     # (address, name) pairs from A/AAAA records, for destination attribution
     addresses: tuple[tuple[str, str], ...] = field(default=(), metadata=not_in_record())
 
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        # A query's name is what the device asked for; an answer teaches names, it is no leak.
+        if self.response or not self.query:
+            return ()
+        return (("dns", None, self.query),)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpRequest(Event):
     """An HTTP/1.x request (RFC 9112) or an HTTP/2 request from h2c (RFC 9113)."""
 
     type: ClassVar[str] = "http"
+    host_field: ClassVar[str | None] = "host"
+    host_source: ClassVar[str] = "http_host"
+    contact_location: ClassVar[str | None] = "header"
+    table_fields: ClassVar[tuple[str, ...]] = ("method", "host", "uri")
     method: str
     host: str | None
     uri: str
@@ -160,17 +250,31 @@ class HttpRequest(Event):
     headers: tuple[tuple[str, str], ...] = field(default=(), metadata=not_in_record())
     body: bytes = field(default=b"", metadata=not_in_record())
 
+    def page_context(self) -> str | None:
+        for name, value in self.headers:
+            if name.lower() in ("referer", "origin"):
+                return value
+        return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TlsClientHello(Event):
     """A TLS ClientHello (RFC 8446 s4.1.2) with its JA4 and JA3 fingerprints."""
 
     type: ClassVar[str] = "tls"
+    encrypted: ClassVar[bool] = True
+    host_field: ClassVar[str | None] = "sni"
+    host_source: ClassVar[str] = "sni"
+    contact_location: ClassVar[str | None] = "sni"
+    table_fields: ClassVar[tuple[str, ...]] = ("sni", "alpn", "ja4")
     sni: str | None
     alpn: tuple[str, ...] = ()
     ja4: str | None = None
     ja3: str | None = None
     version: str | None = None
+
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        return (("sni", None, self.sni),) if self.sni else ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,10 +282,18 @@ class QuicInitial(Event):
     """The ClientHello of a QUIC Initial packet (RFC 9000/9001, RFC 9369 for v2)."""
 
     type: ClassVar[str] = "quic"
+    encrypted: ClassVar[bool] = True
+    host_field: ClassVar[str | None] = "sni"
+    host_source: ClassVar[str] = "sni"
+    contact_location: ClassVar[str | None] = "sni"
+    table_fields: ClassVar[tuple[str, ...]] = ("version", "sni", "alpn")
     version: str  # "0x00000001"
     sni: str | None = None
     alpn: tuple[str, ...] = ()
     ja4: str | None = None
+
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        return (("sni", None, self.sni),) if self.sni else ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +301,11 @@ class DhcpMessage(Event):
     """A DHCPv4 (RFC 2131/2132) or DHCPv6 (RFC 8415) message."""
 
     type: ClassVar[str] = "dhcp"
+    # Address leases bind a MAC and a name to an address; the names it carries are heard on the LAN.
+    binds_subjects: ClassVar[bool] = True
+    local_network: ClassVar[bool] = True
+    name_location: ClassVar[str] = "body"  # in the message's options
+    table_fields: ClassVar[tuple[str, ...]] = ("message", "mac", "hostname", "ip")
     message: str  # DISCOVER, REQUEST, ACK, SOLICIT, REPLY, ...
     mac: str | None = None
     hostname: str | None = None
@@ -198,13 +315,27 @@ class DhcpMessage(Event):
     lease_time: int | None = None
     version: int = 4
 
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        out: list[tuple[str, str | None, str]] = []
+        if self.hostname:
+            out.append(("name", "hostname", self.hostname))
+        if self.client_fqdn and self.client_fqdn != self.hostname:
+            out.append(("name", "client_fqdn", self.client_fqdn))
+        return tuple(out)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NameAnnouncement(Event):
     """A device or service name a host announces or asks for on the local network."""
 
+    local_network: ClassVar[bool] = True
+
     name: str
     names: tuple[str, ...] = ()  # every name in the message, ``name`` being the most telling
+
+    def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
+        names = dict.fromkeys((self.name, *self.names))
+        return tuple(("name", self.type, name) for name in names if name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +350,7 @@ class SsdpMessage(NameAnnouncement):
     """SSDP (UPnP Device Architecture 2.0 s1): NOTIFY / M-SEARCH / responses."""
 
     type: ClassVar[str] = "ssdp"
+    name_location: ClassVar[str] = "header"  # SSDP's names are HTTP-like header fields
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +377,9 @@ class GtpcMessage(Event):
     """
 
     type: ClassVar[str] = "gtpc"
+    control_plane: ClassVar[bool] = True
+    binds_subjects: ClassVar[bool] = True
+    table_fields: ClassVar[tuple[str, ...]] = ("message", "imsi", "msisdn", "ue_ip", "apn")
     message: str  # e.g. "create_session_request"
     version: int = 2
     imsi: str | None = None
@@ -270,6 +405,9 @@ class RadiusMessage(Event):
     """A RADIUS message (RFC 2865, accounting RFC 2866, 3GPP TS 29.061 VSAs)."""
 
     type: ClassVar[str] = "radius"
+    control_plane: ClassVar[bool] = True
+    binds_subjects: ClassVar[bool] = True
+    table_fields: ClassVar[tuple[str, ...]] = ("code", "user_name", "calling_station_id", "framed_ip")
     code: str  # "Accounting-Request", "Access-Request", ...
     acct_status: str | None = None  # Start / Stop / Interim-Update
     user_name: str | None = None
@@ -287,6 +425,9 @@ class DiameterMessage(Event):
     """A Diameter message (RFC 6733; Gx TS 29.212, Gy RFC 4006, S6a TS 29.272)."""
 
     type: ClassVar[str] = "diameter"
+    control_plane: ClassVar[bool] = True
+    binds_subjects: ClassVar[bool] = True
+    table_fields: ClassVar[tuple[str, ...]] = ("command", "imsi", "msisdn", "framed_ip")
     command: str  # "Credit-Control-Request", ...
     application_id: int | None = None
     request: bool = True
@@ -307,19 +448,24 @@ class DiameterMessage(Event):
 # ``channel_location`` maps what they say onto this list.
 LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
 
-# A device name travels in a DNS-shaped message (mDNS, LLMNR, NBNS), an SSDP header, or a DHCP
-# message's options.
-_NAME_LOCATIONS = {"ssdp": "header", "dhcp": "body", "dhcpv6": "body"}
-
-
 def channel_location(location: str, protocol: str) -> str:
     """The report's location for a detector's: an enrichment header is a header (the channel's
-    ``operator_injected`` says who put it there); a device name is where its protocol carries it."""
+    ``operator_injected`` says who put it there); a device name is where its protocol carries
+    it (the event type's ``name_location``: a DNS-shaped message, an SSDP header, DHCP options)."""
     if location == "header_enrichment":
         return "header"
     if location == "name":
-        return _NAME_LOCATIONS.get(protocol, "dns")
+        event_type = EVENT_TYPES.get(protocol)
+        return event_type.name_location if event_type is not None else Event.name_location
     return location
+
+
+def contact_location(protocol: str) -> str:
+    """Where a contact over ``protocol`` shows the destination's name (its event type's
+    ``contact_location``): the SNI of TLS/QUIC, the Host header, the DNS question."""
+    event_type = EVENT_TYPES.get(protocol)
+    found = event_type.contact_location if event_type is not None else None
+    return found if found is not None else "sni"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

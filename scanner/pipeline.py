@@ -36,19 +36,11 @@ from scanner.model import (
     AttributedObservation,
     Channel,
     Destination,
-    DhcpMessage,
-    DiameterMessage,
     DnsMessage,
     Event,
-    GtpcMessage,
-    HttpRequest,
-    NameAnnouncement,
-    QuicInitial,
-    RadiusMessage,
     ScanResult,
     SignatureFile,
     Subject,
-    TlsClientHello,
     channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
@@ -56,9 +48,6 @@ from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severit
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
 
-_CONTROL_PLANE = (GtpcMessage, RadiusMessage, DiameterMessage, DhcpMessage)
-_LOCAL_TYPES = (DhcpMessage, NameAnnouncement)
-_ENCRYPTED = frozenset({"tls", "quic"})
 LOCAL_NETWORK = "local-network"
 
 
@@ -105,9 +94,10 @@ class ScanPipeline:
     # ------------------------------------------------------------------ streaming
 
     def consume(self, event: Event) -> None:
-        if isinstance(event, _CONTROL_PLANE):
+        # What each kind of event is for is declared on its class (scanner/model.py), not listed here.
+        if event.binds_subjects:
             self.bindings.learn(event)
-            if not isinstance(event, DhcpMessage):
+            if event.control_plane:
                 return  # the operator's own signalling: bindings, not leaks
         if isinstance(event, DnsMessage) and event.response:
             if event.addresses:
@@ -121,7 +111,7 @@ class ScanPipeline:
             # of the request's identifiers (when neither a binding nor an address does), not only of
             # those found after it.
             owner = next((o.owner for o in detection.observations if o.owner), None)
-            if isinstance(event, _LOCAL_TYPES):
+            if event.local_network:
                 owner = None  # a name heard on the LAN (even one asked for) does not say who asked
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
@@ -132,7 +122,7 @@ class ScanPipeline:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
                 channel = Channel(
                     event.type,
-                    event.type in _ENCRYPTED,
+                    event.encrypted,
                     channel_location(observation.location, event.type),
                     observation.operator_injected,
                 )
@@ -140,33 +130,22 @@ class ScanPipeline:
                 self.aggregator.add(
                     AttributedObservation(observation, subject, destination, channel), value_hmac, detection.child_directed
                 )
-        if isinstance(event, (HttpRequest, TlsClientHello, QuicInitial)) or (isinstance(event, DnsMessage) and not event.response):
+        if event.contact_location is not None:  # (DNS answers returned above)
             if destination is None:
                 destination = self._destination(event)
             if destination.tracker:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
-                self.aggregator.add_contact(subject, destination, event.type, event.type in _ENCRYPTED, event)
+                self.aggregator.add_contact(subject, destination, event.type, event.encrypted, event)
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
-        if isinstance(event, _LOCAL_TYPES):
+        if event.local_network:
             return _local_network(flow.dst, flow.dport)
-        host: str | None = None
-        source = "ip"
-        context = None
-        if isinstance(event, HttpRequest):
-            host, source = event.host, "http_host"
-            for name, value in event.headers:
-                lname = name.lower()
-                if lname in ("referer", "origin"):
-                    context = value
-                    break
-        elif isinstance(event, (TlsClientHello, QuicInitial)):
-            host, source = event.sni, "sni"
-        elif isinstance(event, DnsMessage):
-            host, source = event.query, "dns_query"
+        host = event.destination_name()
+        source = event.host_source
+        context = event.page_context()
         if not host:
             host = self.dns.lookup(flow.dst, event.ts)
             source = "dns" if host else "ip"

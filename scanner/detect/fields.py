@@ -18,18 +18,12 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote
 
-from scanner.model import (
-    DhcpMessage,
-    DnsMessage,
-    Event,
-    HttpRequest,
-    NameAnnouncement,
-    QuicInitial,
-    TlsClientHello,
-)
+from scanner.model import Event, HttpRequest
 
 MAX_FIELDS = 2000  # per event: a request with more is a bulk upload, not a tracker ping
 MAX_JSON_BYTES = 512 * 1024
@@ -58,33 +52,52 @@ class Field:
     container: int = 0
 
 
+# An extractor takes one event type apart: (event, operator header names) -> fields.
+Extractor = Callable[[Event, frozenset[str]], list["Field"]]
+_E = TypeVar("_E", bound=Event)
+
+# Extractors for event types whose fields need taking apart (an HTTP request's URI, headers and
+# body), by event class.  Every other event type declares its few fields itself
+# (``Event.detection_fields``: a DNS question, a server name, a device name), so a new protocol
+# needs no entry here unless its values hide inside structures.
+EXTRACTORS: dict[type[Event], Extractor] = {}
+
+
+def extractor(event_type: type[_E]) -> Callable[[Callable[[_E, frozenset[str]], list[Field]]], Callable[[_E, frozenset[str]], list[Field]]]:
+    """Register the function that takes ``event_type`` (and its subclasses) apart."""
+
+    def register(function: Callable[[_E, frozenset[str]], list[Field]]) -> Callable[[_E, frozenset[str]], list[Field]]:
+        EXTRACTORS[event_type] = function  # type: ignore[assignment]  # called only with event_type
+        return function
+
+    return register
+
+
+def _declared_fields(event: Event, operator_headers: frozenset[str]) -> list[Field]:
+    return [Field(location, key, value) for location, key, value in event.detection_fields()]
+
+
 class FieldExtractor:
     """Takes events apart.  ``operator_headers`` are the lower-case names of headers an
     operator's network injects (they get the location ``header_enrichment``)."""
 
     def __init__(self, operator_headers: frozenset[str]) -> None:
         self.operator_headers = operator_headers
+        self._by_class: dict[type[Event], Extractor] = {}
 
     def fields(self, event: Event) -> list[Field]:
-        if isinstance(event, HttpRequest):
-            return _HttpFields(self.operator_headers).extract(event)
-        if isinstance(event, DnsMessage):
-            if event.response or not event.query:
-                return []
-            return [Field("dns", None, event.query)]
-        if isinstance(event, (TlsClientHello, QuicInitial)):
-            return [Field("sni", None, event.sni)] if event.sni else []
-        if isinstance(event, DhcpMessage):
-            out = []
-            if event.hostname:
-                out.append(Field("name", "hostname", event.hostname))
-            if event.client_fqdn and event.client_fqdn != event.hostname:
-                out.append(Field("name", "client_fqdn", event.client_fqdn))
-            return out
-        if isinstance(event, NameAnnouncement):
-            names = dict.fromkeys((event.name, *event.names))
-            return [Field("name", event.type, name) for name in names if name]
-        return []
+        cls = type(event)
+        found = self._by_class.get(cls)
+        if found is None:
+            # The registered extractor of the class or its nearest registered base (found once per class).
+            found = next((EXTRACTORS[base] for base in cls.__mro__ if base in EXTRACTORS), _declared_fields)
+            self._by_class[cls] = found
+        return found(event, self.operator_headers)
+
+
+@extractor(HttpRequest)
+def _http_fields(event: HttpRequest, operator_headers: frozenset[str]) -> list[Field]:
+    return _HttpFields(operator_headers).extract(event)
 
 
 class _HttpFields:

@@ -19,9 +19,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.aggregate import CONTACT_LOCATION, Aggregator, ContactRecord, LeakRecord
+from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.model import LOCAL_NETWORK_CATEGORY, SEVERITY_RANK, Channel, Finding, IdentifierRef, RuleMatch
+from scanner.model import (
+    LOCAL_NETWORK_CATEGORY,
+    SEVERITY_RANK,
+    Channel,
+    Finding,
+    IdentifierRef,
+    RuleMatch,
+    contact_location,
+)
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
@@ -202,7 +210,7 @@ class PolicyEngine:
         destination = contact.destination
         finding_id = fingerprint(contact.subject.id, "-", destination.org, destination.host)
         protocol = _most_common(contact.protocols) or "tls"
-        channel = Channel(protocol=protocol, encrypted=contact.encrypted_only, location=CONTACT_LOCATION.get(protocol, "sni"))
+        channel = Channel(protocol=protocol, encrypted=contact.encrypted_only, location=contact_location(protocol))
         return self._finish(finding_id, matched, contact, None, channel, contact.subject.id, destination.org, destination.host, destination.domain)
 
 

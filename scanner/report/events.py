@@ -8,17 +8,6 @@ from typing import IO
 
 from scanner.model import Event
 
-_TABLE_FIELDS = {
-    "dns": ("query", "qtype", "answers"),
-    "http": ("method", "host", "uri"),
-    "tls": ("sni", "alpn", "ja4"),
-    "quic": ("version", "sni", "alpn"),
-    "dhcp": ("message", "mac", "hostname", "ip"),
-    "gtpc": ("message", "imsi", "msisdn", "ue_ip", "apn"),
-    "radius": ("code", "user_name", "calling_station_id", "framed_ip"),
-    "diameter": ("command", "imsi", "msisdn", "framed_ip"),
-}
-
 
 def write_event_lines(events: Iterable[Event], out: IO[str], fmt: str) -> int:
     count = 0
@@ -34,7 +23,7 @@ def write_event_lines(events: Iterable[Event], out: IO[str], fmt: str) -> int:
         flow = event.flow
         where = f"{flow.src}:{flow.sport} > {flow.dst}:{flow.dport}"
         record = event.fields_record()
-        names = _TABLE_FIELDS.get(event.type, ("name",))
+        names = event.table_fields  # each event type declares its columns (scanner/model.py)
         shown = " ".join(f"{n}={_short(record.get(n))}" for n in names if record.get(n) not in (None, [], ""))
         out.write(f"{event.ts:<17.6f} {event.frame:>7} {event.type:<8} {where:<47} {shown}\n")
         count += 1

@@ -14,8 +14,11 @@ import pytest
 
 from scanner.decode.protocols.base import Anomalies
 from scanner.engines.tshark import merge_duplicate_keys
-from scanner.engines.tshark_events import EventBuilder, dns_records, gtpv2_ies, nbns_names
-from scanner.engines.tshark_fields import first, hex_bytes, integer, layers_named, values
+from scanner.engines.tshark.ek import first, hex_bytes, integer, layers_named, values
+from scanner.engines.tshark.frame import EventBuilder
+from scanner.engines.tshark.protocols.dns import dns_records
+from scanner.engines.tshark.protocols.gtpv2 import gtpv2_ies
+from scanner.engines.tshark.protocols.nbns import nbns_names
 from scanner.model import DnsMessage, FlowTuple, GtpcMessage, Tunnel
 
 # --------------------------------------------------------------------------- EK access

@@ -12,7 +12,15 @@ import jsonschema
 import networkx as nx
 import pytest
 
-from scanner.model import LOCATIONS, SEVERITIES, SUBJECT_SOURCES, ScanResult, channel_location
+from scanner.model import (
+    EVENT_TYPES,
+    LOCATIONS,
+    SEVERITIES,
+    SUBJECT_SOURCES,
+    ScanResult,
+    channel_location,
+    contact_location,
+)
 from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
@@ -70,13 +78,21 @@ def test_schema_enums_follow_the_model() -> None:
         ("name", "nbns", "dns"),
         ("name", "ssdp", "header"),
         ("name", "dhcp", "body"),
-        ("name", "dhcpv6", "body"),
         ("query", "http", "query"),
         ("sni", "quic", "sni"),
     ],
 )
 def test_detector_locations_map_onto_the_contracts(detector_location: str, protocol: str, reported: str) -> None:
     assert channel_location(detector_location, protocol) == reported in LOCATIONS
+
+
+def test_every_event_type_declares_locations_of_the_contract() -> None:
+    # DHCPv6 messages are "dhcp" events (version 6): there is no "dhcpv6" protocol to map.
+    assert "dhcpv6" not in EVENT_TYPES
+    for protocol, event_type in EVENT_TYPES.items():
+        assert channel_location("name", protocol) == event_type.name_location in LOCATIONS
+        if event_type.contact_location is not None:
+            assert contact_location(protocol) == event_type.contact_location in LOCATIONS
 
 
 def test_contract_keys_and_meanings(scan_result: ScanResult) -> None:

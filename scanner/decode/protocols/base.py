@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from scanner.model import Event, FlowTuple, Tunnel
+# PacketContext lives with the event types: its header() is what every event starts with.
+from scanner.model import Event, FlowTuple, PacketContext, Tunnel
 
 DATAGRAM_DECODERS: dict[str, type[DatagramDecoder]] = {}
 STREAM_DECODERS: dict[str, type[StreamDecoder]] = {}
@@ -42,17 +43,6 @@ class Anomalies:
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
-
-
-@dataclass(frozen=True, slots=True)
-class PacketContext:
-    """Where a datagram was seen.  ``flow`` is oriented as the packet travelled."""
-
-    ts: float
-    capture: str
-    frame: int
-    flow: FlowTuple
-    tunnel: Tunnel | None = None
 
 
 class DatagramDecoder:

@@ -76,6 +76,26 @@ def leased_address(message: str, yiaddr: str | None, requested: str | None, ciad
     return requested or ciaddr
 
 
+def client_mac(htype: int | None, hlen: int | None, address: str | None) -> str | None:
+    """The client's MAC from chaddr (RFC 2131 s2, htype/hlen as ARP's, RFC 1700): only a 48-bit
+    Ethernet or IEEE 802 address, and not all zeros (a BOOTP relay's or a filler).  Both
+    engines call this with the address as text (the native one from format_mac)."""
+    if htype in (HTYPE_ETHERNET, HTYPE_IEEE802) and hlen == MAC_LENGTH and address and address != _ZERO_MAC:
+        return address
+    return None
+
+
+_ZERO_MAC = "00:00:00:00:00:00"
+
+
+def host_name(hostname: str | None, client_fqdn: str | None) -> str | None:
+    """The client's host name: its Host Name option (RFC 2132 s3.14), else the first label of the
+    FQDN it sent (Client FQDN, RFC 4702; DHCPv6 RFC 4704, which has no host name option)."""
+    if not hostname and client_fqdn:
+        hostname = client_fqdn.split(".", 1)[0]
+    return hostname or None
+
+
 def format_mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
@@ -125,27 +145,20 @@ class DhcpDecoder(DatagramDecoder):
         message_type = options.get(OPT_MESSAGE_TYPE)
         message = message_name(message_type[0] if message_type else None, op)
 
-        mac = None
-        if htype in (HTYPE_ETHERNET, HTYPE_IEEE802) and hlen == MAC_LENGTH and any(chaddr[:MAC_LENGTH]):
-            mac = format_mac(chaddr[:MAC_LENGTH])
+        mac = client_mac(htype, hlen, format_mac(chaddr[:MAC_LENGTH]))
 
         client_fqdn = self._client_fqdn(options.get(OPT_CLIENT_FQDN))
         hostname = text(options[OPT_HOST_NAME]).rstrip("\x00") if OPT_HOST_NAME in options else None
-        if not hostname and client_fqdn:
-            hostname = client_fqdn.split(".", 1)[0]
 
         vendor = options.get(OPT_VENDOR_CLASS)
         lease = options.get(OPT_LEASE_TIME)
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # as it travelled: a client often has no address yet to orient by
-                tunnel=ctx.tunnel,
+                # flow as it travelled: a client often has no address yet to orient by
+                **ctx.header(),
                 message=message,
                 mac=mac,
-                hostname=hostname or None,
+                hostname=host_name(hostname, client_fqdn),
                 ip=leased_address(message, _address(yiaddr), _address(options.get(OPT_REQUESTED_IP)), _address(ciaddr)),
                 vendor_class=text(vendor) if vendor else None,
                 client_fqdn=client_fqdn,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scanner.decode.protocols.base import DatagramDecoder, PacketContext
-from scanner.decode.protocols.dhcp import format_mac, wire_name
+from scanner.decode.protocols.dhcp import format_mac, host_name, wire_name
 from scanner.decode.protocols.telecom import ipv6, text
 from scanner.model import DhcpMessage, Event
 
@@ -78,17 +78,13 @@ class Dhcpv6Decoder(DatagramDecoder):
         message = self._message(payload, found, depth=0)
         if message is None:
             return ()
-        hostname = found.client_fqdn.split(".", 1)[0] if found.client_fqdn else None
         return (
             DhcpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # as it travelled
-                tunnel=ctx.tunnel,
+                # flow as it travelled
+                **ctx.header(),
                 message=message,
                 mac=found.mac or found.relay_mac,
-                hostname=hostname or None,
+                hostname=host_name(None, found.client_fqdn),
                 ip=found.ip,
                 vendor_class=found.vendor_class,
                 client_fqdn=found.client_fqdn,

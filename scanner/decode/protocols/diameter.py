@@ -305,11 +305,8 @@ class DiameterParser:
 def diameter_event(wire: DiameterWire, ctx: PacketContext) -> DiameterMessage:
     f = wire.found
     return DiameterMessage(
-        ts=ctx.ts,
-        capture=ctx.capture,
-        frame=ctx.frame,
-        flow=ctx.flow,  # reported in the direction it travelled
-        tunnel=ctx.tunnel,
+        # flow reported in the direction it travelled
+        **ctx.header(),
         command=wire.command,
         application_id=wire.application_id,
         request=wire.request,

@@ -297,12 +297,8 @@ def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
     answers, addresses, ttl = answer_section(wire.records, qname)
     response = wire.response
     return DnsMessage(
-        ts=ctx.ts,
-        capture=ctx.capture,
-        frame=ctx.frame,
         # the client's view: a response travels server -> client
-        flow=ctx.flow.reversed() if response else ctx.flow,
-        tunnel=ctx.tunnel,
+        **ctx.header(flow=ctx.flow.reversed() if response else ctx.flow),
         query=qname,
         qtype=qtype_name(qtype),
         answers=answers,

@@ -262,6 +262,39 @@ class GtpcWire:
     fields: _Fields
 
 
+# What a GTPv2 F-TEID IE gives, by where it is in the message (v2_fteid_role).
+FTEID_USER = "user"  # a user-plane TEID the sender allocated (inside a Bearer Context)
+FTEID_SENDER = "sender"  # the Sender F-TEID for Control Plane (top level, instance 0)
+FTEID_PGW_CONTROL = "pgw_control"  # the PGW S5/S8 control F-TEID (top level, instance 1)
+
+
+def v2_fteid_role(parent: int, instance: int) -> str | None:
+    """The role of an F-TEID IE (TS 29.274 s8.22) inside ``parent`` (0: the top level).
+
+    In a Bearer Context F-TEIDs are user plane.  At the top level instance 0 is the
+    "Sender F-TEID for Control Plane" in every message that has one (Tables 7.2.1-1,
+    7.2.2-1, 7.2.7-1 ...), and instance 1 of a Create Session Response the PGW's S5/S8
+    control F-TEID.  Inside a PDN Connection they are the PGW's, not the sender's: None.
+    Both engines call this; a message's sender TEID then comes from ``v2_sender_teid``.
+    """
+    if parent == IE_BEARER_CONTEXT:
+        return FTEID_USER
+    if parent == 0 and instance == 0:
+        return FTEID_SENDER
+    if parent == 0 and instance == 1:
+        return FTEID_PGW_CONTROL
+    return None
+
+
+def v2_sender_teid(msg_type: int, sender: int | None, pgw_control: int | None) -> int | None:
+    """The TEID-C the sender of a GTPv2 message allocated.  On S11 the SGW always sends its own
+    instance 0 (Table 7.2.2-1), so a Create Session Response without one came from the PGW over
+    S5/S8, whose instance 1 is then the sender's."""
+    if msg_type == V2_CREATE_SESSION_RESPONSE and sender is None:
+        return pgw_control
+    return sender
+
+
 def message_name(version: int, msg_type: int) -> str:
     names = V2_MESSAGES if version == 2 else V1_MESSAGES
     return names.get(msg_type, f"message_{msg_type}")
@@ -429,10 +462,7 @@ class GtpcParser:
         name = message_name(2, msg_type)
         fields = _Fields()
         self._walk_v2(buf, pos, end, fields, depth=0, parent=0)
-        if msg_type == V2_CREATE_SESSION_RESPONSE and fields.sender_teid is None:
-            # On S11 the SGW always sends its own instance 0 (Table 7.2.2-1), so a
-            # response without one came from the PGW over S5/S8.
-            fields.sender_teid = fields.pgw_control_teid
+        fields.sender_teid = v2_sender_teid(msg_type, fields.sender_teid, fields.pgw_control_teid)
         wire = GtpcWire(2, name, teid, seq, is_response(name), fields)
         return wire, end, bool(flags & V2_FLAG_PIGGYBACK)
 
@@ -459,14 +489,19 @@ class GtpcParser:
             self._v2_ie(ie_type, instance, value, fields, depth, parent)
 
     def _v2_ie(self, ie_type: int, instance: int, value: bytes, fields: _Fields, depth: int, parent: int) -> None:
-        if parent == IE_BEARER_CONTEXT:
-            # Inside a bearer context only the user-plane F-TEIDs matter; its
-            # Cause is the bearer's, not the message's.
-            if ie_type == IE_FTEID:
+        if ie_type == IE_FTEID:
+            role = v2_fteid_role(parent, instance)
+            if role == FTEID_USER:
                 teid = self._fteid(value)
                 if teid is not None and teid not in fields.user_teids:
                     fields.user_teids.append(teid)
+            elif role == FTEID_SENDER:
+                fields.sender_teid = self._fteid(value)
+            elif role == FTEID_PGW_CONTROL and fields.pgw_control_teid is None:
+                fields.pgw_control_teid = self._fteid(value)
             return
+        if parent == IE_BEARER_CONTEXT:
+            return  # inside a bearer context only its F-TEIDs matter; its Cause is the bearer's
         if depth:
             # Inside a PDN Connection (Table 7.3.6-2): its APN and the UE's
             # addresses (IP Address IEs); its F-TEIDs are the PGW's, not the sender's.
@@ -501,14 +536,6 @@ class GtpcParser:
                 fields.cause = value[0]
             else:
                 self.anomalies.add("gtpc_ie_malformed")
-        elif ie_type == IE_FTEID and instance == 0:
-            # Instance 0 at the top level is the "Sender F-TEID for Control Plane"
-            # in every message that has one (Tables 7.2.1-1, 7.2.2-1, 7.2.7-1 ...).
-            fields.sender_teid = self._fteid(value)
-        elif ie_type == IE_FTEID and instance == 1 and fields.pgw_control_teid is None:
-            # Create Session Response instance 1: the PGW's S5/S8 control F-TEID.  On
-            # S5/S8 the PGW sends it without an instance 0, and then it is the sender's.
-            fields.pgw_control_teid = self._fteid(value)
 
     def _fteid(self, value: bytes) -> int | None:
         if len(value) < 5:
@@ -671,11 +698,8 @@ def _set_ipv6(fields: _Fields, raw: bytes) -> None:
 def gtpc_event(wire: GtpcWire, ctx: PacketContext) -> GtpcMessage:
     f = wire.fields
     return GtpcMessage(
-        ts=ctx.ts,
-        capture=ctx.capture,
-        frame=ctx.frame,
-        flow=ctx.flow,  # control messages are reported in the direction they travelled
-        tunnel=ctx.tunnel,
+        # flow control messages are reported in the direction they travelled
+        **ctx.header(),
         message=wire.message,
         version=wire.version,
         imsi=f.imsi,

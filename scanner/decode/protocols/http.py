@@ -267,11 +267,7 @@ class HttpDecoder(StreamDecoder):
             except ContentError:
                 self.anomalies.add("http_content_encoding_error")
         return HttpRequest(
-            ts=ts,
-            capture=self.ctx.capture,
-            frame=frame,
-            flow=self.ctx.flow,
-            tunnel=self.ctx.tunnel,
+            **self.ctx.at(ts, frame).header(),
             method=request.method,
             host=request.host,
             uri=request.uri,

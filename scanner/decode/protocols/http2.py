@@ -329,11 +329,7 @@ class Http2Decoder(StreamDecoder):
                 self.anomalies.add("http2_content_encoding_error")
         authority = pseudo.get(":authority") or header("host")
         return HttpRequest(
-            ts=ts,
-            capture=self.ctx.capture,
-            frame=frame,
-            flow=self.ctx.flow,
-            tunnel=self.ctx.tunnel,
+            **self.ctx.at(ts, frame).header(),
             method=method,
             host=authority,
             # CONNECT names its target in :authority and has no :path (RFC 9113 s8.5).

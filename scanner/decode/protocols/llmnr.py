@@ -53,11 +53,7 @@ class LlmnrDecoder(DatagramDecoder):
             return ()
         return (
             LlmnrMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 name=names[0],
                 names=names,
             ),

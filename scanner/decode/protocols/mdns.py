@@ -118,11 +118,7 @@ class MdnsDecoder(DatagramDecoder):
         name, names = found
         return (
             MdnsMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 name=name,
                 names=names,
             ),

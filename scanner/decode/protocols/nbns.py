@@ -159,11 +159,7 @@ class NbnsDecoder(DatagramDecoder):
             return ()
         return (
             NbnsMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 name=best_name(useful),
                 names=tuple(dict.fromkeys(n.name for n in useful)),
             ),

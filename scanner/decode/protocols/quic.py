@@ -600,11 +600,7 @@ class QuicDecoder(DatagramDecoder):
             self.anomalies.add("quic_client_hello_malformed")
             return None
         return QuicInitial(
-            ts=ctx.ts,
-            capture=ctx.capture,
-            frame=ctx.frame,
-            flow=ctx.flow,
-            tunnel=ctx.tunnel,
+            **ctx.header(),
             version=f"0x{conn.version.number:08x}",
             sni=hello.sni,
             alpn=hello.alpn,

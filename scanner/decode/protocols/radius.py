@@ -87,6 +87,14 @@ def acct_status_name(status: int) -> str:
     return ACCT_STATUS.get(status, f"Status-{status}")
 
 
+def subscriber_imsi(imsi: str | None, user_name: str | None) -> str | None:
+    """The IMSI of a message: its 3GPP-IMSI VSA (TS 29.061 s16.4.7), else the one an EAP-SIM/AKA
+    identity in User-Name carries (``0<IMSI>@wlan.mnc...``, TS 23.003 s19.3).  Both engines call this."""
+    if imsi is None and user_name:
+        return imsi_from_nai(user_name)
+    return imsi
+
+
 def framed_ipv6_prefix(value: bytes) -> str | None:
     """Framed-IPv6-Prefix (RFC 3162 s2.3): reserved, prefix length, then only the prefix's octets."""
     if len(value) < 2 or value[1] > 128 or len(value) > 18:
@@ -116,15 +124,11 @@ class RadiusDecoder(DatagramDecoder):
         # Octets after ``length`` are padding (RFC 2865 s3) and are ignored.
         attrs = _Attributes()
         self._walk(payload, HEADER_LENGTH, length, attrs)
-        if attrs.imsi is None and attrs.user_name:
-            attrs.imsi = imsi_from_nai(attrs.user_name)
+        attrs.imsi = subscriber_imsi(attrs.imsi, attrs.user_name)
         return (
             RadiusMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,  # reported in the direction it travelled: NAS -> server or back
-                tunnel=ctx.tunnel,
+                # flow reported in the direction it travelled: NAS -> server or back
+                **ctx.header(),
                 code=code_name(code),
                 acct_status=attrs.acct_status,
                 user_name=attrs.user_name,

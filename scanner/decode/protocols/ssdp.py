@@ -89,11 +89,7 @@ class SsdpDecoder(DatagramDecoder):
             return ()  # a bare M-SEARCH: a search target, no name
         return (
             SsdpMessage(
-                ts=ctx.ts,
-                capture=ctx.capture,
-                frame=ctx.frame,
-                flow=ctx.flow,
-                tunnel=ctx.tunnel,
+                **ctx.header(),
                 name=names[0],
                 names=names,
             ),

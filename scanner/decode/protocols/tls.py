@@ -253,11 +253,7 @@ class TlsDecoder(StreamDecoder):
 
     def _event(self, hello: ClientHello, ts: float, frame: int) -> TlsClientHello:
         return TlsClientHello(
-            ts=ts,
-            capture=self.ctx.capture,
-            frame=frame,
-            flow=self.ctx.flow,
-            tunnel=self.ctx.tunnel,
+            **self.ctx.at(ts, frame).header(),
             sni=hello.sni,
             alpn=hello.alpn,
             ja4=hello.ja4("t"),

@@ -1,8 +1,8 @@
 """The tshark engine: Wireshark's dissectors, driven through pyshark, for breadth and cross-checking.
 
 ``privscan scan --engine tshark`` runs the same pipeline as the native engine
-on events built from tshark's dissection (tshark_events.py), so that an
-engineer can check a finding with the tool they already trust, and traffic
+on events built from tshark's dissection (frame.py, and one builder per protocol
+in protocols/), so that an engineer can check a finding with the tool they already trust, and traffic
 that privscan's own decoders do not know still gets scanned.
 
 How a capture is read (one tshark process per capture, so that flows never
@@ -22,7 +22,7 @@ span captures and every event names the file its frame is in):
   the only way to know the packet count while tshark prints only the packets
   that match the display filter.
 - pyshark starts tshark and streams its output (``_EkCapture``); what tshark is
-  asked for (display filter, layers, preferences) is in tshark_fields.py.  The
+  asked for (display filter, layers, preferences) is in options.py.  The
   EK lines of each read are parsed with ``json.loads`` and turned into events
   at once; nothing is kept per packet on this side.  tshark's own memory grows with the
   capture (it keeps per-frame state for the whole file, about 2.7 kB a packet in
@@ -52,8 +52,8 @@ from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get
 
 from scanner.decode.protocols.base import Anomalies
 from scanner.engines.base import EngineStats, ProgressCallback
-from scanner.engines.tshark_events import EventBuilder
-from scanner.engines.tshark_fields import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
+from scanner.engines.tshark.frame import EventBuilder
+from scanner.engines.tshark.options import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
 from scanner.errors import InputError
 from scanner.ingest import CaptureSource
 from scanner.ingest.readers import read_frames
