@@ -302,9 +302,15 @@ def _org_name(finding: Finding) -> str:
     return dest.org or dest.domain or dest.host
 
 
+def _subject_name(name: str) -> str:
+    """A subject id kept on one line when short (an address: "kid-169.254.225.216" must not lose
+    its last octet to the next line), breakable at its separators when long (an IPv6 address)."""
+    return f'<span class="nowrap">{esc(name)}</span>' if len(name) <= 24 else breakable(name)
+
+
 def _subject_link(subject: Subject | str) -> str:
     name = subject if isinstance(subject, str) else subject.id
-    return f'<a href="#{esc(anchor_id("subject", name))}">{breakable(name)}</a>'
+    return f'<a href="#{esc(anchor_id("subject", name))}">{_subject_name(name)}</a>'
 
 
 def _org_link(name: str, known: frozenset[str] | None = None) -> str:
@@ -845,7 +851,7 @@ class HtmlReport(ReportFormat):
             )
             worst = worst_severity(findings)
             rows.append(
-                f'<tr id="{esc(anchor_id("subject", subject.id))}"><td>{breakable(subject.id)}<br>{_minor_tag(subject.minor)}</td>'
+                f'<tr id="{esc(anchor_id("subject", subject.id))}"><td>{_subject_name(subject.id)}<br>{_minor_tag(subject.minor)}</td>'
                 f"<td>{esc(subject.source)}</td><td>{_sev(worst) if worst else _NONE}</td><td>{tally}{link}</td>"
                 f"<td>{esc(', '.join(types)) or _NONE}</td>"
                 f"<td>{_names(orgs, self._org, '#organisations') or _NONE}</td></tr>"
