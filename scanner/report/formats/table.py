@@ -193,7 +193,7 @@ class TableReport(ReportFormat):
             parts.extend([linkable, Text("")])
         allowed = allowlisted_findings(result)
         if allowed:
-            parts.extend([self._allowlisted(allowed), Text("")])
+            parts.extend([self._allowlisted(allowed, width), Text("")])
         todo = self._remediation(result, active)
         if todo is not None:
             parts.extend([todo, Text("")])
@@ -371,21 +371,23 @@ class TableReport(ReportFormat):
         return Group(*lines)
 
     @staticmethod
-    def _allowlisted(findings: list[Finding]) -> Table:
+    def _allowlisted(findings: list[Finding], width: int) -> Table:
+        # Subject, identifier and host in one column of fitted lines (never folded mid-token),
+        # the reason, which is prose, wrapping at words beside it.
+        rule_width = max(4, *(len(f.rule) for f in findings))
+        finding_width = max(16, (width - 8 - rule_width - 2 * 3) * 11 // 20)
         table = _table(Text(f"Allow-listed ({len(findings)}): accepted, not counted", style="bold"))
-        table.add_column("Severity", no_wrap=True, min_width=8)
-        table.add_column("Rule", no_wrap=True)
-        table.add_column("Subject", ratio=2, overflow="fold")
-        table.add_column("Identifier", ratio=2, overflow="fold")
-        table.add_column("Destination", ratio=4, overflow="fold")
-        table.add_column("Reason", ratio=4, overflow="fold")
+        table.add_column("Severity", width=8, no_wrap=True)
+        table.add_column("Rule", width=rule_width, no_wrap=True)
+        table.add_column("Finding", width=finding_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("Reason", ratio=1, overflow="fold")
         for finding in findings:
+            who = fit(f"{printable(finding.subject.id)} · {printable(identifier_text(finding))}", finding_width)
+            host = fit(printable(finding.destination.host), finding_width, keep_tail=True)
             table.add_row(
                 _severity_text(finding.severity),
                 Text(finding.rule),
-                Text(printable(finding.subject.id)),
-                Text(printable(identifier_text(finding))),
-                Text(printable(finding.destination.host)),
+                Text(f"{who}\n{host}"),
                 Text(printable(finding.allowlisted or "")),
             )
         return table
