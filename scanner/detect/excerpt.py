@@ -47,6 +47,7 @@ _OPAQUE = re.compile(
 )
 _DECIMAL = re.compile(r"-?\d{1,3}\.\d{3,}")
 _SENTINEL = "\x00{}\x00"
+_STARS = re.compile(r"\*{33,}")
 
 
 def _mask(match: re.Match[str]) -> str:
@@ -130,19 +131,22 @@ class RequestExcerpts:
         anchor = span or _find(text, lowered, _key_forms(field.key))
         if anchor is None:
             return None
-        # Centre the window on the anchor, EXCERPT_CHARS wide.
-        centre = (anchor[0] + anchor[1]) // 2
-        start = max(0, centre - EXCERPT_CHARS // 2)
-        end = min(len(text), start + EXCERPT_CHARS)
-        start = max(0, end - EXCERPT_CHARS)
-        if span is not None:
-            start, end = min(start, span[0]), max(end, span[1])  # never cut the value in half
+        # EXCERPT_CHARS of context around the anchor, half on each side where the text allows; the
+        # value itself (span) is replaced whole by its preview, so a long value does not widen it.
+        half = EXCERPT_CHARS // 2
+        start = max(0, anchor[0] - half)
+        end = min(len(text), anchor[1] + half)
+        if span is None:
+            centre = (anchor[0] + anchor[1]) // 2
+            start = max(0, min(start, centre - half))
+            end = min(len(text), start + EXCERPT_CHARS)
+            start = max(0, end - EXCERPT_CHARS)
 
         # Values become sentinels first, so the generic masks below cannot eat their previews.
         previews: list[str] = []
 
         def hide(shown: str) -> str:
-            previews.append(shown)
+            previews.append(_STARS.sub("*" * 32, shown))  # a long value's mask, bounded
             return _SENTINEL.format(len(previews) - 1)
 
         def redact(piece: str) -> str:
