@@ -134,8 +134,9 @@ class RequestExcerpts:
         # EXCERPT_CHARS of context around the anchor, half on each side where the text allows; the
         # value itself (span) is replaced whole by its preview, so a long value does not widen it.
         half = EXCERPT_CHARS // 2
-        start = max(0, anchor[0] - half)
-        end = min(len(text), anchor[1] + half)
+        room_after = len(text) - anchor[1]
+        start = max(0, anchor[0] - half - max(0, half - room_after))  # what one side lacks, the other gets
+        end = min(len(text), anchor[1] + half + max(0, half - anchor[0]))
         if span is None:
             centre = (anchor[0] + anchor[1]) // 2
             start = max(0, min(start, centre - half))
