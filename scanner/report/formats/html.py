@@ -165,6 +165,7 @@ footer { margin-top: 40px; padding-bottom: 32px; color: var(--muted); font-size:
   .table-wrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
   pre.excerpt { font-size: 9.5px; }
+  code, .mono { font-size: 10px; }
 }
 """.strip()
 
@@ -369,7 +370,7 @@ def _wrap(table: str) -> str:
 
 
 def _hosts_cell(hosts: Sequence[str]) -> str:
-    """Up to HOSTS_SHOWN hosts, the rest behind a "N more hosts" disclosure (open when printed? no:
+    """Up to HOSTS_SHOWN hosts, the rest behind a "N more hosts" disclosure (closed on paper too:
     the count says what is behind it, and the JSON report lists them all)."""
     shown = "<br>".join(f'<span class="mono">{breakable(h)}</span>' for h in hosts[:HOSTS_SHOWN])
     if len(hosts) > HOSTS_SHOWN:
