@@ -329,6 +329,21 @@ def _names(names: Sequence[str], link: Any, more_href: str, shown: int = NAMES_S
     return head
 
 
+def _app_text(finding: Finding) -> str:
+    """The app behind a finding, when the scan knows it (DESIGN's ``app``: name and bundle or
+    package id; a Finding without the field, or with None, has no app)."""
+    app = getattr(finding, "app", None)
+    if app is None:
+        return ""
+    if isinstance(app, dict):
+        name, ident = app.get("name"), app.get("id")
+    else:
+        name, ident = getattr(app, "name", None), getattr(app, "id", None)
+    if name and ident and name != ident:
+        return f"{name} ({ident})"
+    return str(name or ident or "")
+
+
 def _channel_tags(finding: Finding) -> str:
     channel = finding.channel
     tag = (
@@ -671,7 +686,8 @@ class HtmlReport(ReportFormat):
                  finding.channel.location, finding.id]
         if ref is not None:
             words += [ref.type, ref.key or "", ref.encoding]
-        return " ".join(words).lower()
+        words.append(_app_text(finding))
+        return " ".join(w for w in words if w).lower()
 
     def _finding(self, finding: Finding) -> str:
         dest = finding.destination
@@ -680,7 +696,9 @@ class HtmlReport(ReportFormat):
         summary = (
             f"<summary>{_sev(finding.severity)}"
             f"<span><strong>{esc(finding.title)}</strong><br>"
-            f'<span class="who">{esc(finding.subject.id)} → <span class="mono">{breakable(dest.host)}</span>'
+            f'<span class="who">{esc(finding.subject.id)}'
+            + (f" · {esc(_app_text(finding))}" if _app_text(finding) else "")
+            + f' → <span class="mono">{breakable(dest.host)}</span>'
             + (f" ({esc(dest.org)})" if dest.org and dest.org != dest.host else "")
             + "</span></span>"
             f'<span class="ident">{_identifier_html(finding)}</span>'
@@ -703,6 +721,8 @@ class HtmlReport(ReportFormat):
                 f'<span class="muted">(known from {esc(finding.subject.source)})</span>',
             ),
         ]
+        if _app_text(finding):
+            facts.append(("App", esc(_app_text(finding))))
         if ref is not None:
             facts += [
                 (
