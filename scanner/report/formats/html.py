@@ -74,6 +74,7 @@ NAMES_SHOWN = 6  # subjects or organisations named in a card or a line before "a
 HOSTS_SHOWN = 5  # hosts listed in a table cell before the rest folds away
 EXCERPTS_SHOWN = 3  # distinct request excerpts shown per finding
 INFO_RANK = 0  # severity_rank("info")
+CAPTURES_LISTED = 12  # more captures than this: those without warnings fold away
 
 CSS = """
 :root { --fg: #111827; --muted: #6b7280; --line: #e5e7eb; --bg: #ffffff; --panel: #f9fafb;
@@ -997,14 +998,32 @@ class HtmlReport(ReportFormat):
     def _scan(self, result: ScanResult) -> str:
         # One cell per capture for what identifies it (path, format, size, sha256), so the table
         # keeps four columns and stays readable at 800 px.
-        capture_rows = "".join(
-            f'<tr><td><span class="mono">{breakable(c.path)}</span><br><span class="muted">{esc(c.format or "-")}, '
-            f'{c.bytes:,} bytes, sha256</span> <code class="hash">{esc(c.sha256 or "-")}</code></td>'
-            f'<td class="num">{c.packets:,}</td>'
-            f'<td class="mono nowrap">{esc(iso_utc(c.first_ts))}<br>{esc(iso_utc(c.last_ts))}</td>'
-            f"<td>{'<br>'.join(esc(w) for w in c.warnings) or _NONE}</td></tr>"
-            for c in result.captures
+        def rows(captures: Iterable[Any]) -> str:
+            return "".join(
+                f'<tr><td><span class="mono">{breakable(c.path)}</span><br><span class="muted">{esc(c.format or "-")}, '
+                f'{c.bytes:,} bytes, sha256</span> <code class="hash">{esc(c.sha256 or "-")}</code></td>'
+                f'<td class="num">{c.packets:,}</td>'
+                f'<td class="mono nowrap">{esc(iso_utc(c.first_ts))}<br>{esc(iso_utc(c.last_ts))}</td>'
+                f"<td>{'<br>'.join(esc(w) for w in c.warnings) or _NONE}</td></tr>"
+                for c in captures
+            )
+
+        head = (
+            '<table><thead><tr><th>Capture</th><th class="num">Packets</th>'
+            "<th>First / last packet (UTC)</th><th>Warnings</th></tr></thead>"
         )
+        # Many captures (a directory of them): those with warnings in view, the others one click away.
+        if len(result.captures) > CAPTURES_LISTED:
+            flagged = [c for c in result.captures if c.warnings]
+            quiet = [c for c in result.captures if not c.warnings]
+            captures_html = (
+                (_wrap(f"{head}<tbody>{rows(flagged)}</tbody></table>") if flagged else "")
+                + f'<details class="group"><summary>{_plural(len(quiet), "capture")} without warnings</summary>'
+                + _wrap(f"{head}<tbody>{rows(quiet)}</tbody></table>")
+                + "</details>"
+            )
+        else:
+            captures_html = _wrap(f"{head}<tbody>{rows(result.captures)}</tbody></table>")
         stats = stats_record(result, stable=self.options.is_stable)
         stat_rows = "".join(
             f'<tr><td>{esc(k)}</td><td class="num">{esc(self._stat(v))}</td></tr>' for k, v in sorted(stats.items())
@@ -1017,13 +1036,8 @@ class HtmlReport(ReportFormat):
         capture_lines = {f"{c.path}: {w}" for c in result.captures for w in c.warnings}
         warnings = "".join(f"<li>{esc(w)}</li>" for w in result.warnings if w not in capture_lines)
         return (
-            '<section id="scan">\n<h2>The scan</h2>\n<h3>Captures</h3>\n'
-            + _wrap(
-                '<table><thead><tr><th>Capture</th><th class="num">Packets</th>'
-                "<th>First / last packet (UTC)</th><th>Warnings</th></tr></thead>"
-                f"<tbody>{capture_rows}</tbody></table>"
-            )
-            + "\n"
+            '<section id="scan">\n<h2>The scan</h2>\n'
+            f"<h3>Captures</h3>\n{captures_html}\n"
             + (f"<h3>Warnings</h3>\n<ul>{warnings}</ul>\n" if warnings else "")
             + '<h3>Counters</h3>\n'
             + _wrap(
