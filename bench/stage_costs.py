@@ -45,7 +45,7 @@ def main() -> None:
 
     inventory = None
     if args.inventory:
-        from scanner.attribute.inventory import load_inventory
+        from scanner.knowledge.inventory import load_inventory
 
         inventory = load_inventory(args.inventory)
     root = Path(__file__).resolve().parent.parent / "signatures"

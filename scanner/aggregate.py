@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scanner.model import AttributedObservation, Destination, Event, Evidence, Subject
+from scanner.model import AttributedObservation, Destination, Event, Evidence, Flag, Subject
 
 MAX_EVIDENCE = 10
 MAX_VALUES_PER_LEAK = 16
@@ -35,7 +35,7 @@ class LeakRecord:
     clear_text: bool = False  # seen at least once on an unencrypted channel
     operator_injected: bool = False
     known: bool = False  # an inventory value, not a shape-only match
-    notes: set[str] = field(default_factory=set)
+    flags: set[Flag] = field(default_factory=set)  # of all its observations
     child_directed_flagged: int = 0  # ad requests that said the user is a child
     child_directed_unflagged: int = 0  # ad requests that did not say so
 
@@ -92,8 +92,7 @@ class Aggregator:
         leak.clear_text = leak.clear_text or not item.channel.encrypted
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"
-        if observation.note:
-            leak.notes.add(observation.note)
+        leak.flags.update(observation.flags)
         if child_directed is True:
             leak.child_directed_flagged += 1
         elif child_directed is False:

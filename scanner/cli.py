@@ -1,6 +1,6 @@
 """privscan's command line (click).  Thin: it parses, calls, prints and exits.
 
-Exit status (DESIGN.md): 0 no finding at or above ``--fail-on``; 1 findings at
+Exit status (docs/cli.md): 0 no finding at or above ``--fail-on``; 1 findings at
 or above it; 2 bad usage or unreadable input, with one line on stderr and no
 traceback.
 """
@@ -15,15 +15,26 @@ from typing import Any
 
 import click
 
-from scanner import __version__
+from scanner import __version__, options
 from scanner.engines import ENGINES
 from scanner.errors import PrivscanError
+from scanner.settings import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="privscan")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """privscan: which company receives our young subscribers' identifiers, through which flows, and since when."""
+    # The one place the environment is read (docs/cli.md, "Environment"); every command passes
+    # these settings down instead.
+    ctx.obj = Settings.from_environment()
+
+
+def runtime() -> Settings:
+    """The run's settings, as the group read them (defaults outside a command line run)."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
 
 
 @cli.command()
@@ -34,14 +45,14 @@ def cli() -> None:
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
 def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
-    from scanner.engines import make_engine
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
     from scanner.report.output import check_writable, open_output
+    from scanner.run import make_runner
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_engine(engine, None, jobs)
+    runner = make_runner(engine, None, jobs, runtime())
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:
@@ -54,21 +65,16 @@ SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
 def _scan_options(func: Any) -> Any:
     """The options every command that scans captures shares (scan, blocklist)."""
-    options = [
-        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
-        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list (IMSI/MSISDN with minor or age)."),
-        click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
-        click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
-        click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True),
-        click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs (default: ~/.config/privscan/hmac.key)."),
-        click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return options.apply(
+        [
+            *options.scan_setting_options(engine_default="native"),
+            click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
+            click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                         help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+            click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+        ],
+        func,
+    )
 
 
 def _settings(**kwargs: Any) -> Any:
@@ -82,6 +88,7 @@ def _settings(**kwargs: Any) -> Any:
         engine=kwargs.get("engine") or "native",
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
+        runtime=runtime(),
     )
 
 
@@ -102,7 +109,7 @@ def _run(captures: Sequence[str], quiet: bool, jobs: int, **kwargs: Any) -> Any:
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
 @_scan_options
-@click.option("--format", "formats", multiple=True, help="Report format(s): table (default), json, jsonl, csv, sarif, html, graphml, gexf, dot. Repeat or comma-separate for several.")
+@click.option("--format", "formats", multiple=True, cls=options.ReportFormatsOption)
 @click.option("-o", "--output", "outputs", multiple=True, help="Output file; its extension picks the format (report.html), or FORMAT:FILE. Repeatable.")
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="high", show_default=True, help="Exit 1 when a finding is at or above this severity (none: never).")
 def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str], fail_on: str, quiet: bool, jobs: int, **kwargs: Any) -> None:
@@ -115,7 +122,7 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
         check_writable(path)
     result = _run(captures, quiet, jobs, **kwargs)
     for name, path in targets:
-        write_report(result, get_format(name)(RenderOptions()), path)
+        write_report(result, get_format(name)(RenderOptions(stable=runtime().stable_report)), path)
     for warning in result.warnings:
         click.echo(f"privscan: warning: {warning}", err=True)
     if fail_on != "none" and result.findings_at_or_above(fail_on):
@@ -125,7 +132,7 @@ def scan(captures: Sequence[str], formats: Sequence[str], outputs: Sequence[str]
 @cli.command()
 @click.argument("captures", nargs=-1, required=True)
 @_scan_options
-@click.option("--format", "fmt", type=click.Choice(["hosts", "dnsmasq", "rpz"]), default="hosts", show_default=True)
+@click.option("--format", "fmt", type=options.RegistryChoice(options.blocklist_format_names), default="hosts", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool, jobs: int, **kwargs: Any) -> None:
     """Network policy for child-profile subscriptions: the third-party trackers that received a

@@ -1,7 +1,7 @@
 """The exceptions privscan raises on purpose, and the exit status each one means.
 
 Errors *from traffic* are never exceptions (they are counted and reported, see
-DESIGN.md); these are for what a user must fix before a scan can run: a bad
+docs/cli.md); these are for what a user must fix before a scan can run: a bad
 command line or an unreadable capture (``InputError``), a broken signature file
 (``SignatureError``) or configuration file (``ConfigError``).  The command line
 catches ``PrivscanError``, prints ``str(error)`` as one line on stderr and exits

@@ -10,13 +10,20 @@ numbers and booleans only (lists are comma-joined), so GraphML and GEXF
 writers take the graph as it is.
 
 Analyses over it: identifiers that reach two or more organisations
-(cross-party linkability), per organisation the minors and identifier types
-reaching it, per subject its exposure.
+(cross-party linkability, computed once here: the policy's PS601/PS602 read it
+by parent company through ``linkability``, the reports by organisation through
+``analyse``), per organisation the minors and identifier types reaching it,
+per subject its exposure.
+
+The graph is built before the policy runs (the linkability is an input of the
+policy) and the findings are written onto its sent_to edges afterwards
+(``annotate_findings``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import networkx as nx
 
@@ -40,13 +47,73 @@ def identifier_node(id_type: str, value_hmac: str) -> str:
     return f"identifier:{id_type}:{value_hmac[:16]}"
 
 
-def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: dict[str, str]) -> nx.MultiDiGraph:
-    """``previews``: value HMAC -> the label shown for that identifier (redacted unless asked)."""
-    graph = nx.MultiDiGraph()
+@dataclass(frozen=True, slots=True)
+class Linkability:
+    """For one identifier value: how many organisations and parent companies it reached."""
+
+    organisations: int
+    parents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where one identifier node went, the local network left out: host names and their
+    organisations (a host without one counts as its own), each sorted."""
+
+    hosts: tuple[str, ...]
+    orgs: tuple[str, ...]
+
+
+def identifier_reach(graph: nx.MultiDiGraph) -> dict[str, Reach]:
+    """Identifier node -> its reach, for every identifier node of the graph."""
+    out: dict[str, Reach] = {}
+    for node, data in graph.nodes(data=True):
+        if data.get("kind") != "identifier":
+            continue
+        # The local network is where a name is heard, not a company that keeps it.
+        hosts = sorted(
+            graph.nodes[h]["label"]
+            for _, h, k in graph.out_edges(node, keys=True)
+            if k == "sent_to" and graph.nodes[h].get("category") != LOCAL_NETWORK_CATEGORY
+        )
+        orgs = sorted({graph.nodes[f"host:{h}"].get("org") or h for h in hosts})
+        out[node] = Reach(tuple(hosts), tuple(orgs))
+    return out
+
+
+def linkability(graph: nx.MultiDiGraph, parent_of: Callable[[str, str], str]) -> dict[str, Linkability]:
+    """Identifier node -> how many organisations and parent companies its value reached, for the
+    values that reached at least one. ``parent_of(host, org)``: the host's parent company (the
+    tracker database's ``parent``), or the organisation itself."""
+    out: dict[str, Linkability] = {}
+    for node, reach in identifier_reach(graph).items():
+        if not reach.orgs:
+            continue
+        parents = {parent_of(host, graph.nodes[f"host:{host}"].get("org") or host) for host in reach.hosts}
+        out[node] = Linkability(len(reach.orgs), len(parents))
+    return out
+
+
+def annotate_findings(graph: nx.MultiDiGraph, aggregator: Aggregator, findings: Iterable[Finding]) -> None:
+    """Write each leak's finding id and severity onto its sent_to edges; a value two subjects share
+    (a family's e-mail) has one edge with both findings and the worst severity."""
     finding_ids: dict[tuple[str, str, str], tuple[str, str]] = {}
     for finding in findings:
         if finding.identifier is not None:
             finding_ids[(finding.subject.id, finding.identifier.type, finding.destination.host)] = (finding.id, finding.severity)
+    for leak in aggregator.leaks.values():
+        finding_id, severity = finding_ids.get((leak.subject.id, leak.id_type, leak.destination.host), ("", "info"))
+        host_node = f"host:{leak.destination.host}"
+        for value_hmac in leak.values:
+            data = graph.edges[identifier_node(leak.id_type, value_hmac), host_node, "sent_to"]
+            data["findings"] = ",".join(sorted({*data["findings"].split(","), finding_id} - {""}))
+            data["severity"] = max(severity, data["severity"], key=lambda s: SEVERITY_RANK[s])
+
+
+def build_graph(aggregator: Aggregator, previews: dict[str, str]) -> nx.MultiDiGraph:
+    """``previews``: value HMAC -> the label shown for that identifier (redacted unless asked).
+    The sent_to edges' ``findings`` and ``severity`` are filled by ``annotate_findings``."""
+    graph = nx.MultiDiGraph()
 
     def add_destination(host: str, domain: str | None, org: str | None, category: str | None, tracker: bool, party: str) -> str:
         host_node = f"host:{host}"
@@ -83,7 +150,6 @@ def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: d
         destination = leak.destination
         host_node = add_destination(destination.host, destination.domain, destination.org, destination.category,
                                     destination.tracker, destination.party)
-        finding_id, severity = finding_ids.get((leak.subject.id, leak.id_type, destination.host), ("", "info"))
         for value_hmac in leak.values:
             id_node = identifier_node(leak.id_type, value_hmac)
             if id_node not in graph:
@@ -91,7 +157,7 @@ def build_graph(aggregator: Aggregator, findings: Iterable[Finding], previews: d
             if not graph.has_edge(subject_node, id_node, key="has_identifier"):
                 graph.add_edge(subject_node, id_node, key="has_identifier", relation="has_identifier")
             _add_sent_to(graph, id_node, host_node, leak.count, leak.first_seen, leak.last_seen, leak.protocols,
-                         leak.encodings, not leak.clear_text, finding_id, severity)
+                         leak.encodings, not leak.clear_text)
             if leak.operator_injected:
                 if "operator" not in graph:
                     graph.add_node("operator", kind="operator", label="Mobile operator (header enrichment)")
@@ -125,11 +191,9 @@ def _add_sent_to(
     protocols: Iterable[str],
     encodings: Iterable[str],
     encrypted: bool,
-    finding_id: str,
-    severity: str,
 ) -> None:
     """One sent_to edge per (identifier, host): a value two subjects share (a family's e-mail)
-    reaches the host once in the graph, with both leaks' counts and findings on the edge."""
+    reaches the host once in the graph, with both leaks' counts on the edge."""
     if graph.has_edge(id_node, host_node, key="sent_to"):
         data = graph.edges[id_node, host_node, "sent_to"]
         count += data["count"]
@@ -138,8 +202,6 @@ def _add_sent_to(
         protocols = {*protocols, *data["protocols"].split(",")}
         encodings = {*encodings, *data["encodings"].split(",")}
         encrypted = encrypted and data["encrypted"]
-        finding_id = ",".join(sorted({*data["findings"].split(","), finding_id} - {""}))
-        severity = max(severity, data["severity"], key=lambda s: SEVERITY_RANK[s])
     graph.add_edge(
         id_node,
         host_node,
@@ -151,24 +213,17 @@ def _add_sent_to(
         protocols=",".join(sorted(p for p in protocols if p)),
         encodings=",".join(sorted(e for e in encodings if e)),
         encrypted=encrypted,
-        findings=finding_id,
-        severity=severity,
+        findings="",  # annotate_findings, once the policy has run
+        severity="info",
     )
 
 
 def analyse(graph: nx.MultiDiGraph, findings: Iterable[Finding]) -> GraphAnalyses:
     findings = list(findings)
     linkable: list[LinkableIdentifier] = []
-    for node, data in graph.nodes(data=True):
-        if data.get("kind") != "identifier":
-            continue
-        # The local network is where a name is heard, not a company that keeps it.
-        hosts = sorted(
-            graph.nodes[h]["label"]
-            for _, h, k in graph.out_edges(node, keys=True)
-            if k == "sent_to" and graph.nodes[h].get("category") != LOCAL_NETWORK_CATEGORY
-        )
-        orgs = sorted({graph.nodes[f"host:{h}"].get("org") or h for h in hosts})
+    for node, reach in identifier_reach(graph).items():
+        data = graph.nodes[node]
+        hosts, orgs = reach.hosts, reach.orgs
         if len(orgs) < 2:
             continue
         for subject_node, _, key in graph.in_edges(node, keys=True):

@@ -21,6 +21,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypedDict
 
+from scanner.flags import Flag, flag_note
+
 # --------------------------------------------------------------------------- flows
 
 
@@ -443,7 +445,7 @@ class DiameterMessage(Event):
 
 
 
-# Where in a message an identifier was found: DESIGN.md's closed list (channel.location); the
+# Where in a message an identifier was found: docs/report.md's closed list (channel.location); the
 # JSON Schema's enum is checked against it.  Detectors say more ("header_enrichment", "name"):
 # ``channel_location`` maps what they say onto this list.
 LOCATIONS = ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
@@ -485,16 +487,23 @@ class Observation:
     confidence: float
     source: str  # "known" (an inventory value) or "pattern" (shape + key name)
     owner: str | None = None  # inventory device whose value this is
-    operator_injected: bool = False  # an enrichment header the network added
-    note: str | None = None  # e.g. "randomised MAC"
+    flags: frozenset[Flag] = frozenset()
     excerpt: str | None = None  # the request around the value, already redacted (detect/excerpt.py)
     event: Event
+
+    @property
+    def operator_injected(self) -> bool:
+        return Flag.OPERATOR_INJECTED in self.flags
+
+    @property
+    def note(self) -> str | None:
+        return flag_note(self.flags)
 
 
 # --------------------------------------------------------------------------- attribution
 
 
-# DESIGN.md's contract: where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
+# docs/report.md's contract (subjects[].source): where a subject is known from.  Diameter (Gx/Gy) does RADIUS's job on
 # newer cores, so a subscriber learned from a Diameter CCR is reported as "radius" (AAA).
 SUBJECT_SOURCES = ("inventory", "gtp", "radius", "dhcp", "address")
 

@@ -14,23 +14,24 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner import __version__
 from scanner.aggregate import Aggregator
 from scanner.attribute.bindings import BindingLearner
 from scanner.attribute.destinations import DestinationResolver, DnsBindings
-from scanner.attribute.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
-from scanner.engines import make_engine
 from scanner.engines.base import EngineStats
-from scanner.graph import analyse, build_graph, identifier_node
+from scanner.graph import Linkability, analyse, annotate_findings, build_graph, identifier_node, linkability
 from scanner.ingest import CaptureSource
+from scanner.knowledge.identifiers import identifier_type
+from scanner.knowledge.inventory import Inventory, Subscriber, load_inventory, load_subscribers
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     AttributedObservation,
@@ -44,9 +45,14 @@ from scanner.model import (
     channel_location,
 )
 from scanner.policy.allowlist import AllowEntry, load_allowlist
-from scanner.policy.engine import Linkability, PolicyEngine, code_rules, severities
+from scanner.policy.engine import PolicyEngine, code_rules, severities
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
+from scanner.run import make_runner
+from scanner.settings import Settings
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 LOCAL_NETWORK = "local-network"
 
@@ -63,6 +69,7 @@ class ScanSettings:
     show_values: bool = False
     hmac_key_file: str | None = None
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
 
 
 class ScanPipeline:
@@ -116,7 +123,7 @@ class ScanPipeline:
             subject = self.subjects.resolve(event, owner)
             destination = self._first_party(self._destination(event), subject)
             for observation in detection.observations:
-                if observation.id_type == "cookie_id" and not destination.tracker:
+                if identifier_type(observation.id_type).only_to_trackers and not destination.tracker:
                     continue  # a tracker's cookie counts when it reaches a tracker, not its own site
                 if destination.host == LOCAL_NETWORK and subject.minor is not True:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
@@ -162,13 +169,15 @@ class ScanPipeline:
     def result(self, stats: EngineStats, engine: str) -> ScanResult:
         aggregator = self.aggregator
         show = self.settings.show_values
-        linkability = self._linkability()
-        findings = self.policy.findings(aggregator, linkability, self.pseudonyms, show)
         previews: dict[str, str] = {}
         for leak in aggregator.leaks.values():
             for value_hmac, value in leak.values.items():
                 previews[value_hmac] = value if show else preview(leak.id_type, value)
-        graph = build_graph(aggregator, findings, previews)
+        # The graph first: the policy evaluates its cross-party linkability (PS601/PS602), the
+        # reports its analyses, one computation for both; the findings then go onto its edges.
+        graph = build_graph(aggregator, previews)
+        findings = self.policy.findings(aggregator, self._linkability(graph), self.pseudonyms, show)
+        annotate_findings(graph, aggregator, findings)
         analyses = analyse(graph, findings)
         warnings: list[str] = [f"{info.path}: {warning}" for info in stats.captures for warning in info.warnings]
         if aggregator.dropped_leaks:
@@ -209,21 +218,21 @@ class ScanPipeline:
             warnings=tuple(warnings),
         )
 
-    def _linkability(self) -> dict[str, Linkability]:
-        orgs: dict[str, set[str]] = {}
-        parents: dict[str, set[str]] = {}
-        for leak in self.aggregator.leaks.values():
-            destination = leak.destination
-            if destination.host == LOCAL_NETWORK:
-                continue
-            org = destination.org or destination.host
-            info = self.destinations.describe(destination.host)
-            parent = info.match.parent if info is not None and info.match is not None else org
-            for value_hmac in leak.values:
-                orgs.setdefault(value_hmac, set()).add(org)
-                parents.setdefault(value_hmac, set()).add(parent)
-        return {h: Linkability(len(orgs[h]), len(parents[h])) for h in orgs}
+    def _linkability(self, graph: nx.MultiDiGraph) -> dict[str, Linkability]:
+        """Value HMAC -> its linkability in the graph, by parent company (the tracker database's
+        ``parent``, else the organisation), as the policy reads it."""
 
+        def parent_of(host: str, org: str) -> str:
+            info = self.destinations.describe(host)
+            return info.match.parent if info is not None and info.match is not None else org
+
+        by_node = linkability(graph, parent_of)
+        return {
+            value_hmac: by_node[node]
+            for leak in self.aggregator.leaks.values()
+            for value_hmac in leak.values
+            if (node := identifier_node(leak.id_type, value_hmac)) in by_node
+        }
 
 def _relative(path: str, root: Path) -> str:
     try:
@@ -253,7 +262,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_engine(settings.engine, progress, settings.jobs)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

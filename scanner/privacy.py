@@ -19,6 +19,7 @@ import secrets
 from pathlib import Path
 
 from scanner.errors import ConfigError
+from scanner.knowledge.identifiers import identifier_type
 
 KEY_ENV = "PRIVSCAN_HMAC_KEY"
 
@@ -73,24 +74,5 @@ class Pseudonymizer:
 
 
 def preview(id_type: str, value: str) -> str:
-    """A redacted form of a value that shows its kind but not the value."""
-    if id_type == "email" and "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    if id_type == "mac" and len(value) == 17:
-        return value[:8] + ":**:**:**"  # the vendor prefix (OUI) is public knowledge
-    if id_type == "geo" and "," in value:
-        try:
-            lat, lon = (float(x) for x in value.split(",", 1))
-        except ValueError:
-            return "*,*"
-        return f"{lat:.1f},{lon:.1f} (~10 km)"
-    if id_type == "device_name":
-        # "Emma’s iPad": the person's first name is what must not show, and it comes first
-        return value[:1] + "*" * (len(value) - 1)
-    if id_type in ("gaid", "idfa", "idfv"):
-        return value[:4] + "****-****-****-****-********" + value[-4:]
-    if len(value) <= 6:
-        return "*" * len(value)
-    keep = 4 if len(value) >= 12 else 2
-    return value[:keep] + "*" * (len(value) - keep - 2) + value[-2:]
+    """A redacted form of a value that shows its kind but not the value (its type's record says how)."""
+    return identifier_type(id_type).preview(value)

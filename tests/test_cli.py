@@ -1,4 +1,4 @@
-"""The command line contract (DESIGN.md): exit statuses, one-line errors, format/output pairing."""
+"""The command line contract (docs/cli.md): exit statuses, one-line errors, format/output pairing."""
 
 from __future__ import annotations
 

@@ -311,7 +311,7 @@ def test_operator_enrichment_in_the_graph(pipeline: ScanPipeline) -> None:
                                  headers=(("X-MSISDN", "491713920030"),)))
     (finding,) = [f for f in result.findings if f.identifier]
     assert finding.identifier is not None and finding.identifier.type == "msisdn"
-    # DESIGN's locations are a closed list: an injected header is a "header" the operator put there.
+    # docs/report.md's locations are a closed list: an injected header is a "header" the operator put there.
     assert finding.channel.location == "header" and finding.channel.operator_injected and finding.rule == "PS502"
     assert result.graph.has_node("operator")
 

@@ -18,8 +18,9 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-from scanner.attribute.inventory import load_inventory, normalise_identifier
 from scanner.cli import cli
+from scanner.knowledge.identifiers import normalise_identifier
+from scanner.knowledge.inventory import load_inventory
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 DEMO = CAPTURES / "demo.pcap"

@@ -202,7 +202,7 @@ def build(out: Path) -> dict[str, object]:
 
     truth = rec.write_capture(cap, out, "demo", "demo", SEED, devices)
     (out / "demo.inventory.yaml").write_text(inventory_yaml(
-        devices, "A family's devices on the Wi-Fi of demo.pcap (privscan inventory format, DESIGN.md).\n"
+        devices, "A family's devices on the Wi-Fi of demo.pcap (privscan inventory format, docs/inventory.md).\n"
         "Synthetic: made by captures/make_captures.py; no real person's data."), encoding="utf-8")
     return truth
 

@@ -108,13 +108,13 @@ def build(out: Path) -> dict[str, object]:
 
     truth = rec.write_capture(cap, out, "demo_gtp", "demo_gtp", SEED, devices)
     (out / "demo_gtp.inventory.yaml").write_text(inventory_yaml(
-        devices, "Subscribers of demo_gtp.pcap and their phones (privscan inventory format, DESIGN.md).\n"
+        devices, "Subscribers of demo_gtp.pcap and their phones (privscan inventory format, docs/inventory.md).\n"
         "No addresses: 10.45.12.34 belongs to sub-leon, then to sub-sabine, as the GTPv2-C sessions say.\n"
         "Synthetic: made by captures/make_captures.py; no real person's data.", ips=False, macs=False), encoding="utf-8")
     children = [d for d in devices if d.minor]
     (out / "demo_gtp.subscribers.yaml").write_text(inventory_yaml(
         children, "The operator's child-profile list for demo_gtp.pcap: subscribers whose line is set up for a child.\n"
-        "Inventory format (DESIGN.md) with only what the operator knows: IMSI, MSISDN and age.\n"
+        "Inventory format (docs/inventory.md) with only what the operator knows: IMSI, MSISDN and age.\n"
         "Synthetic: made by captures/make_captures.py; no real person's data.",
         ips=False, macs=False, only=("imsi", "msisdn")), encoding="utf-8")
     return truth

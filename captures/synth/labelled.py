@@ -334,7 +334,7 @@ def labelled_encodings(out: Path) -> dict[str, object]:
     truth = rec.write_capture(cap, out, "labelled_encodings", "encodings", SEED_ENCODINGS, devices)
     check_coverage(truth)
     (out / "labelled_encodings.inventory.yaml").write_text(inventory_yaml(
-        devices, "Test devices of labelled_encodings.pcap (privscan inventory format, DESIGN.md).\n"
+        devices, "Test devices of labelled_encodings.pcap (privscan inventory format, docs/inventory.md).\n"
         "Synthetic: made by captures/make_captures.py; no real person's data."), encoding="utf-8")
     return truth
 
@@ -417,7 +417,7 @@ def labelled_gtp(out: Path) -> dict[str, object]:
         scene.https(h, rng.choice(BACKGROUND_TLS), rng.uniform(lo, min(hi, t) - 10), d.platform, exchanges=1)
     truth = rec.write_capture(cap, out, "labelled_gtp", "gtp", SEED_GTP, devices)
     (out / "labelled_gtp.inventory.yaml").write_text(inventory_yaml(
-        devices, "Subscribers of labelled_gtp.pcap (privscan inventory format, DESIGN.md). No addresses:\n"
+        devices, "Subscribers of labelled_gtp.pcap (privscan inventory format, docs/inventory.md). No addresses:\n"
         "who holds which UE address, and when, comes from the GTPv2-C sessions in the capture.\n"
         "Synthetic: made by captures/make_captures.py; no real person's data.", ips=False, macs=False), encoding="utf-8")
     return truth

@@ -211,7 +211,7 @@ def coverage(truth: dict[str, object]) -> Counter[tuple[str, str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# inventories (privscan's inventory format, DESIGN.md)
+# inventories (privscan's inventory format, docs/inventory.md)
 # ---------------------------------------------------------------------------------------------
 def _q(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar

@@ -27,7 +27,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from scanner.detect.validators import imei, imeisv, mac, mac_bare, msisdn_loose
+from scanner.knowledge.validators import imei, imeisv, mac, mac_bare, msisdn_loose
 from scanner.model import DhcpMessage, DiameterMessage, Event, GtpcMessage, RadiusMessage
 
 MAX_PENDING = 65536
@@ -281,7 +281,7 @@ class BindingLearner:
         known = self._diameter.get(session_id) if session_id else None
         if event.imsi or event.msisdn:
             # Diameter (Gx/Gy) does RADIUS's job on newer cores: the report's source is "radius" (AAA),
-            # one of DESIGN.md's five (model.SUBJECT_SOURCES).
+            # one of docs/report.md's five (model.SUBJECT_SOURCES).
             identity = Identity(source="radius", imsi=event.imsi, msisdn=event.msisdn, mei=_normal_imei(event.imei))
         elif known is not None:
             identity = known[0]

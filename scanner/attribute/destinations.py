@@ -4,7 +4,7 @@
 
 - ``host``: the name as DNS carries it (lower case, no port, no trailing dot,
   punycode), or the IP literal when the flow has no name;
-- ``domain``: the registrable domain (``scanner.attribute.psl``; private suffixes
+- ``domain``: the registrable domain (``scanner.knowledge.psl``; private suffixes
   count, so ``d1234.cloudfront.net`` is its own domain); None for addresses and
   local names;
 - ``org``, ``category``, ``tracker``: from the tracker signatures
@@ -47,8 +47,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from scanner.attribute.psl import is_ip_literal, normalise_host, registrable_domain
 from scanner.attribute.trackers import TrackerDatabase, TrackerMatch, default_database
+from scanner.knowledge.psl import is_ip_literal, normalise_host, registrable_domain
 from scanner.model import Destination, DnsMessage
 
 # --------------------------------------------------------------------------- names -> organisations

@@ -22,7 +22,8 @@ reports do not print IMSIs.
 from __future__ import annotations
 
 from scanner.attribute.bindings import BindingLearner, Identity
-from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddress, normalise_identifier
+from scanner.knowledge.identifiers import identifier_type, normalise_identifier
+from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
 from scanner.model import DhcpMessage, Event, Subject
 from scanner.privacy import Pseudonymizer
 
@@ -45,8 +46,10 @@ class SubjectResolver:
                 self._by_address.setdefault(timed.address, []).append((device, timed))
             for mac in device.macs:
                 self._by_identifier[("mac", mac)] = device
-            for id_type in ("imsi", "msisdn", "imei", "mac", "iccid"):
-                for raw in device.identifiers.get(id_type, ()):
+            for id_type, raws in device.identifiers.items():
+                if not identifier_type(id_type).names_device:
+                    continue
+                for raw in raws:
                     normal = normalise_identifier(id_type, raw)
                     if normal:
                         self._by_identifier[(id_type, normal)] = device

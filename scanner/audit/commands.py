@@ -22,8 +22,9 @@ from typing import Any
 
 import click
 
-from scanner.engines import ENGINES
+from scanner import options
 from scanner.errors import InputError
+from scanner.settings import Settings
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
 
@@ -36,18 +37,9 @@ def register(group: click.Group) -> None:
 
 def _settings_options(func: Any) -> Any:
     """Scan settings for commands that scan outside an audit config (baseline, watch); they override the config's."""
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="An audit config to take the settings, history and baseline from."),
-        click.option("--inventory", type=click.Path(dir_okay=False), help="Devices and their identifiers (YAML or CSV)."),
-        click.option("--subscribers", type=click.Path(dir_okay=False), help="Child-profile subscriber list."),
-        click.option("--allowlist", type=click.Path(dir_okay=False), help="Accepted findings, with reasons."),
-        click.option("--signatures", type=click.Path(file_okay=False), help="Signatures root (identifiers/, trackers/, policies/)."),
-        click.option("--hmac-key-file", type=click.Path(dir_okay=False), help="Key for value HMACs: fingerprints depend on it."),
-        click.option("--engine", type=click.Choice(ENGINES), default=None, help="native (default) or tshark."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    config = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                          help="An audit config to take the settings, history and baseline from.")
+    return options.apply([config, *options.scan_setting_options(engine_default=None)], func)
 
 
 def _load_config(config_path: str | None) -> Any:
@@ -56,6 +48,12 @@ def _load_config(config_path: str | None) -> Any:
     from scanner.audit.config import load_config
 
     return load_config(config_path)
+
+
+def _runtime() -> Settings:
+    """The settings the privscan group read from the environment (defaults when run otherwise)."""
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
 
 
 def _settings(config: Any, options: dict[str, Any]) -> Any:
@@ -70,6 +68,7 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         engine=options.get("engine") or base.engine,
         show_values=False,
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
+        runtime=_runtime(),
     )
 
 
@@ -99,7 +98,7 @@ def audit(config: str, fmt: str, fail_on: str | None) -> None:
             f"privscan: capturing on {live.interface} for {format_duration(live.duration)} into {path} ({backend})", err=True
         )
 
-    outcome = run_audit(cfg, fail_on=fail_on, on_capture_started=capture_started)
+    outcome = run_audit(cfg, fail_on=fail_on, on_capture_started=capture_started, settings=_runtime())
     for warning in (*outcome.result.warnings, *outcome.warnings):
         click.echo(f"privscan: warning: {warning}", err=True)
     click.echo(summary_json(outcome) if fmt == "json" else summary_text(outcome))
@@ -383,7 +382,7 @@ def watch(directory: str, config_path: str | None, history_path: str | None, bas
                 f"{len(c.new)} new, {len(c.failing)} at or above {threshold} outside the baseline and allow-list"
             )
 
-    with History(db) as store:
+    with History(db, pause_in_transaction=_runtime().history_pause_s) as store:
         watcher = Watcher(
             root, store, _settings(config, options),
             series=config.name if config is not None else None,

@@ -45,6 +45,7 @@ from scanner.engines import ENGINES
 from scanner.errors import ConfigError, InputError
 from scanner.model import SEVERITIES
 from scanner.report.output import check_writable
+from scanner.settings import Settings
 
 FAIL_ON_CHOICES = (*reversed(SEVERITIES), "none")
 SUMMARY_OUTPUT = "summary"  # outputs: {summary: FILE} writes the run's JSON summary
@@ -88,8 +89,8 @@ class AuditConfig:
     outputs: tuple[tuple[str, Path], ...] = ()  # (format name or "summary", path)
     show_values: bool = False
 
-    def scan_settings(self) -> Any:
-        """The pipeline's ScanSettings for this audit."""
+    def scan_settings(self, runtime: Settings | None = None) -> Any:
+        """The pipeline's ScanSettings for this audit (``runtime``: the command line's settings)."""
         from scanner.pipeline import ScanSettings
 
         return ScanSettings(
@@ -100,6 +101,7 @@ class AuditConfig:
             engine=self.engine,
             show_values=self.show_values,
             hmac_key_file=_str(self.hmac_key_file),
+            runtime=runtime or Settings(),
         )
 
 

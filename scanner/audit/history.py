@@ -57,7 +57,6 @@ from scanner.model import SEVERITY_RANK, Finding, ScanResult
 
 # Test-only hook: seconds to sleep inside the run's transaction, just before COMMIT, after a
 # line on stderr that says so.  It lets a test SIGKILL an audit at the one moment that matters.
-TEST_PAUSE_ENV = "PRIVSCAN_TEST_PAUSE_IN_TRANSACTION"
 TEST_PAUSE_MARKER = "privscan: test: paused inside the history transaction"
 
 FINDING_STATUSES = ("open", "resolved", "baselined", "allowlisted")
@@ -285,8 +284,11 @@ class RunRow:
 class History:
     """One history database.  Open it, record runs, query it; ``close`` (or ``with``) when done."""
 
-    def __init__(self, path: str | os.PathLike[str], *, migrate_to: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, migrate_to: int | None = None, pause_in_transaction: float | None = None) -> None:
         self.path = Path(path)
+        # Tests only (Settings.history_pause_s, PRIVSCAN_TEST_PAUSE_IN_TRANSACTION read by the CLI):
+        # sleep inside record_run's transaction so that a test can kill the process there.
+        self.pause_in_transaction = pause_in_transaction
         if not self.path.parent.is_dir():
             raise ConfigError(self.path, None, f"no such directory for the history database: {self.path.parent}")
         try:
@@ -422,7 +424,7 @@ class History:
                 "INSERT OR REPLACE INTO scanned_files (path, size, sha256, mtime_ns, run_id) VALUES (?, ?, ?, ?, ?)",
                 [(s.path, s.size, s.sha256, s.mtime_ns, run_id) for s in scanned_files],
             )
-            _test_pause()
+            _test_pause(self.pause_in_transaction)
         previous_key = previous["hmac_key_id"] if previous else None
         return RunComparison(
             run_id=run_id,
@@ -663,13 +665,8 @@ def _compare(findings: Sequence[Finding], before: set[str], baselined_ids: froze
     return _Comparison(tuple(new), tuple(still_open), tuple(baselined), tuple(allowlisted), tuple(failing), states)
 
 
-def _test_pause() -> None:
-    value = os.environ.get(TEST_PAUSE_ENV)
-    if not value:
-        return
-    try:
-        seconds = float(value)
-    except ValueError:
+def _test_pause(seconds: float | None) -> None:
+    if not seconds:
         return
     print(TEST_PAUSE_MARKER, file=sys.stderr, flush=True)
     time.sleep(seconds)
@@ -733,7 +730,6 @@ def migrate(db: sqlite3.Connection, path: Path, target: int | None = None) -> in
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
-    "TEST_PAUSE_ENV",
     "TEST_PAUSE_MARKER",
     "History",
     "Migration",

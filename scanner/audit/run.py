@@ -32,6 +32,7 @@ from scanner.audit.config import SUMMARY_OUTPUT, AuditConfig
 from scanner.audit.history import History, RunComparison, StoredFinding, utc_now
 from scanner.errors import InputError
 from scanner.model import Finding, ScanResult
+from scanner.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +55,18 @@ def run_audit(
     fail_on: str | None = None,
     progress: Callable[[str, int], None] | None = None,
     on_capture_started: Callable[[str, Path], None] | None = None,
+    settings: Settings | None = None,
 ) -> AuditOutcome:
     """Run one audit as configured; the outputs are written, the run is in the history."""
     from scanner.ingest import expand_inputs
     from scanner.pipeline import run_scan
 
+    settings = settings or Settings()
     threshold = fail_on or config.fail_on
     started = utc_now()
     warnings: list[str] = []
     baseline, baseline_file = _baseline(config, warnings)
-    with History(config.history) as history:
+    with History(config.history, pause_in_transaction=settings.history_pause_s) as history:
         capture_run: CaptureRun | None = None
         inputs: tuple[str, ...] = config.captures
         if config.capture is not None:
@@ -81,7 +84,7 @@ def run_audit(
         sources = expand_inputs(inputs)
         if not sources:
             raise InputError(f"{config.path}: no capture to scan in {', '.join(inputs)}")
-        result = run_scan(sources, config.scan_settings(), progress)
+        result = run_scan(sources, config.scan_settings(settings), progress)
         if baseline is not None and baseline.hmac_key_id and baseline.hmac_key_id != result.hmac_key_id:
             warnings.append(
                 f"{config.baseline}: made with HMAC key {baseline.hmac_key_id}, this scan used {result.hmac_key_id}: "
@@ -103,7 +106,7 @@ def run_audit(
             "fingerprints differ between them, so everything looks new (keep hmac_key_file fixed)"
         )
     outcome = AuditOutcome(config, result, comparison, threshold, capture_run, tuple(warnings))
-    write_outputs(outcome)
+    write_outputs(outcome, stable=settings.stable_report)
     return outcome
 
 
@@ -117,14 +120,14 @@ def _baseline(config: AuditConfig, warnings: list[str]) -> tuple[Baseline | None
     return load_baseline(config.baseline), (str(config.baseline), hashlib.sha256(data).hexdigest())
 
 
-def write_outputs(outcome: AuditOutcome) -> None:
+def write_outputs(outcome: AuditOutcome, *, stable: bool = False) -> None:
     from scanner.report.formats import RenderOptions, get_format, write_report
 
     for name, path in outcome.config.outputs:
         if name == SUMMARY_OUTPUT:
             write_atomically(path, (json.dumps(outcome.comparison.to_summary(), indent=2) + "\n").encode("utf-8"))
             continue
-        fmt = get_format(name)(RenderOptions())
+        fmt = get_format(name)(RenderOptions(stable=stable))
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scanner.detect.code import DetectorContext, code_detector
 from scanner.detect.signatures import IdentifierSignature
 
 MIN_ID_LENGTH = 6
@@ -69,3 +70,8 @@ def _rule(entry: dict[str, object]) -> _Rule:
         domains=frozenset(str(d).lower() for d in domains) if isinstance(domains, list) else frozenset(),
         strip=re.compile(str(strip)) if strip else None,
     )
+
+
+@code_detector("cookie_id")
+def _cookie_id_detector(context: DetectorContext) -> CookieIdDetector:
+    return CookieIdDetector(context.signatures.signature("cookie_id"))

@@ -14,20 +14,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from scanner.attribute.inventory import Inventory
-from scanner.attribute.psl import registrable_domain
+from scanner.detect.code import DetectorContext, Flagger, build_code_detectors, detector_of
 from scanner.detect.cookies import CookieIdDetector
 from scanner.detect.excerpt import excerpts
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
-from scanner.detect.geo import GeoDetector, Place
+from scanner.detect.geo import GeoDetector
 from scanner.detect.keys import key_forms
 from scanner.detect.known import KnownMatch, KnownValues
-from scanner.detect.names import PersonalNames, load_first_names
+from scanner.detect.names import PersonalNames
 from scanner.detect.patterns import PatternDetector
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.detect.validators import TABLES, imei, imeisv, imsi, mac_is_randomised, msisdn_loose, opaque_token
-from scanner.model import Event, HttpRequest, Observation
+from scanner.knowledge.identifiers import identifier_type
+from scanner.knowledge.inventory import Inventory
+from scanner.knowledge.psl import registrable_domain
+from scanner.model import Event, Flag, HttpRequest, Observation
 
 # Ad-request parameters that say "this user is a child" (Google tag_for_child_directed_treatment /
 # tfcd, tfua, OpenRTB regs.coppa, IAB/AppLovin/ironSource coppa flags, Unity/Vungle child-directed).
@@ -66,16 +67,11 @@ class Detection:
     child_directed: bool | None = None
 
 
+_PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
+
 # Observations below this confidence are not reported (shape-only guesses).
 MIN_CONFIDENCE = 0.5
 _NO_PATTERNS = frozenset({"dns", "sni"})  # names on the wire: only known values are looked for
-
-_OPERATOR_VALIDATORS = {
-    "msisdn": msisdn_loose,
-    "imsi": imsi,
-    "imei": lambda v: imei(v) or imeisv(v),
-    "uidh": opaque_token,
-}
 
 
 class Detector:
@@ -86,10 +82,12 @@ class Detector:
         self.known = KnownValues(inventory) if inventory is not None else None
         if self.known is not None and not self.known:
             self.known = None
-        places = [Place(d.id, lat, lon) for d in (inventory.devices if inventory else ()) for lat, lon in d.places]
-        self.geo = GeoDetector(signatures.signature("geo"), places)
-        self.cookies = CookieIdDetector(signatures.signature("cookie_id"))
-        self.names = PersonalNames(load_first_names(TABLES / "first_names.txt"))
+        # The types whose detection needs code, as their modules declared them (detect/code.py).
+        code = build_code_detectors(DetectorContext(signatures, inventory))
+        self.geo = detector_of(code, "geo", GeoDetector)
+        self.cookies = detector_of(code, "cookie_id", CookieIdDetector)
+        self.names = detector_of(code, "device_name", PersonalNames)
+        self.flaggers: dict[str, Flagger] = {t: d for t, d in code.items() if isinstance(d, Flagger)}
 
     def observe(self, event: Event) -> Detection:
         fields = self.extractor.fields(event)
@@ -127,7 +125,7 @@ class Detector:
             if location == "header_enrichment":
                 assert operator_value is not None  # only enrichment-shaped values keep this location
                 observation = _observation(operator_value[0], operator_value[1], field, 0.95, event)
-                self._add(found, dataclasses.replace(observation, operator_injected=True), field)
+                self._add(found, dataclasses.replace(observation, flags=observation.flags | {Flag.OPERATOR_INJECTED}), field)
                 continue
             if location == "name":
                 self._device_name(found, field, event)
@@ -157,10 +155,8 @@ class Detector:
             if candidate is not None:
                 if candidate.confidence >= MIN_CONFIDENCE:
                     encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
-                    note = None
-                    if candidate.id_type == "mac" and mac_is_randomised(candidate.value):
-                        note = "randomised MAC"
-                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, note), field)
+                    flags = identifier_type(candidate.id_type).flags(candidate.value)
+                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags), field)
             elif len(field.value) > 12 and ("@" in field.value or "+" in field.value):
                 for inner in self.patterns.in_text(field.value):
                     self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event), field)
@@ -200,9 +196,13 @@ class Detector:
                     encoding = "upper" if encoding == "plain" else "upper_nodash"
                 elif match.text == match.text.lower():
                     encoding = "lower" if encoding == "plain" else "lower_nodash"
-        note = "randomised MAC" if form.id_type == "mac" and mac_is_randomised(form.value) else None
-        if form.id_type == "device_name" and self.names.find(form.value):
-            note = "contains a personal name"
+        flags = set(identifier_type(form.id_type).flags(form.value))
+        # What a type's code detector sees in a known value (a first name in a listed device name).
+        flagger = self.flaggers.get(form.id_type)
+        if flagger is not None:
+            flags |= flagger.flags(form.value)
+        if field.location == "header_enrichment":
+            flags.add(Flag.OPERATOR_INJECTED)
         return Observation(
             id_type=form.id_type,
             value=form.value,
@@ -212,8 +212,7 @@ class Detector:
             confidence=1.0,
             source="known",
             owner=form.owner,
-            operator_injected=field.location == "header_enrichment",
-            note=note,
+            flags=frozenset(flags),
             event=event,
         )
 
@@ -222,7 +221,7 @@ class Detector:
         id_type = self.signatures.operator_headers.get((field.key or "").lower())
         if id_type is None:
             return None
-        value = _OPERATOR_VALIDATORS.get(id_type, opaque_token)(field.value)
+        value = identifier_type(id_type).operator_value(field.value)
         return (id_type, value) if value is not None else None
 
     def _device_name(self, found: dict[tuple[str, str], tuple[Observation, Field]], field: Field, event: Event) -> None:
@@ -232,7 +231,7 @@ class Detector:
         person = self.names.find(name)
         if person is None:
             return
-        self._add(found, _observation("device_name", name, field, 0.8, event, note="contains a personal name"), field)
+        self._add(found, _observation("device_name", name, field, 0.8, event, flags=_PERSONAL_NAME), field)
 
 
 def _observation(
@@ -242,7 +241,7 @@ def _observation(
     confidence: float,
     event: Event,
     encoding: str | None = None,
-    note: str | None = None,
+    flags: frozenset[Flag] = frozenset(),
 ) -> Observation:
     return Observation(
         id_type=id_type,
@@ -252,7 +251,7 @@ def _observation(
         location=field.location,
         confidence=confidence,
         source="pattern",
-        note=note,
+        flags=flags,
         event=event,
     )
 

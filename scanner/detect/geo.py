@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from scanner.detect.code import DetectorContext, code_detector
 from scanner.detect.fields import Field
 from scanner.detect.keys import key_forms
 from scanner.detect.signatures import IdentifierSignature
@@ -139,3 +140,10 @@ class GeoDetector:
             if abs(place.lat - lat) < 0.01 and distance_m(place.lat, place.lon, lat, lon) <= KNOWN_RADIUS_M:
                 return place.owner, place.normalised
         return None, normalise(lat, lon)
+
+
+@code_detector("geo")
+def _geo_detector(context: DetectorContext) -> GeoDetector:
+    inventory = context.inventory
+    places = [Place(d.id, lat, lon) for d in (inventory.devices if inventory else ()) for lat, lon in d.places]
+    return GeoDetector(context.signatures.signature("geo"), places)

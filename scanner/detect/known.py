@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import ahocorasick
 
-from scanner.attribute.inventory import Inventory, normalise_identifier
-from scanner.detect.validators import calling_codes, country_code_of
+from scanner.knowledge.identifiers import identifier_type, normalise_identifier
+from scanner.knowledge.inventory import Inventory
 
 _DIGITS = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdef")
@@ -67,44 +67,17 @@ def _b64_forms(text: str) -> Iterator[str]:
 
 def forms_of(id_type: str, raw: str) -> Iterator[tuple[str, str, bool]]:
     """(form, encoding, case_sensitive) for one inventory value."""
-    normal = normalise_identifier(id_type, raw)
+    record = identifier_type(id_type)
+    normal = record.normalise(raw.strip())
     if normal is None:
         return
-    plain: list[str] = [raw.strip(), normal]
-    hash_inputs: list[str] = [normal, raw.strip()]
-    if id_type == "msisdn":
-        digits = normal
-        plain = ["+" + digits]
-        yield digits, "e164_noplus", False
-        yield "00" + digits, "international", False
-        code = country_code_of(digits)
-        if code and code in calling_codes() and code != "1":
-            yield "0" + digits[len(code) :], "national", False
-        elif code == "1":
-            yield digits[1:], "national", False
-        hash_inputs = [digits, "+" + digits]
-    elif id_type in ("gaid", "idfa", "idfv"):
-        nodash = normal.replace("-", "")
-        yield nodash, "nodash", False
-        hash_inputs = [normal.lower(), normal.upper(), nodash.lower(), nodash.upper()]
-    elif id_type == "mac":
-        nodash = normal.replace(":", "")
-        yield normal.replace(":", "-"), "dash", False
-        yield nodash, "nodash", False
-        yield f"{nodash[0:4]}.{nodash[4:8]}.{nodash[8:12]}", "dotted", False
-        hash_inputs = [normal, normal.upper(), nodash, nodash.upper()]
-    elif id_type == "email":
-        hash_inputs = [normal, raw.strip()]
-    elif id_type == "imei":
-        yield normal[:14], "imei14", False
-    elif id_type == "device_name":
-        text = raw.strip()
-        ascii_name = text.replace("’", "'")
-        plain = [text, ascii_name]
-        hostname = "".join(c if c.isalnum() else "-" for c in ascii_name.replace("'", "")).strip("-")
-        while "--" in hostname:
-            hostname = hostname.replace("--", "-")
-        yield hostname, "hostname", False
+    plain: tuple[str, ...] = (raw.strip(), normal)
+    hash_inputs: tuple[str, ...] = (normal, raw.strip())
+    if record.known_forms is not None:
+        forms = record.known_forms(raw, normal)
+        yield from forms.extra
+        plain = forms.plain if forms.plain is not None else plain
+        hash_inputs = forms.hash_inputs if forms.hash_inputs is not None else hash_inputs
     for value in dict.fromkeys(plain):
         yield value, "plain", False
         yield quote(value, safe=""), "url", False
@@ -126,7 +99,7 @@ def _boundary(form: str, id_type: str) -> frozenset[str]:
         return _DIGITS
     if set(lowered) <= _HEX:
         return _HEX
-    if id_type == "email" and "@" in form:
+    if identifier_type(id_type).email_like and "@" in form:
         return _EMAIL_LOCAL
     return _ALNUM
 

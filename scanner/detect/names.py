@@ -11,6 +11,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from scanner.detect.code import DetectorContext, code_detector
+from scanner.knowledge.validators import TABLES
+from scanner.model import Flag
+
+_PERSONAL_NAME = frozenset({Flag.PERSONAL_NAME})
+
 _WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Words that follow a model name and happen to be first names ("iPhone 15 Pro Max", "Nest Hub Max").
@@ -40,3 +46,12 @@ class PersonalNames:
                     return candidate
             previous = word
         return None
+
+    def flags(self, device_name: str) -> frozenset[Flag]:
+        """A known device name with a first name in it is flagged (PS801 tests the flag)."""
+        return _PERSONAL_NAME if self.find(device_name) else frozenset()
+
+
+@code_detector("device_name")
+def _device_name_detector(context: DetectorContext) -> PersonalNames:
+    return PersonalNames(load_first_names(TABLES / "first_names.txt"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from scanner.detect.keys import key_forms, key_matches
 from scanner.detect.signatures import IdentifierSignature, IdentifierSignatures, Shape
-from scanner.detect.validators import is_timestamp
+from scanner.knowledge.validators import is_timestamp
 
 _UUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")

@@ -20,14 +20,11 @@ from typing import Any
 
 from scanner.datafiles import LineDict, LineList, line_of, load_yaml
 from scanner.detect.keys import key_forms
-from scanner.detect.validators import VALIDATORS, Validator
 from scanner.errors import SignatureError
+from scanner.knowledge.identifiers import IDENTIFIER_TYPES
+from scanner.knowledge.validators import VALIDATORS, Validator
 from scanner.model import SignatureFile
 
-IDENTIFIER_TYPES = (
-    "imei", "imsi", "msisdn", "iccid", "mac", "serial", "android_id", "gaid", "idfa", "idfv", "email", "geo",
-    "device_name", "cookie_id", "uidh",
-)
 # What an identifier is, for the policy: hardware and subscriber ids cannot be reset by the user.
 CLASSES = ("hardware", "subscriber", "device", "advertising", "contact", "location", "device_name", "cookie", "operator")
 VALUE_KINDS = ("digits", "phone", "uuid", "hex", "mac", "email", "text")

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scanner.settings import Settings
+
 if TYPE_CHECKING:
     from scanner.engines.base import Engine, ProgressCallback
 
 ENGINES = ("native", "tshark")
 
 
-def make_engine(name: str, progress: ProgressCallback | None = None, jobs: int = 1) -> Engine:
-    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+def make_engine(name: str, progress: ProgressCallback | None = None, settings: Settings | None = None) -> Engine:
+    """The engine called ``name`` (scanner.run.make_runner runs it in several processes)."""
+    settings = settings or Settings()
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
-    if jobs > 1:
-        from scanner.run.parallel import ParallelEngine
-
-        return ParallelEngine(name, jobs, progress)
     if name == "tshark":
         from scanner.engines.tshark import TsharkEngine
 
-        return TsharkEngine(progress=progress)
+        return TsharkEngine(progress=progress, tshark_path=settings.tshark_path, strict=settings.strict)
     from scanner.engines.native import NativeEngine
 
-    return NativeEngine(progress=progress)
+    return NativeEngine(progress=progress, strict=settings.strict)
 
 
 __all__ = ["ENGINES", "make_engine"]

@@ -8,7 +8,6 @@ or in another process (run/parallel.py relies on it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 from scanner.decode.packets import PacketDecoder
@@ -24,12 +23,12 @@ PROGRESS_EVERY = 1 << 14
 class NativeEngine:
     name = "native"
 
-    def __init__(self, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, progress: ProgressCallback | None = None, *, strict: bool = False) -> None:
         self.stats = EngineStats()
         self.anomalies = Anomalies()
         self.progress = progress
-        # Tests set PRIVSCAN_STRICT=1 so that a decoder bug fails loudly instead of being counted.
-        self.strict = os.environ.get("PRIVSCAN_STRICT") == "1"
+        # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a decoder bug fails loudly instead of being counted.
+        self.strict = strict
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for source in sources:

@@ -3,7 +3,7 @@
 Every leak is a finding (PS000 at least); its severity is that of the most
 severe rule that applies, and every applying rule is listed with it.  A
 finding's id is a fingerprint of what the leak is, not of when or where it
-was seen: rule-independent, built from what names a finding (DESIGN.md): the
+was seen: rule-independent, built from what names a finding (docs/report.md): the
 subject, the identifier type, the destination organisation and host.  No
 timestamps, frame numbers, ports or reassignable addresses (a subject named by
 its address is the one exception: it has no better name), and no value: a
@@ -16,33 +16,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
 from scanner.detect.signatures import IdentifierSignatures
+from scanner.graph import Linkability
 from scanner.model import (
     LOCAL_NETWORK_CATEGORY,
     SEVERITY_RANK,
     Channel,
     Finding,
+    Flag,
     IdentifierRef,
     RuleMatch,
     contact_location,
+    flag_note,
 )
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.ruleset import CodeRule, Rule
 from scanner.privacy import Pseudonymizer, preview
 
 FINGERPRINT_VERSION = "v2"  # v1 also hashed the smallest value HMAC, so a new value changed the id
-
-
-@dataclass(frozen=True, slots=True)
-class Linkability:
-    """For one identifier value: how many organisations and parent companies it reached."""
-
-    organisations: int
-    parents: int
 
 
 class PolicyEngine:
@@ -92,9 +86,9 @@ class PolicyEngine:
             "identifier.persistent": signature.persistent,
             "identifier.contact": signature.contact,
             "identifier.known": leak.known,
-            "identifier.operator_injected": leak.operator_injected,
-            "identifier.randomised": "randomised MAC" in leak.notes,
-            "identifier.personal_name": "contains a personal name" in leak.notes,
+            # identifier.randomised, .personal_name, .operator_injected: one fact per flag, read
+            # from the flags (data), never from the note's wording
+            **{f"identifier.{flag.value}": flag in leak.flags for flag in Flag},
             "destination.tracker": destination.tracker,
             "destination.party": destination.party,
             "destination.category": destination.category,
@@ -132,7 +126,7 @@ class PolicyEngine:
             value_hmac=value_hmac,
             encodings=tuple(sorted(leak.encodings)),
             keys=tuple(sorted(leak.keys)),
-            note="; ".join(sorted(leak.notes)) or None,
+            note=flag_note(leak.flags),
         )
         channel = Channel(
             protocol=_most_common(leak.protocols) or "",

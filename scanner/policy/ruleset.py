@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from scanner.datafiles import LineDict, LineList, line_of, load_yaml
 from scanner.errors import SignatureError
-from scanner.model import SEVERITIES, RuleInfo, SignatureFile
+from scanner.model import SEVERITIES, Flag, RuleInfo, SignatureFile
 
 APPLIES_TO = ("leak", "contact")
 # The facts a condition can test (PolicyEngine.leak_facts in policy/engine.py computes them).
@@ -39,7 +39,8 @@ FACTS = frozenset(
     {
         "subject.minor", "subject.source",
         "identifier.type", "identifier.class", "identifier.persistent", "identifier.contact",
-        "identifier.known", "identifier.operator_injected", "identifier.randomised", "identifier.personal_name",
+        "identifier.known",
+        *(f"identifier.{flag.value}" for flag in Flag),  # operator_injected, randomised, personal_name
         "destination.tracker", "destination.party", "destination.category", "destination.local",
         "channel.clear_text", "channel.encrypted_only",
         "ad_request.advertising", "ad_request.child_directed",

@@ -1,1 +1,29 @@
+"""Running an engine over captures: in this process, or in ``--jobs`` processes (parallel.py).
 
+Above scanner.engines: it builds engines through their registry, which does not import it back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from scanner.engines import ENGINES, make_engine
+from scanner.settings import Settings
+
+if TYPE_CHECKING:
+    from scanner.engines.base import Engine, ProgressCallback
+
+
+def make_runner(name: str, progress: ProgressCallback | None = None, jobs: int = 1, settings: Settings | None = None) -> Engine:
+    """The engine called ``name``; with ``jobs`` above 1, run in that many processes, one capture each."""
+    if jobs > 1:
+        from scanner.run.parallel import ParallelEngine
+
+        if name not in ENGINES:  # fails here, in the parent, not in every worker
+            raise ValueError(f"unknown engine {name!r}: one of {', '.join(ENGINES)}")
+        return ParallelEngine(functools.partial(make_engine, name, settings=settings), name, jobs, progress)
+    return make_engine(name, progress, settings)
+
+
+__all__ = ["make_runner"]

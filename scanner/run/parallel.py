@@ -16,13 +16,16 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import queue as queue_module
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import Engine, EngineStats, ProgressCallback
 from scanner.errors import PrivscanError
 from scanner.ingest import CaptureSource
 from scanner.model import Event
+
+# Makes one engine for one capture, given the progress callback.
+EngineFactory = Callable[[ProgressCallback | None], Engine]
 
 BATCH = 512  # events per message: pickling one event at a time would cost more than decoding it
 QUEUE_BATCHES = 64  # per worker: the most a worker runs ahead of the parent
@@ -32,17 +35,15 @@ PROGRESS_EVERY_BATCHES = 8
 BATCH_BODY_BYTES = 8 * 1024 * 1024
 
 
-def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None:
+def _worker(factory: EngineFactory, assigned: list[tuple[int, str]], out: Any) -> None:
     """Decode the assigned captures in order, sending (kind, capture index, payload) messages."""
-    from scanner.engines import make_engine
-
     for index, path in assigned:
         read = [0]
 
         def note(_path: str, bytes_read: int, read: list[int] = read) -> None:
             read[0] = bytes_read
 
-        engine = make_engine(engine_name, note)
+        engine = factory(note)
         batch: list[Event] = []
         body_bytes = 0
         sent = 0
@@ -72,18 +73,19 @@ def _worker(engine_name: str, assigned: list[tuple[int, str]], out: Any) -> None
 class ParallelEngine:
     """An engine (native or tshark) run in ``jobs`` processes, one capture per process at a time."""
 
-    def __init__(self, engine_name: str, jobs: int, progress: ProgressCallback | None = None) -> None:
-        self.engine_name = engine_name
+    def __init__(self, factory: EngineFactory, engine_name: str, jobs: int, progress: ProgressCallback | None = None) -> None:
+        # The factory, not the engine registry: scanner.engines does not depend on this module and
+        # this module does not call back into it. Under "spawn" it is pickled: a module-level
+        # function or a functools.partial of one.
+        self.factory = factory
         self.name = engine_name
         self.jobs = jobs
         self.progress = progress
         self.stats = EngineStats()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
-        from scanner.engines import make_engine
-
         if len(sources) <= 1 or any(source.is_stdin for source in sources):
-            engine = make_engine(self.engine_name, self.progress)
+            engine = self.factory(self.progress)
             try:
                 yield from engine.events(sources)
             finally:
@@ -100,7 +102,7 @@ class ParallelEngine:
         for index, source in enumerate(sources):
             assigned[index % workers].append((index, source.path))
         processes = [
-            context.Process(target=_worker, args=(self.engine_name, assigned[w], queues[w]), daemon=True)
+            context.Process(target=_worker, args=(self.factory, assigned[w], queues[w]), daemon=True)
             for w in range(workers)
         ]
         for process in processes:

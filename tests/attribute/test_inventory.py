@@ -1,4 +1,4 @@
-"""The device inventory (YAML and CSV, DESIGN.md) and the operator's subscriber list: what they
+"""The device inventory (YAML and CSV, docs/inventory.md) and the operator's subscriber list: what they
 say about devices, and errors that name the file and the line."""
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.attribute.inventory import (
+from scanner.errors import ConfigError
+from scanner.knowledge.identifiers import normalise_identifier
+from scanner.knowledge.inventory import (
     MINOR_AGE,
     Device,
     Inventory,
@@ -16,9 +18,7 @@ from scanner.attribute.inventory import (
     TimedAddress,
     load_inventory,
     load_subscribers,
-    normalise_identifier,
 )
-from scanner.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 

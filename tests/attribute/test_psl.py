@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.attribute import psl
-from scanner.attribute.psl import is_ip_literal, normalise_host, public_suffix, registrable_domain
+from scanner.knowledge import psl
+from scanner.knowledge.psl import is_ip_literal, normalise_host, public_suffix, registrable_domain
 
 CASES = [
     # as seen in traffic, normalised host, registrable domain

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from scanner.attribute.bindings import BindingLearner
-from scanner.attribute.inventory import Device, Inventory, Subscriber, TimedAddress
 from scanner.attribute.subjects import SubjectResolver
 from scanner.engines.native import NativeEngine
 from scanner.ingest import expand_inputs
+from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
 from scanner.model import (
     DhcpMessage,
     DiameterMessage,
@@ -187,7 +187,7 @@ def test_radius_and_diameter_subscribers_say_where_they_come_from() -> None:
     radius = subjects.resolve(request(T0 + 1, src="100.64.0.9"))
     assert (radius.id, radius.minor, radius.source) == ("line-7", True, "radius")
     diameter = subjects.resolve(request(T0 + 1, src="10.70.0.3"))
-    # DESIGN.md's sources are inventory|gtp|radius|dhcp|address: Diameter accounting is reported as AAA ("radius").
+    # docs/report.md's sources are inventory|gtp|radius|dhcp|address: Diameter accounting is reported as AAA ("radius").
     assert diameter.source == "radius" and diameter.id.startswith("sub-") and SABINE not in diameter.id
     assert dict(diameter.attributes)["imsi"] == SABINE
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanner.attribute.psl import is_public_suffix
 from scanner.attribute.trackers import (
     CATEGORIES,
     TRACKER_CATEGORIES,
@@ -20,6 +19,7 @@ from scanner.attribute.trackers import (
 )
 from scanner.datafiles import default_signatures_root
 from scanner.errors import PrivscanError, SignatureError
+from scanner.knowledge.psl import is_public_suffix
 
 TRACKERS_DIR = default_signatures_root() / "trackers"
 TRACKER_FILES = sorted(TRACKERS_DIR.glob("*.yaml"))

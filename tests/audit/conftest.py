@@ -121,8 +121,8 @@ def audit_group() -> click.Group:
 
 
 def privscan_argv(*args: str) -> list[str]:
-    """The command line of a privscan subprocess with the audit commands (python -m scanner.audit)."""
-    return [sys.executable, "-m", "scanner.audit", *args]
+    """The command line of a privscan subprocess (python -m scanner: the privscan command, audit commands included)."""
+    return [sys.executable, "-m", "scanner", *args]
 
 
 class Lab:

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from scanner.audit.history import MIGRATIONS, SCHEMA_VERSION, TEST_PAUSE_ENV, TEST_PAUSE_MARKER, History, migrate
+from scanner.audit.history import MIGRATIONS, SCHEMA_VERSION, TEST_PAUSE_MARKER, History, migrate
 from scanner.errors import ConfigError
+from scanner.settings import TEST_PAUSE_ENV
 
 
 def _dump(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -214,9 +214,7 @@ def native_scan(real_captures) -> Callable[[Any], NativeScan]:
     def scan(path: Any) -> NativeScan:
         key = str(path)
         if key not in cache:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("PRIVSCAN_STRICT", "1")
-                engine = NativeEngine()
+            engine = NativeEngine(strict=True)
             assert engine.strict
             events = list(engine.events([CaptureSource(key)]))
             cache[key] = NativeScan(events, engine.stats.captures[0], dict(engine.anomalies.counts), dict(engine.stats.counters))

@@ -1,7 +1,7 @@
 """Every public capture in ../shared/captures/real decodes in strict mode, with the packet
 count MANIFEST.tsv gives and exactly the warnings its damage calls for.
 
-PRIVSCAN_STRICT=1 makes the engine raise what it would otherwise count as an internal
+Strict mode (PRIVSCAN_STRICT=1 on the command line, NativeEngine(strict=True) here) makes the engine raise what it would otherwise count as an internal
 error, so a decoder bug fails here.  The captures are other people's traffic: these
 tests assert counts and warnings, never print identifiers.
 """

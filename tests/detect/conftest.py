@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import pytest
 
-from scanner.attribute.inventory import Inventory, load_inventory
 from scanner.datafiles import default_signatures_root
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import IdentifierSignatures, load_identifier_signatures
+from scanner.knowledge.inventory import Inventory, load_inventory
 from scanner.model import DhcpMessage, Event, FlowTuple, HttpRequest, MdnsMessage
 
 SIGNATURES_ROOT = default_signatures_root()

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
-from scanner.attribute.inventory import Inventory, load_inventory
 from scanner.detect.engine import Detector
 from scanner.detect.excerpt import EXCERPT_CHARS, MASK
 from scanner.detect.signatures import IdentifierSignatures
+from scanner.knowledge.inventory import Inventory, load_inventory
 from scanner.model import Evidence, FlowTuple, HttpRequest
 from scanner.privacy import preview
 

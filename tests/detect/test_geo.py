@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from scanner.attribute.inventory import Device, Inventory
 from scanner.detect.engine import Detector
 from scanner.detect.geo import KNOWN_RADIUS_M, distance_m, normalise
 from scanner.detect.signatures import IdentifierSignatures
+from scanner.knowledge.inventory import Device, Inventory
 
 JSON = "application/json"
 

@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 import pytest
 
-from scanner.attribute.inventory import Device, Inventory, load_inventory
 from scanner.detect.engine import Detector
 from scanner.detect.known import KnownValues, forms_of
 from scanner.detect.signatures import IdentifierSignatures
-from scanner.detect.validators import luhn_digit
+from scanner.knowledge.inventory import Device, Inventory, load_inventory
+from scanner.knowledge.validators import luhn_digit
 from scanner.model import HttpRequest
 
 INVENTORY = """\

@@ -24,8 +24,8 @@ from scanner.detect.signatures import (
     IdentifierSignatures,
     load_identifier_signatures,
 )
-from scanner.detect.validators import VALIDATORS
 from scanner.errors import SignatureError
+from scanner.knowledge.validators import VALIDATORS
 
 ROOT = default_signatures_root()
 IDENTIFIERS = ROOT / "identifiers"

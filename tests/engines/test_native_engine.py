@@ -1,5 +1,5 @@
 """The native engine around the decoders: a decoder that raises is a bug, counted by name (and
-raised under PRIVSCAN_STRICT=1), never mistaken for a damaged packet."""
+raised when strict: PRIVSCAN_STRICT=1 on the command line), never mistaken for a damaged packet."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 
 from scanner.decode.protocols.base import DecoderBug
 from scanner.decode.protocols.dns import DnsDecoder
+from scanner.engines import make_engine
 from scanner.engines.native import NativeEngine
 from scanner.ingest import CaptureSource
+from scanner.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[2] / "captures" / "demo.pcap"
 
@@ -30,7 +32,12 @@ def test_a_raising_decoder_is_counted_by_name(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_a_raising_decoder_fails_a_strict_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PRIVSCAN_STRICT", "1")
     monkeypatch.setattr(DnsDecoder, "decode", broken)
     with pytest.raises(DecoderBug, match="dns decoder: KeyError"):
-        list(NativeEngine().events([CaptureSource(str(DEMO))]))
+        list(NativeEngine(strict=True).events([CaptureSource(str(DEMO))]))
+
+
+def test_strict_comes_from_the_settings_the_command_line_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIVSCAN_STRICT", "1")
+    assert NativeEngine().strict is False  # the engine does not read the environment
+    assert make_engine("native", settings=Settings.from_environment()).strict is True

@@ -1,7 +1,7 @@
 """Where captures come from (files, directories, globs, standard input) and what a user sees
 when an input is bad: through ``privscan events`` in a subprocess, as a user runs it.
 
-DESIGN.md: bad usage or unreadable input is one clear line on stderr and exit status 2,
+docs/cli.md: bad usage or unreadable input is one clear line on stderr and exit status 2,
 never a traceback; a truncated capture is not an error but a warning, and the scan goes on.
 """
 
@@ -202,7 +202,7 @@ def test_capture_cut_mid_record_is_a_warning_naming_file_and_offset(privscan, tm
 def test_gzip_cut_mid_stream_is_a_warning_and_the_frames_before_are_scanned(
     privscan, tmp_path: Path, writers, dns_query_frame: bytes
 ) -> None:
-    """A truncated compressed capture is a truncated capture (DESIGN.md: a warning, exit 0).
+    """A truncated compressed capture is a truncated capture (docs/cli.md: a warning, exit 0).
 
     Only a gzip cut before any frame can be decompressed is unreadable input (exit 2, above).
     """

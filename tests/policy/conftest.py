@@ -11,7 +11,7 @@ import pytest
 from scanner.aggregate import Aggregator, ContactRecord, LeakRecord
 from scanner.datafiles import default_signatures_root
 from scanner.detect.signatures import IdentifierSignatures, load_identifier_signatures
-from scanner.model import Destination, Evidence, Finding, FlowTuple, Subject
+from scanner.model import Destination, Evidence, Finding, Flag, FlowTuple, Subject
 from scanner.policy.allowlist import AllowEntry
 from scanner.policy.engine import Linkability, PolicyEngine, code_rules
 from scanner.policy.ruleset import Rule, load_policy_rules
@@ -51,7 +51,7 @@ class Records:
         clear_text: bool = False,
         protocol: str = "http",
         operator_injected: bool = False,
-        notes: Sequence[str] = (),
+        flags: Sequence[Flag] = (),
         flagged: int = 0,
         unflagged: int = 0,
         known: bool = True,
@@ -80,7 +80,7 @@ class Records:
             clear_text=clear_text,
             operator_injected=operator_injected,
             known=known,
-            notes=set(notes),
+            flags=set(flags) | ({Flag.OPERATOR_INJECTED} if operator_injected else set()),
             child_directed_flagged=flagged,
             child_directed_unflagged=unflagged,
         )

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from scanner.aggregate import ContactRecord, LeakRecord
+from scanner.flags import FLAG_NOTES, Flag, flag_note
 from scanner.model import SEVERITY_RANK, Finding
 from scanner.policy.engine import Linkability, code_rules
-from scanner.policy.ruleset import Rule
+from scanner.policy.ruleset import FACTS, Rule
 
 KID_SUBJECT = "kid-tablet-01"
 LINKED = Linkability(organisations=2, parents=2)
@@ -41,7 +42,7 @@ def C(**kwargs: Any) -> Case:  # a contact
 CASES: dict[str, tuple[Case, list[Case]]] = {
     "PS000": (L(subject=ADULT, destination=FIRST), [C(subject=KID, destination=ANALYTICS)]),
     "PS101": (L(id_type="imei"), [L(id_type="imei", subject=ADULT), L(id_type="imei", destination=FIRST),
-                                  L(id_type="mac", notes=["randomised MAC"]), L(id_type="imei", subject=UNKNOWN)]),
+                                  L(id_type="mac", flags=[Flag.RANDOMISED_MAC]), L(id_type="imei", subject=UNKNOWN)]),
     "PS102": (L(id_type="gaid"), [L(id_type="gaid", destination=FIRST), L(id_type="gaid", subject=ADULT),
                                   L(id_type="email")]),
     "PS103": (L(id_type="imei", destination=FIRST), [L(id_type="imei", destination=FIRST, subject=ADULT),
@@ -67,9 +68,9 @@ CASES: dict[str, tuple[Case, list[Case]]] = {
     "PS702": (L(id_type="gaid", flagged=1, unflagged=2), [L(id_type="gaid", unflagged=3),
                                                          L(id_type="gaid", flagged=1, subject=ADULT),
                                                          L(id_type="geo", flagged=1)]),
-    "PS801": (L(id_type="device_name", destination=LOCAL, notes=["contains a personal name"]),
+    "PS801": (L(id_type="device_name", destination=LOCAL, flags=[Flag.PERSONAL_NAME]),
               [L(id_type="device_name", destination=LOCAL), L(id_type="device_name", destination=LOCAL, subject=ADULT,
-                                                               notes=["contains a personal name"])]),
+                                                               flags=[Flag.PERSONAL_NAME])]),
     "PS901": (C(subject=KID, destination=ANALYTICS), [C(subject=ADULT, destination=ANALYTICS), C(subject=UNKNOWN)]),
 }
 
@@ -191,3 +192,30 @@ def test_finding_carries_the_leak(records: Any, evaluate: Any) -> None:
     assert finding.channel.encrypted is False and finding.channel.protocol == "http"
     shown = evaluate.one(leak, show_values=True)
     assert shown.identifier is not None and shown.identifier.value == "38400000-8cf0-11bd-b23e-10b96e40000d"
+
+
+# ---------------------------------------------------------------------- flags are data, the note is their rendering
+
+
+def test_rules_read_flags_not_the_note_text(records: Any, evaluate: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reword both notes: the rules that test the flags fire (PS801) or stay quiet (PS101) as
+    # before, and the report shows the new wording, rendered from the flag.
+    monkeypatch.setitem(FLAG_NOTES, Flag.PERSONAL_NAME, "a first name in it")
+    monkeypatch.setitem(FLAG_NOTES, Flag.RANDOMISED_MAC, "a private address")
+    named = evaluate.one(records.leak("device_name", destination=LOCAL, flags=[Flag.PERSONAL_NAME]))
+    assert "PS801" in {m.rule for m in named.rules}
+    assert named.identifier.note == "a first name in it"
+    randomised = evaluate.one(records.leak("mac", flags=[Flag.RANDOMISED_MAC]))
+    assert "PS101" not in {m.rule for m in randomised.rules}
+    assert randomised.identifier.note == "a private address"
+    # The same leaks without the flags: the rules see the difference, and no note is shown.
+    assert "PS801" not in {m.rule for m in evaluate.one(records.leak("device_name", destination=LOCAL)).rules}
+    real = evaluate.one(records.leak("mac"))
+    assert "PS101" in {m.rule for m in real.rules}
+    assert real.identifier.note is None
+
+
+def test_every_flag_is_a_fact_rules_can_test() -> None:
+    assert {f"identifier.{flag.value}" for flag in Flag} <= FACTS
+    assert flag_note([Flag.RANDOMISED_MAC, Flag.OPERATOR_INJECTED]) == "randomised MAC"  # operator-injected shows in the channel
+    assert flag_note([]) is None

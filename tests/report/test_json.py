@@ -1,4 +1,4 @@
-"""The JSON report against DESIGN.md's contract and schemas/report-v1.schema.json; determinism."""
+"""The JSON report against docs/report.md's contract and schemas/report-v1.schema.json; determinism."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from scanner.model import (
     channel_location,
     contact_location,
 )
-from scanner.report.formats import STABLE_ENV, RenderOptions, get_format
+from scanner.report.formats import RenderOptions, get_format
+from scanner.settings import STABLE_ENV, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
 
@@ -63,7 +64,7 @@ def test_schema_enums_follow_the_model() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert set(schema["$defs"]["severity"]["enum"]) == set(SEVERITIES)
     assert set(schema["$defs"]["channel"]["properties"]["location"]["enum"]) == set(LOCATIONS)
-    # DESIGN.md: "location": "query|path|header|cookie|body|sni|dns|user_agent", a closed list;
+    # docs/report.md: "location": "query|path|header|cookie|body|sni|dns|user_agent", a closed list;
     # "party": "first|third".
     assert LOCATIONS == ("query", "path", "header", "cookie", "body", "sni", "dns", "user_agent")
     assert schema["$defs"]["destination"]["properties"]["party"]["enum"] == ["first", "third"]
@@ -131,7 +132,8 @@ def test_stable_output_blanks_elapsed_only(scan_result: ScanResult, monkeypatch:
     assert render(scan_result, stable=True)["stats"]["elapsed_s"] is None
     assert render(scan_result, stable=False)["stats"]["elapsed_s"] == 4.271
     monkeypatch.setenv(STABLE_ENV, "1")
-    assert json.loads(get_format("json")().render(scan_result))["stats"]["elapsed_s"] is None
+    options = RenderOptions(stable=Settings.from_environment().stable_report)  # as the command line builds them
+    assert json.loads(get_format("json")(options).render(scan_result))["stats"]["elapsed_s"] is None
 
 
 def _as_if_merged_differently(result: ScanResult) -> ScanResult:
@@ -175,7 +177,7 @@ def test_output_is_utf8_text_with_unicode_kept(scan_result_with_values: ScanResu
 
 
 def test_subject_sources_are_the_design_contracts_and_nothing_else(scan_result: ScanResult, validator: Any) -> None:
-    assert SUBJECT_SOURCES == ("inventory", "gtp", "radius", "dhcp", "address")  # DESIGN.md, "subjects"
+    assert SUBJECT_SOURCES == ("inventory", "gtp", "radius", "dhcp", "address")  # docs/report.md, "subjects"
     document = render(scan_result)
     document["subjects"][0]["source"] = "diameter"
     with pytest.raises(jsonschema.ValidationError):

@@ -15,7 +15,6 @@ from scanner.model import ScanResult
 from scanner.report.formats import (
     DEFAULT_FORMAT,
     FORMATS,
-    STABLE_ENV,
     RenderOptions,
     ReportFormat,
     available_formats,
@@ -23,6 +22,7 @@ from scanner.report.formats import (
     get_format,
     write_report,
 )
+from scanner.settings import STABLE_ENV, Settings
 
 EXPECTED = {"table", "json", "jsonl", "csv", "sarif", "html", "graphml", "gexf", "dot"}
 
@@ -106,11 +106,14 @@ def test_an_import_error_in_a_format_module_is_raised_not_swallowed(monkeypatch:
 
 
 def test_stable_option_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(STABLE_ENV, raising=False)
-    assert RenderOptions().is_stable is False
+    # The environment is read once, into the command line's settings; the formats only see options.
     monkeypatch.setenv(STABLE_ENV, "1")
-    assert RenderOptions().is_stable is True
+    assert RenderOptions().is_stable is False
+    assert RenderOptions(stable=True).is_stable is True
     assert RenderOptions(stable=False).is_stable is False
+    assert Settings.from_environment().stable_report is True
+    monkeypatch.delenv(STABLE_ENV)
+    assert Settings.from_environment().stable_report is False
 
 
 def test_write_report_to_a_file_keeps_bytes(scan_result: ScanResult, tmp_path: Path) -> None:

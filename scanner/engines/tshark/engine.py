@@ -94,13 +94,15 @@ class TsharkEngine:
         self,
         progress: ProgressCallback | None = None,
         tshark_path: str | None = None,
+        *,
+        strict: bool = False,
     ) -> None:
         self.stats = EngineStats()
         self.anomalies = Anomalies()
         self.progress = progress
-        # Tests set PRIVSCAN_STRICT=1 so that a builder bug fails loudly instead of being counted.
-        self.strict = os.environ.get("PRIVSCAN_STRICT") == "1"
-        self.tshark_path = locate_tshark(tshark_path or os.environ.get("PRIVSCAN_TSHARK"))
+        # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a builder bug fails loudly instead of being counted.
+        self.strict = strict
+        self.tshark_path = locate_tshark(tshark_path)
         try:
             self.tshark_version = get_tshark_version(self.tshark_path)
         except Exception as exc:  # a broken install: not runnable, or an unparsable version

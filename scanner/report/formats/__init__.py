@@ -14,7 +14,6 @@ import pkgutil
 from scanner.report.formats.base import (
     DEFAULT_FORMAT,
     FORMATS,
-    STABLE_ENV,
     RenderOptions,
     ReportFormat,
     available_formats,
@@ -26,7 +25,6 @@ from scanner.report.formats.base import (
 __all__ = [
     "DEFAULT_FORMAT",
     "FORMATS",
-    "STABLE_ENV",
     "RenderOptions",
     "ReportFormat",
     "available_formats",

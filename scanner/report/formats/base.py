@@ -26,8 +26,8 @@ How the command line uses it::
 
 Determinism: every format's bytes depend only on the ``ScanResult``; nothing
 reads the clock.  The one run-dependent value in a result is
-``stats["elapsed_s"]``; ``RenderOptions(stable=True)`` (or the environment
-variable ``PRIVSCAN_STABLE_REPORT=1``) writes it as ``null`` / leaves it out,
+``stats["elapsed_s"]``; ``RenderOptions(stable=True)`` (the command line sets it
+when ``PRIVSCAN_STABLE_REPORT=1``, scanner/settings.py) writes it as ``null`` / leaves it out,
 so the serial and the parallel scans of the same input give byte-identical
 reports, and golden files need no blanking.
 """
@@ -45,14 +45,8 @@ from scanner.report.output import open_output
 # name -> format class; filled by ReportFormat.__init_subclass__
 FORMATS: dict[str, type[ReportFormat]] = {}
 
-# Set to 1 to write reports without run-dependent values (stats.elapsed_s): see RenderOptions.stable.
-STABLE_ENV = "PRIVSCAN_STABLE_REPORT"
 
 DEFAULT_FORMAT = "table"
-
-
-def _env_stable() -> bool:
-    return os.environ.get(STABLE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +54,8 @@ class RenderOptions:
     """What a caller may choose about an output, beyond the ScanResult itself.
 
     ``stable``: leave out what differs between two runs over the same input
-    (``stats.elapsed_s``), for byte-for-byte comparisons; ``None`` reads the
-    ``PRIVSCAN_STABLE_REPORT`` environment variable.
+    (``stats.elapsed_s``), for byte-for-byte comparisons; the command line sets it from
+    its settings (scanner.settings, ``PRIVSCAN_STABLE_REPORT``); ``None`` = not stable.
     ``width``: the table's width in columns; ``None`` = the terminal's, or 100
     when the output is not a terminal.
     ``color``: the table's colours; ``None`` = colours only when writing to a
@@ -74,7 +68,7 @@ class RenderOptions:
 
     @property
     def is_stable(self) -> bool:
-        return _env_stable() if self.stable is None else self.stable
+        return bool(self.stable)
 
 
 class ReportFormat:

@@ -1,6 +1,6 @@
-"""``--format json``: the ``privscan/report/v1`` document of DESIGN.md, for other tools.
+"""``--format json``: the ``privscan/report/v1`` document of docs/report.md, for other tools.
 
-The keys DESIGN.md fixes are all here with the meaning it gives them
+The keys docs/report.md fixes are all here with the meaning it gives them
 (``schema``, ``tool``, ``captures``, ``stats``, ``subjects``, ``findings`` as
 ``Finding.to_record()``, ``graph`` as networkx node-link data); the JSON
 Schema in ``schemas/report-v1.schema.json`` is the machine-checked form of
@@ -11,12 +11,12 @@ policy rule with its rationale and remediation), ``signatures`` (the signature
 files with their sha256, so a report says what produced it), ``warnings``.
 
 Deterministic: objects keep the key order the code gives them (the
-contract's keys first, as DESIGN.md lists them), and every object whose keys
+contract's keys first, as docs/report.md lists them), and every object whose keys
 come from data (``stats``, graph attributes) is sorted; graph nodes and links
 are sorted, findings are worst first (the ``ScanResult`` order, sorted again
 so a merge order cannot show), and the only value that depends on the
 run rather than the input, ``stats.elapsed_s``, is ``null`` under
-``RenderOptions(stable=True)`` or ``PRIVSCAN_STABLE_REPORT=1``.  Then the
+``RenderOptions(stable=True)`` (the CLI's ``PRIVSCAN_STABLE_REPORT=1``).  Then the
 serial and the parallel scans of one input write the same bytes.
 
 The graph is node-link data with its edges under ``"links"`` (networkx's
@@ -135,7 +135,7 @@ def report_document(result: ScanResult, *, stable: bool) -> dict[str, Any]:
 class JsonReport(ReportFormat):
     name = "json"
     extensions = (".json",)
-    description = "privscan/report/v1 (DESIGN.md), for other tools; schemas/report-v1.schema.json"
+    description = "privscan/report/v1 (docs/report.md), for other tools; schemas/report-v1.schema.json"
 
     def render(self, result: ScanResult) -> str:
         document = report_document(result, stable=self.options.is_stable)

@@ -1,6 +1,6 @@
 """The device inventory and the operator's child-profile subscriber list.
 
-Inventory (DESIGN.md; YAML, or CSV with the same columns)::
+Inventory (docs/inventory.md; YAML, or CSV with the same columns)::
 
     devices:
       - id: kid-tablet-01
@@ -31,20 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.datafiles import LineDict, LineList, line_of, load_csv, load_yaml
-from scanner.detect.signatures import IDENTIFIER_TYPES
-from scanner.detect.validators import (
-    advertising_id,
-    android_id,
-    email,
-    iccid,
-    imei,
-    imeisv,
-    imsi,
-    mac,
-    mac_bare,
-    msisdn_loose,
-)
 from scanner.errors import ConfigError
+from scanner.knowledge.identifiers import IDENTIFIER_TYPES, identifier_type, normalise_identifier
 
 MINOR_AGE = 18
 
@@ -87,31 +75,6 @@ class Subscriber:
     imsi: str | None
     msisdn: str | None
     minor: bool | None
-
-
-def normalise_identifier(id_type: str, raw: str) -> str | None:
-    """The normalised form of an inventory value (what detection normalises to)."""
-    raw = raw.strip()
-    if id_type == "imei":
-        return imei(raw) or imeisv(raw)
-    if id_type == "imsi":
-        return imsi(raw) or (raw if raw.isdigit() and 6 <= len(raw) <= 15 else None)
-    if id_type == "msisdn":
-        return msisdn_loose(raw) or msisdn_loose("+" + raw.lstrip("+"))
-    if id_type == "iccid":
-        return iccid(raw) or (raw if raw.isdigit() else None)
-    if id_type == "mac":
-        return mac(raw) or mac_bare(raw)
-    if id_type in ("gaid", "idfa", "idfv"):
-        value = advertising_id(raw)
-        if value is None:
-            return None
-        return value.lower() if id_type == "gaid" else value.upper()  # Apple's IDs in upper case, as iOS writes them
-    if id_type == "android_id":
-        return android_id(raw) or raw.lower()
-    if id_type == "email":
-        return email(raw)
-    return raw or None
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -217,7 +180,7 @@ def _identifiers(path: Path, mapping: Any, line: int | None) -> tuple[dict[str, 
             raise ConfigError(path, where, f"unknown identifier type {id_type!r} (known: {', '.join(IDENTIFIER_TYPES)})")
         if not isinstance(values, list):
             values = [values]
-        if id_type == "geo":
+        if identifier_type(id_type).is_place:
             for value in values:
                 places.append(_place(path, value, where))
             continue
@@ -250,7 +213,7 @@ def _macs(path: Path, values: Any, line: int | None) -> tuple[str, ...]:
         return ()
     out = []
     for value in values if isinstance(values, list) else [values]:
-        normal = mac(str(value)) or mac_bare(str(value))
+        normal = normalise_identifier("mac", str(value))
         if normal is None:
             raise ConfigError(path, line, f"not a MAC address: {value!r}")
         out.append(normal)
