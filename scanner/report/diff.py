@@ -253,21 +253,30 @@ def render_markdown(result: ReportDiff) -> str:
         "",
     ]
     lines.extend(f"> **Note:** {_md(note)}\n" for note in result.notes)
+    def rows(findings: list[dict[str, Any]]) -> list[str]:
+        out = ["| Severity | Finding | Subject | Identifier | Destination | Id |", "|---|---|---|---|---|---|"]
+        for finding in findings:
+            out.append(
+                f"| **{_md(str(finding.get('severity', '')).upper())}** | {_md(finding.get('title', finding.get('rule', '')))} "
+                f"| {_md(_subject(finding))} | {_md(_identifier(finding))} | {_md(_destination(finding))} "
+                f"| `{_md(finding['id'])}` |"
+            )
+        return out
+
     for title, findings in (("New", result.added), ("Gone", result.gone)):
         lines.append(f"#### {title} ({len(findings)})")
         lines.append("")
         if not findings:
             lines += ["None.", ""]
             continue
-        lines.append("| Severity | Finding | Subject | Identifier | Destination | Id |")
-        lines.append("|---|---|---|---|---|---|")
-        for finding in findings:
-            lines.append(
-                f"| **{_md(str(finding.get('severity', '')).upper())}** | {_md(finding.get('title', finding.get('rule', '')))} "
-                f"| {_md(_subject(finding))} | {_md(_identifier(finding))} | {_md(_destination(finding))} "
-                f"| `{_md(finding['id'])}` |"
-            )
-        lines.append("")
+        # INFO rows (contacts, identifiers no rule flags) folded, so a comment leads with what matters.
+        serious = [f for f in findings if f.get("severity") != "info"]
+        info = [f for f in findings if f.get("severity") == "info"]
+        if serious:
+            lines += [*rows(serious), ""]
+        if info:
+            lines += [f"<details><summary>{len(info)} INFO</summary>", "", *rows(info), "", "</details>", ""]
+
     lines.append(f"#### Changed ({len(result.changed)})")
     lines.append("")
     if not result.changed:

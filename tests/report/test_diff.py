@@ -142,3 +142,16 @@ def test_cli_bad_input_is_one_line_and_exit_2(reports: tuple[Path, Path], tmp_pa
     assert done.returncode == 2
     lines = done.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("privscan: error: ") and message in lines[0], lines
+
+
+def test_markdown_folds_info_rows(scan_result: ScanResult, tmp_path: Path) -> None:
+    old = tmp_path / "empty.json"
+    old.write_text(_json(dataclasses.replace(scan_result, findings=())), encoding="utf-8")
+    new = tmp_path / "all.json"
+    new.write_text(_json(scan_result), encoding="utf-8")
+    text = render_diff(diff_reports(load_report(old), load_report(new)), "markdown")
+    info = sum(1 for f in scan_result.findings if f.severity == "info")
+    assert info and f"<details><summary>{info} INFO</summary>" in text
+    folded = text[text.index("<details>") : text.index("</details>")]
+    assert "**INFO**" in folded and "**CRITICAL**" not in folded
+    assert text.index("**CRITICAL**") < text.index("<details>")
