@@ -10,6 +10,7 @@ packets/s and MB/s, and the peak RSS (from wait4, per process):
 
   privscan events            the native engine: ingest + decode + events (JSON Lines to /dev/null)
   privscan scan              the whole pipeline: + detection, attribution, graph, policy, JSON report
+  privscan scan --jobs 2     the same with the capture split into two flow shards (run/sharded.py)
   privscan events --engine tshark   events from tshark's dissection through pyshark
   tshark -T fields           dns.qry.name, TLS SNI, http.host, http.request.uri (the issue's reference)
 
@@ -86,6 +87,7 @@ def main() -> None:
     tools: list[tuple[str, list[str]]] = [
         ("privscan events (native)", [*PRIVSCAN, "events"]),
         ("privscan scan (native, json)", [*PRIVSCAN, "scan", "-q", "--fail-on", "none", "--format", "json"]),
+        ("privscan scan --jobs 2", [*PRIVSCAN, "scan", "-q", "--fail-on", "none", "--format", "json", "--jobs", "2"]),
     ]
     tshark = shutil.which("tshark")
     if tshark and not args.no_tshark_engine:

@@ -70,7 +70,9 @@ def _scan_options(func: Any) -> Any:
             *options.scan_setting_options(engine_default="native"),
             click.option("--show-values", is_flag=True, help="Print identifier values instead of redacted previews."),
             click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-                         help="Processes decoding captures in parallel (one capture each; reports are the same as with 1)."),
+                         help="Processes decoding in parallel: whole captures, or flow shards of one (reports are the same as with 1)."),
+            click.option("--scheduler", metavar="ADDRESS|local:N",
+                         help="Decode on a Dask cluster: a scheduler's address (tcp://host:8786) or local:N for N local workers."),
             click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
         ],
         func,
@@ -89,6 +91,7 @@ def _settings(**kwargs: Any) -> Any:
         show_values=bool(kwargs.get("show_values")),
         hmac_key_file=kwargs.get("hmac_key_file"),
         runtime=runtime(),
+        scheduler=kwargs.get("scheduler"),
     )
 
 

@@ -68,7 +68,8 @@ class ScanSettings:
     engine: str = "native"
     show_values: bool = False
     hmac_key_file: str | None = None
-    jobs: int = 1  # processes decoding captures in parallel (run/parallel.py)
+    jobs: int = 1  # processes decoding captures in parallel (run/parallel.py, run/sharded.py)
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N (run/dask_cluster.py)
     runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
 
 
@@ -262,7 +263,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime, settings.scheduler)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

@@ -9,6 +9,7 @@ findings that fail a run exit 1.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
@@ -80,7 +81,10 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help='json: {"run", "new", "open", "resolved", "baselined"} (finding ids) on one line.')
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default=None, help="Override the config's fail_on.")
-def audit(config: str, fmt: str, fail_on: str | None) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Override the config's jobs (processes decoding in parallel).")
+@click.option("--scheduler", metavar="ADDRESS|local:N", default=None,
+              help="Override the config's scheduler: decode on a Dask cluster (tcp://host:8786, or local:N).")
+def audit(config: str, fmt: str, fail_on: str | None, jobs: int | None, scheduler: str | None) -> None:
     """Run the scheduled audit CONFIG describes: scan, store the run, compare, write the reports.
 
     Exit 1 when a finding that is neither baselined nor allow-listed reaches fail_on.
@@ -90,6 +94,8 @@ def audit(config: str, fmt: str, fail_on: str | None) -> None:
     from scanner.audit.run import run_audit, summary_json, summary_text
 
     cfg = load_config(config)
+    if jobs is not None or scheduler is not None:
+        cfg = dataclasses.replace(cfg, jobs=jobs or cfg.jobs, scheduler=scheduler or cfg.scheduler)
 
     def capture_started(backend: str, path: Path) -> None:
         live = cfg.capture

@@ -18,6 +18,8 @@ Every key::
     signatures: signatures/             # signatures root: identifiers/, trackers/, policies/
     hmac_key_file: hmac.key             # the key of value HMACs: fingerprints depend on it
     engine: native                      # or tshark
+    jobs: 2                             # processes decoding in parallel (--jobs)
+    scheduler: tcp://10.0.0.5:8786      # or local:4: decode on a Dask cluster (--scheduler)
     captures: [a.pcap, "/data/lab/*.pcapng", dir/]
     capture: {interface: eth1, duration: 10m, filter: "not port 22",
               output: "captures/audit-{started}.pcapng", backend: auto}
@@ -53,7 +55,9 @@ DEFAULT_HISTORY = "privscan-history.sqlite"
 DEFAULT_CAPTURE_OUTPUT = "captures/audit-{started}.pcapng"
 
 _PATH_KEYS = ("inventory", "subscribers", "allowlist", "signatures", "hmac_key_file", "history", "baseline")
-_KEYS = frozenset({*_PATH_KEYS, "name", "engine", "captures", "capture", "fail_on", "outputs", "show_values"})
+_KEYS = frozenset(
+    {*_PATH_KEYS, "name", "engine", "jobs", "scheduler", "captures", "capture", "fail_on", "outputs", "show_values"}
+)
 _CAPTURE_KEYS = frozenset({"interface", "duration", "filter", "output", "backend"})
 
 
@@ -85,6 +89,8 @@ class AuditConfig:
     hmac_key_file: Path | None = None
     baseline: Path | None = None
     engine: str = "native"
+    jobs: int = 1
+    scheduler: str | None = None
     fail_on: str = "high"
     outputs: tuple[tuple[str, Path], ...] = ()  # (format name or "summary", path)
     show_values: bool = False
@@ -102,6 +108,8 @@ class AuditConfig:
             show_values=self.show_values,
             hmac_key_file=_str(self.hmac_key_file),
             runtime=runtime or Settings(),
+            jobs=self.jobs,
+            scheduler=self.scheduler,
         )
 
 
@@ -152,6 +160,13 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
     if engine not in ENGINES:
         raise ConfigError(path, where("engine"), f"'engine' must be one of {', '.join(ENGINES)}")
 
+    jobs = document.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(path, where("jobs"), "'jobs' must be a whole number of processes, 1 or more")
+    scheduler = document.get("scheduler")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ConfigError(path, where("scheduler"), "'scheduler' must be a Dask scheduler address or local:N")
+
     fail_on = document.get("fail_on", "high")
     if not isinstance(fail_on, str) or fail_on.lower() not in FAIL_ON_CHOICES:
         raise ConfigError(path, where("fail_on"), f"'fail_on' must be one of {', '.join(FAIL_ON_CHOICES)}")
@@ -173,6 +188,8 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
         hmac_key_file=paths["hmac_key_file"],
         baseline=paths["baseline"],
         engine=engine,
+        jobs=jobs,
+        scheduler=scheduler.strip() if scheduler else None,
         fail_on=fail_on.lower(),
         outputs=_outputs(path, document, base),
         show_values=show_values,

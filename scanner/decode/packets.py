@@ -99,21 +99,31 @@ class PacketDecoder:
     # ------------------------------------------------------------------ frames
 
     def decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
-        """Events of one frame (None when it has none, which is nearly always)."""
-        self._frames_since_sweep += 1
-        events: list[Event] | Sequence[Event] | None
+        """Events of one frame, then those of the periodic sweep when one is due (None when
+        there are none, which is nearly always)."""
+        events = self.decode_frame(ts, linktype, data, frame)
+        swept = self.tick(ts)
+        if swept:
+            events = [*(events or ()), *(event for _, event in swept)]
+        return events
+
+    def decode_frame(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
+        """Events of one frame alone (the engine calls ``tick`` after each frame itself)."""
         try:
             fast = self._ethernet_ipv4(ts, data, frame) if linktype == 1 else _GENERAL
-            events = self._decode(ts, linktype, data, frame) if fast is _GENERAL else fast  # type: ignore[assignment]
+            return self._decode(ts, linktype, data, frame) if fast is _GENERAL else fast  # type: ignore[return-value]
         except (IndexError, struct.error, ValueError):
             # Header fields that point outside the frame: a damaged packet, not a crash.
             self.anomalies.add("malformed_packet")
-            events = None
+            return None
+
+    def tick(self, ts: float) -> list[tuple[int, Event]] | None:
+        """Count one frame of the capture (decoded here or, in a shard, elsewhere) and sweep
+        idle flows every SWEEP_EVERY_FRAMES frames, at that frame's capture time."""
+        self._frames_since_sweep += 1
         if self._frames_since_sweep >= SWEEP_EVERY_FRAMES:
-            expired = self.sweep(ts)
-            if expired:
-                events = [*(events or ()), *expired]
-        return events
+            return self.sweep_ordered(ts)
+        return None
 
     def _ethernet_ipv4(self, ts: float, data: bytes, frame: int) -> object:
         """The common case of an operator capture in one function: Ethernet, IPv4 without
@@ -339,7 +349,7 @@ class PacketDecoder:
         if half is None:
             if not payload and not flags & SYN and not missing:
                 return None  # a bare ACK/FIN of a flow we do not track: nothing to keep
-            half = self._new_tcp_flow(key, addrs, buf, l4, ts, tunnel)
+            half = self._new_tcp_flow(key, addrs, buf, l4, ts, frame, tunnel)
         seq = _U32.unpack_from(buf, l4 + 4)[0]
         if missing and l4 + hlen > end:
             payload, missing = b"", missing - (l4 + hlen - end)
@@ -368,17 +378,20 @@ class PacketDecoder:
         return events
 
     def _new_tcp_flow(
-        self, key: bytes, addrs: bytes, buf: bytes, l4: int, ts: float, tunnel: RawTunnel | None
+        self, key: bytes, addrs: bytes, buf: bytes, l4: int, ts: float, frame: int, tunnel: RawTunnel | None
     ) -> HalfStream:
         n = len(addrs) // 2
         src, dst = _ntop(addrs[:n]), _ntop(addrs[n:])
         sport = (buf[l4] << 8) | buf[l4 + 1]
         dport = (buf[l4 + 2] << 8) | buf[l4 + 3]
         tun = self._tunnel(tunnel) if tunnel else None
-        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun), ts)
-        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun), ts)
+        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun), ts, frame)
+        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun), ts, frame)
         forward.peer, backward.peer = backward, forward
         reverse_key = addrs[n:] + addrs[:n] + buf[l4 + 2 : l4 + 4] + buf[l4 : l4 + 2]
+        # Re-added at the end even when a stale reverse direction was there: the table's order
+        # stays the order of ``created``, which sweeps and the shard merge rely on.
+        self.tcp_halves.pop(reverse_key, None)
         self.tcp_halves[key] = forward
         self.tcp_halves[reverse_key] = backward
         self.tcp_flows += 1
@@ -545,8 +558,14 @@ class PacketDecoder:
 
     def sweep(self, now: float, everything: bool = False) -> list[Event] | None:
         """Expire idle flows (all of them at the end of a scan), flushing their decoders."""
+        swept = self.sweep_ordered(now, everything)
+        return [event for _, event in swept] if swept else None
+
+    def sweep_ordered(self, now: float, everything: bool = False) -> list[tuple[int, Event]] | None:
+        """``sweep``, each event with the ``created`` frame of the direction it was flushed
+        from: the flow-table order the sweep follows, for merging shards (run/sharded.py)."""
         self._frames_since_sweep = 0
-        events: list[Event] | None = None
+        events: list[tuple[int, Event]] | None = None
         halves = self.tcp_halves
         timeout = TCP_IDLE_TIMEOUT if len(halves) < MAX_TCP_HALVES else TCP_IDLE_TIMEOUT / 10
         # A flow is idle when neither direction moved: one silent direction (a server
@@ -561,7 +580,9 @@ class PacketDecoder:
             if half.state != IGNORE:
                 more = self.tcp.close(half, half.last_ts, half.last_frame)
                 if more:
-                    events = (events or []) + more
+                    if events is None:
+                        events = []
+                    events.extend((half.created, event) for event in more)
         if everything:
             self.udp_flows.clear()
         else:

@@ -52,6 +52,7 @@ class HalfStream:
 
     __slots__ = (
         "closed",
+        "created",
         "ctx",
         "decoder",
         "head",
@@ -66,8 +67,11 @@ class HalfStream:
         "state",
     )
 
-    def __init__(self, ctx: StreamContext, ts: float) -> None:
+    def __init__(self, ctx: StreamContext, ts: float, created: int = 0) -> None:
         self.ctx = ctx
+        # The frame at which this direction entered the flow table: flow-table order, which
+        # sweeps follow, told by a number every shard of a capture knows alike (run/sharded.py).
+        self.created = created
         self.state = UNKNOWN
         self.next_seq: int | None = None
         self.isn: int | None = None  # the SYN's sequence number, to tell its retransmission from a new connection

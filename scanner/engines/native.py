@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
+from scanner.decode.sharding import EventKey, shard_of
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.ingest import CaptureSource, open_capture
 from scanner.model import Event
@@ -21,16 +22,30 @@ PROGRESS_EVERY = 1 << 14
 
 
 class NativeEngine:
+    """Decodes captures in this process.  With ``shards`` above 1 it decodes only the frames of
+    flow shard ``shard`` (scanner/decode/sharding.py) and keys each event with its place in the
+    serial order, so that run/sharded.py can merge the shards of a capture into exactly the
+    events, and the order, of one serial decode."""
+
     name = "native"
 
-    def __init__(self, progress: ProgressCallback | None = None, *, strict: bool = False) -> None:
+    def __init__(
+        self, progress: ProgressCallback | None = None, *, strict: bool = False, shard: int = 0, shards: int = 1
+    ) -> None:
         self.stats = EngineStats()
         self.anomalies = Anomalies()
         self.progress = progress
+        self.shard = shard
+        self.shards = shards
         # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a decoder bug fails loudly instead of being counted.
         self.strict = strict
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        for _key, event in self.keyed_events(sources):
+            yield event
+
+    def keyed_events(self, sources: Sequence[CaptureSource]) -> Iterator[tuple[EventKey, Event]]:
+        """Events with their merge keys (see scanner/decode/sharding.py), capture by capture."""
         for source in sources:
             decoder = PacketDecoder(self.anomalies)
             try:
@@ -52,14 +67,20 @@ class NativeEngine:
         ):
             stats.counters[name] = stats.counters.get(name, 0) + value
 
-    def _capture(self, source: CaptureSource, decoder: PacketDecoder) -> Iterator[Event]:
+    def _capture(self, source: CaptureSource, decoder: PacketDecoder) -> Iterator[tuple[EventKey, Event]]:
         stats = self.stats
         progress = self.progress
-        with open_capture(source) as capture:
+        shard, shards = self.shard, self.shards
+        # One shard of several: the others read the same file; only the first hashes it and
+        # counts its packets, so that merged figures are those of one reader.
+        primary = shard == 0
+        with open_capture(source, hashing=primary) as capture:
             info = capture.info
-            stats.captures.append(info)
+            if primary:
+                stats.captures.append(info)
             decoder.capture = info.path
-            decode = decoder.decode
+            decode = decoder.decode_frame
+            tick = decoder.tick
             index = 0
             ts = 0.0
             produced = 0
@@ -68,32 +89,41 @@ class NativeEngine:
                     index += 1
                     if index == 1:
                         info.first_ts = ts
-                    try:
-                        out = decode(ts, linktype, data, index)
-                    except Exception as exc:
-                        if self.strict:
-                            raise
-                        # A decoder bug must not end an audit: count it like any oddity, by name.
-                        if isinstance(exc, DecoderBug):
-                            self.anomalies.add(f"internal_error_{exc.decoder}_{type(exc.error).__name__}")
-                        else:
-                            self.anomalies.add(f"internal_error_{type(exc).__name__}")
-                        continue
-                    if out:
-                        produced += len(out)
-                        yield from out
+                    if shards == 1 or shard_of(linktype, data, shards) == shard:
+                        try:
+                            out = decode(ts, linktype, data, index)
+                        except Exception as exc:
+                            if self.strict:
+                                raise
+                            # A decoder bug must not end an audit: count it like any oddity, by name.
+                            if isinstance(exc, DecoderBug):
+                                self.anomalies.add(f"internal_error_{exc.decoder}_{type(exc.error).__name__}")
+                            else:
+                                self.anomalies.add(f"internal_error_{type(exc).__name__}")
+                            out = None
+                        if out:
+                            produced += len(out)
+                            for seq, event in enumerate(out):
+                                yield (index, 0, 0, seq), event
+                    swept = tick(ts)
+                    if swept:
+                        produced += len(swept)
+                        for seq, (created, event) in enumerate(swept):
+                            yield (index, 1, created, seq), event
                     if progress is not None and not index % PROGRESS_EVERY:
                         progress(info.path, capture.bytes_read())
                 # Flows do not span captures: an event always names the file its frame is in.
-                flushed = decoder.sweep(ts, everything=True)
+                flushed = decoder.sweep_ordered(ts, everything=True)
                 if flushed:
                     produced += len(flushed)
-                    yield from flushed
+                    for seq, (created, event) in enumerate(flushed):
+                        yield (index + 1, 1, created, seq), event
             finally:
                 info.packets = index
                 if index:
                     info.last_ts = ts
-                stats.packets += index
+                if primary:
+                    stats.packets += index
                 stats.events += produced
                 if progress is not None:
                     progress(info.path, capture.bytes_read())

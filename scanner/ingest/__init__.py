@@ -33,10 +33,11 @@ class ReadingCapture:
 
 
 @contextmanager
-def open_capture(source: CaptureSource) -> Iterator[ReadingCapture]:
-    """Open a capture; on exit the info holds the sha256 and size of the whole stored file."""
+def open_capture(source: CaptureSource, hashing: bool = True) -> Iterator[ReadingCapture]:
+    """Open a capture; on exit the info holds the sha256 (unless not ``hashing``: a second
+    reader of the same file, run/sharded.py) and size of the whole stored file."""
     info = CaptureInfo(path=source.path)
-    opened = open_source(source)
+    opened = open_source(source, hashing)
     finished = False
     try:
         if opened.compression:
@@ -45,7 +46,7 @@ def open_capture(source: CaptureSource) -> Iterator[ReadingCapture]:
         finished = True
     finally:
         counter = opened.counter
-        if finished:
+        if finished and hashing:
             # Hash what was not read (a capture abandoned at a damaged record) so the digest
             # names the whole file, as sha256sum would.  Not when the scan itself stopped (an
             # error, ^C, a closed pipe): reading on would only delay the exit.

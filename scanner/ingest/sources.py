@@ -50,9 +50,12 @@ class ByteStream(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CaptureSource:
-    """One capture to read.  ``path`` is what the report shows (``-`` for stdin)."""
+    """One capture to read.  ``path`` is what the report shows (``-`` for stdin); ``location``,
+    when given, is where to open it (a Dask worker opens the absolute path of a capture the
+    user named relative to where privscan runs, and the report still shows the name)."""
 
     path: str
+    location: str | None = None
 
     @property
     def is_stdin(self) -> bool:
@@ -62,9 +65,10 @@ class CaptureSource:
 class CountingReader(io.RawIOBase):
     """A raw stream that hashes (sha256) and counts every byte read through it."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, hashing: bool = True) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
+        self._hashing = hashing
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -74,7 +78,8 @@ class CountingReader(io.RawIOBase):
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.sha256.update(data)
+        if self._hashing:
+            self.sha256.update(data)
         self.bytes_read += n
         return n
 
@@ -140,13 +145,13 @@ def looks_like_capture(path: Path) -> bool:
     return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS)
 
 
-def open_source(source: CaptureSource) -> OpenedCapture:
+def open_source(source: CaptureSource, hashing: bool = True) -> OpenedCapture:
     """Open a source for streaming; decompression is chosen by magic number, not by name."""
     if source.is_stdin:
         raw: BinaryIO = sys.stdin.buffer
     else:
         try:
-            raw = open(source.path, "rb")
+            raw = open(source.location or source.path, "rb")
         except FileNotFoundError:
             raise InputError(f"no such file: {source.path}") from None
         except IsADirectoryError:
@@ -155,7 +160,7 @@ def open_source(source: CaptureSource) -> OpenedCapture:
             raise InputError(f"permission denied: {source.path}") from None
         except OSError as exc:
             raise InputError(f"cannot open {source.path}: {exc.strerror or exc}") from None
-    counter = CountingReader(raw)
+    counter = CountingReader(raw, hashing)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     head = buffered.peek(8)[:8]
     stream: ByteStream

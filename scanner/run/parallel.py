@@ -1,4 +1,7 @@
-"""Parallel decoding across captures: ``--jobs N`` worker processes, events in serial order.
+"""Parallel decoding: ``--jobs N`` worker processes, events in serial order.
+
+With at least N captures, each capture is decoded whole by one worker (below);
+with fewer, each capture is split into N flow shards (run/sharded.py).
 
 Decoding is most of a scan's cost, and captures decode independently (each
 has its own decoder: flows never span captures).  So capture i is decoded by
@@ -73,7 +76,10 @@ def _worker(factory: EngineFactory, assigned: list[tuple[int, str]], out: Any) -
 class ParallelEngine:
     """An engine (native or tshark) run in ``jobs`` processes, one capture per process at a time."""
 
-    def __init__(self, factory: EngineFactory, engine_name: str, jobs: int, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self, factory: EngineFactory, engine_name: str, jobs: int, progress: ProgressCallback | None = None,
+        strict: bool = False,
+    ) -> None:
         # The factory, not the engine registry: scanner.engines does not depend on this module and
         # this module does not call back into it. Under "spawn" it is pickled: a module-level
         # function or a functools.partial of one.
@@ -81,10 +87,16 @@ class ParallelEngine:
         self.name = engine_name
         self.jobs = jobs
         self.progress = progress
+        self.strict = strict  # for the shard workers, which build their native engines themselves
         self.stats = EngineStats()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
-        if len(sources) <= 1 or any(source.is_stdin for source in sources):
+        stdin = any(source.is_stdin for source in sources)
+        if self.name == "native" and not stdin and len(sources) < self.jobs:
+            # Fewer captures than processes: split each capture into flow shards instead.
+            yield from self._sharded(sources)
+            return
+        if len(sources) <= 1 or stdin:
             engine = self.factory(self.progress)
             try:
                 yield from engine.events(sources)
@@ -92,6 +104,17 @@ class ParallelEngine:
                 self.stats.merge(engine.stats)
             return
         yield from self._parallel(sources)
+
+    def _sharded(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
+        from scanner.run.sharded import ShardedCapture, process_context
+
+        context = process_context()
+        for source in sources:
+            capture = ShardedCapture(context, source, self.jobs, self.progress, self.strict)
+            try:
+                yield from capture.events()
+            finally:
+                self.stats.merge(capture.stats)
 
     def _parallel(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         # fork: the workers inherit the loaded modules and signatures instead of importing again.

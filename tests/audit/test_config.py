@@ -46,6 +46,12 @@ def test_the_live_capture_form(lab: Any) -> None:
     assert config.history == lab.root / DEFAULT_HISTORY and config.captures == ()
 
 
+def test_jobs_and_scheduler_reach_the_scan_settings(lab: Any) -> None:
+    lab.config.write_text("captures: [a.pcap]\njobs: 3\nscheduler: ' local:2 '\n", encoding="utf-8")
+    settings = load_config(lab.config).scan_settings()
+    assert (settings.jobs, settings.scheduler) == (3, "local:2")
+
+
 def test_relative_capture_globs_are_relative_to_the_config(lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (lab.root / "night").mkdir()
     lab.capture("night/a.pcap", ["gaid_ads"])
@@ -74,6 +80,9 @@ def test_relative_capture_globs_are_relative_to_the_config(lab: Any, tmp_path: P
         ("captures: []\n", 1, "'captures' must be"),
         ("captures: [a.pcap]\ncaptures: [b.pcap]\n", 2, "given twice"),
         ("- just\n- a list\n", 1, "is a mapping"),
+        ("captures: [a.pcap]\njobs: 0\n", 2, "'jobs' must be a whole number"),
+        ("captures: [a.pcap]\njobs: two\n", 2, "'jobs' must be a whole number"),
+        ("captures: [a.pcap]\nscheduler: [tcp://x]\n", 2, "'scheduler' must be"),
     ],
 )
 def test_mistakes_are_config_errors_with_file_and_line(lab: Any, text: str, line: int, message: str) -> None:
