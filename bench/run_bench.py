@@ -5,8 +5,11 @@
 
 Without captures it writes two with ../shared/bench/make_bench.py (Ethernet and
 GTP-U, --packets each, seed 1) into bench/data/ (not committed).  For every
-capture it runs, each --runs times, and prints the median wall time as
-packets/s and MB/s, and the peak RSS (from wait4, per process):
+capture it runs the tools in turn, --runs rounds (interleaved, so that a change
+in the machine's load weighs on all tools alike), and prints the median wall time as
+packets/s and MB/s, the median CPU time (user + system, from wait4: steadier than
+wall time on a shared machine), each as a multiple of tshark -T fields' throughput,
+and the peak RSS (per process):
 
   privscan events            the native engine: ingest + decode + events (JSON Lines to /dev/null)
   privscan scan              the whole pipeline: + detection, attribution, graph, policy, JSON report
@@ -42,8 +45,8 @@ def count_packets(path: Path) -> int:
         return sum(1 for _ in capture.frames)
 
 
-def run(command: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in KiB, exit status of one command (stdout to /dev/null)."""
+def run(command: list[str]) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds, peak RSS in KiB, exit status of one command (stdout to /dev/null)."""
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.PIPE)
@@ -54,7 +57,7 @@ def run(command: list[str]) -> tuple[float, int, int]:
     code = process.returncode
     if code not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed ({code}): {err.decode(errors='replace')[-400:]}")
-    return elapsed, usage.ru_maxrss, code
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, code
 
 
 def make_captures(packets: int) -> list[Path]:
@@ -94,22 +97,33 @@ def main() -> None:
         tools.append(("privscan events (tshark engine)", [*PRIVSCAN, "events", "--engine", "tshark"]))
     if tshark:
         tools.append(("tshark -T fields", [tshark, "-r", "{}", *TSHARK_FIELDS]))
-    print(f"{'capture':<28} {'tool':<34} {'packets/s':>11} {'MB/s':>7} {'peak RSS':>10} {'median s':>9}")
+    print(f"{'capture':<22} {'tool':<32} {'packets/s':>10} {'MB/s':>6} {'wall s':>7} {'CPU s':>7} "
+          f"{'x tshark (wall/CPU)':>20} {'peak RSS':>9}")
     for capture in captures:
         packets = count_packets(capture)
         size_mb = capture.stat().st_size / 1e6
-        for name, template in tools:
+        commands = []
+        for _name, template in tools:
             command = [part.replace("{}", str(capture)) for part in template]
             if "{}" not in template:
                 command.append(str(capture))
-            times, peaks = [], []
-            for _ in range(args.runs):
-                elapsed, peak, _ = run(command)
-                times.append(elapsed)
-                peaks.append(peak)
-            median = statistics.median(times)
-            print(f"{capture.name:<28} {name:<34} {packets / median:>11,.0f} {size_mb / median:>7.1f} "
-                  f"{max(peaks) / 1024:>8.0f} MiB {median:>9.2f}", flush=True)
+            commands.append(command)
+        walls: list[list[float]] = [[] for _ in tools]
+        cpus: list[list[float]] = [[] for _ in tools]
+        peaks: list[list[int]] = [[] for _ in tools]
+        for _ in range(args.runs):
+            for index, command in enumerate(commands):
+                elapsed, cpu, peak, _ = run(command)
+                walls[index].append(elapsed)
+                cpus[index].append(cpu)
+                peaks[index].append(peak)
+        wall = [statistics.median(times) for times in walls]
+        cpu = [statistics.median(times) for times in cpus]
+        reference = len(tools) - 1 if tools[-1][0].startswith("tshark") else None
+        for index, (name, _template) in enumerate(tools):
+            ratio = f"{wall[reference] / wall[index]:.2f} / {cpu[reference] / cpu[index]:.2f}" if reference is not None else "-"
+            print(f"{capture.name:<22} {name:<32} {packets / wall[index]:>10,.0f} {size_mb / wall[index]:>6.1f} "
+                  f"{wall[index]:>7.2f} {cpu[index]:>7.2f} {ratio:>20} {max(peaks[index]) / 1024:>5.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class LeakRecord:
     protocols: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     clear_text: bool = False  # seen at least once on an unencrypted channel
+    decrypted: bool = False  # seen at least once inside TLS/QUIC decrypted with the lab's keys
     operator_injected: bool = False
     known: bool = False  # an inventory value, not a shape-only match
     flags: set[Flag] = field(default_factory=set)  # of all its observations
@@ -90,6 +91,7 @@ class Aggregator:
         _bump(leak.protocols, item.channel.protocol)
         _bump(leak.locations, item.channel.location)
         leak.clear_text = leak.clear_text or not item.channel.encrypted
+        leak.decrypted = leak.decrypted or item.channel.decrypted
         leak.operator_injected = leak.operator_injected or observation.operator_injected
         leak.known = leak.known or observation.source == "known"
         leak.flags.update(observation.flags)

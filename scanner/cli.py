@@ -43,8 +43,11 @@ def runtime() -> Settings:
 @click.option("--engine", type=click.Choice(ENGINES), default="native", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Processes decoding captures in parallel.")
-def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int) -> None:
+@options.keylog_option()
+def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, jobs: int, keylogs: Sequence[str]) -> None:
     """Print one line per application event (DNS, HTTP, TLS, QUIC, DHCP, GTP-C, ...), like a Zeek log."""
+    from scanner.decode.keylog import load_keylogs
+    from scanner.decode.tlsdecrypt.context import decryption_warnings
     from scanner.ingest import expand_inputs
     from scanner.report.events import write_event_lines
     from scanner.report.output import check_writable, open_output
@@ -52,12 +55,16 @@ def events(captures: Sequence[str], fmt: str, engine: str, output: str | None, j
 
     check_writable(output)
     sources = expand_inputs(captures)
-    runner = make_runner(engine, None, jobs, runtime())
+    keylog = load_keylogs(keylogs)
+    # events name no capture digest: the engine need not sha256 the files
+    runner = make_runner(engine, None, jobs, dataclasses.replace(runtime(), capture_digest=False), keylog=keylog)
     with open_output(output) as stream:
         write_event_lines(runner.events(sources), stream, fmt)
     for info in runner.stats.captures:
         for warning in info.warnings:
             click.echo(f"privscan: warning: {info.path}: {warning}", err=True)
+    for warning in decryption_warnings(runner.stats.counters, keylog.warnings if keylog is not None else ()):
+        click.echo(f"privscan: warning: {warning}", err=True)
 
 
 SEVERITY_CHOICES = ("critical", "high", "medium", "low", "info", "none")
@@ -92,6 +99,7 @@ def _settings(**kwargs: Any) -> Any:
         hmac_key_file=kwargs.get("hmac_key_file"),
         runtime=runtime(),
         scheduler=kwargs.get("scheduler"),
+        keylogs=tuple(kwargs.get("keylogs") or ()),
     )
 
 

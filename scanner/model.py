@@ -125,6 +125,11 @@ class Event:
         """The page that caused this request (HTTP Referer/Origin), for first-party attribution."""
         return None
 
+    def decrypted_from(self) -> str | None:
+        """What this event was decrypted from with the lab's keys ("TLSv1.3"), None when it was
+        read in clear text.  The events decrypted TLS/QUIC yields carry a ``decrypted`` field."""
+        return getattr(self, "decrypted", None)
+
     def detection_fields(self) -> tuple[tuple[str, str | None, str], ...]:
         """(location, key, value) of each value the identifier search reads.  Events whose
         fields need taking apart (HTTP) get an extractor in scanner/detect/fields.py instead."""
@@ -133,10 +138,11 @@ class Event:
     def fields_record(self) -> dict[str, Any]:
         """The event's own fields (not ts/capture/frame/flow/tunnel), JSON-ready."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in _BASE_EVENT_FIELDS or not f.metadata.get("record", True):
+        for name, if_set in record_names(type(self)):
+            value = getattr(self, name)
+            if if_set and value is None:
                 continue
-            out[f.name] = _jsonable(getattr(self, f.name))
+            out[name] = _jsonable(value)
         return out
 
     def to_record(self) -> dict[str, Any]:
@@ -154,6 +160,20 @@ class Event:
 
 
 _BASE_EVENT_FIELDS = frozenset({"ts", "capture", "frame", "flow", "tunnel"})
+_RECORD_NAMES: dict[type[Event], tuple[tuple[str, bool], ...]] = {}
+
+
+def record_names(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """The fields ``fields_record`` writes, each with whether only when set (not None); once per
+    class (``dataclasses.fields`` per event cost more than its JSON)."""
+    names = _RECORD_NAMES.get(cls)
+    if names is None:
+        names = _RECORD_NAMES[cls] = tuple(
+            (f.name, f.metadata.get("record", True) == "if_set")
+            for f in dataclasses.fields(cls)
+            if f.name not in _BASE_EVENT_FIELDS and f.metadata.get("record", True)
+        )
+    return names
 
 
 class EventHeader(TypedDict):
@@ -177,6 +197,10 @@ class PacketContext:
     frame: int
     flow: FlowTuple
     tunnel: Tunnel | None = None
+    # The capture's key log and decryption state: a decode/tlsdecrypt/context.py DecryptionContext,
+    # None in tests that decode without one.  Typed Any because the model sits below the decoders
+    # (it may not import them); decoders read it typed through base.decryption_of(ctx).
+    decryption: Any = None
 
     def header(self, flow: FlowTuple | None = None) -> EventHeader:
         """The event header of a message seen here; ``flow`` when the event orients it otherwise
@@ -196,6 +220,12 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return len(value)
     return value
+
+
+def in_record_if_set() -> Any:
+    """Field metadata for event fields printed by ``privscan events`` only when not None (what a
+    request was decrypted from: the clear-text majority keeps its lines as they were)."""
+    return {"record": "if_set"}
 
 
 def not_in_record() -> Any:
@@ -231,7 +261,7 @@ class DnsMessage(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpRequest(Event):
-    """An HTTP/1.x request (RFC 9112) or an HTTP/2 request from h2c (RFC 9113)."""
+    """An HTTP/1.x request (RFC 9112), or an HTTP/2 request (RFC 9113) from h2c or decrypted TLS."""
 
     type: ClassVar[str] = "http"
     host_field: ClassVar[str | None] = "host"
@@ -243,6 +273,8 @@ class HttpRequest(Event):
     uri: str
     user_agent: str | None = None
     version: str = "HTTP/1.1"
+    # What the request was decrypted from with the lab's keys ("TLSv1.3"), None in clear text.
+    decrypted: str | None = field(default=None, metadata=in_record_if_set())
     content_type: str | None = None
     body_len: int = 0
     body_truncated: bool = False
@@ -257,6 +289,25 @@ class HttpRequest(Event):
             if name.lower() in ("referer", "origin"):
                 return value
         return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketMessage(Event):
+    """A text or binary WebSocket message (RFC 6455) a client sent after an HTTP Upgrade."""
+
+    type: ClassVar[str] = "websocket"
+    host_field: ClassVar[str | None] = "host"
+    host_source: ClassVar[str] = "http_host"  # the Upgrade request's Host
+    table_fields: ClassVar[tuple[str, ...]] = ("host", "uri", "opcode", "length")
+    host: str | None  # the Upgrade request's Host
+    uri: str  # the Upgrade request's target
+    opcode: str  # "text" | "binary"
+    length: int
+    compressed: bool = False  # permessage-deflate (RFC 7692)
+    truncated: bool = False
+    decrypted: str | None = field(default=None, metadata=in_record_if_set())
+    first_frame: int | None = None
+    payload: bytes = field(default=b"", metadata=not_in_record())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -559,11 +610,13 @@ class Channel:
     encrypted: bool
     location: str  # one of LOCATIONS
     operator_injected: bool = False  # the operator's network added it (header enrichment)
+    decrypted: bool = False  # encrypted on the wire, read with the lab's keys (TLS/QUIC key log)
 
     def to_record(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
             "encrypted": self.encrypted,
+            "decrypted": self.decrypted,
             "location": self.location,
             "operator_injected": self.operator_injected,
         }

@@ -65,7 +65,19 @@ def scan_setting_options(*, engine_default: str | None) -> list[Callable[[Any], 
         click.option("--engine", type=click.Choice(ENGINES), default=engine_default, show_default=engine_default is not None, help=engine_help),
         click.option("--hmac-key-file", type=click.Path(dir_okay=False),
                      help="Key for value HMACs; finding fingerprints depend on it (default: ~/.config/privscan/hmac.key)."),
+        keylog_option(),
     ]
+
+
+KEYLOG_HELP = (
+    "NSS key log file (SSLKEYLOGFILE) with the TLS/QUIC secrets of the lab's devices; repeatable. "
+    "pcapng Decryption Secrets Blocks are used without it. See docs/decryption.md."
+)
+
+
+def keylog_option() -> Callable[[Any], Any]:
+    """``--keylog FILE``, repeatable (docs/decryption.md)."""
+    return click.option("--keylog", "keylogs", multiple=True, type=click.Path(dir_okay=False), help=KEYLOG_HELP)
 
 
 def apply(options: Sequence[Callable[[Any], Any]], func: Any) -> Any:

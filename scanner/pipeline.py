@@ -25,6 +25,8 @@ from scanner.attribute.destinations import DestinationResolver, DnsBindings
 from scanner.attribute.subjects import SubjectResolver
 from scanner.attribute.trackers import TrackerDatabase
 from scanner.datafiles import default_signatures_root
+from scanner.decode.keylog import load_keylogs
+from scanner.decode.tlsdecrypt.context import decryption_warnings
 from scanner.detect.engine import Detector
 from scanner.detect.signatures import load_identifier_signatures
 from scanner.engines.base import EngineStats
@@ -71,6 +73,7 @@ class ScanSettings:
     jobs: int = 1  # processes decoding captures in parallel (run/parallel.py, run/sharded.py)
     scheduler: str | None = None  # a Dask scheduler's address, or local:N (run/dask_cluster.py)
     runtime: Settings = field(default_factory=Settings)  # strict decoding, the tshark path (built once by the CLI)
+    keylogs: tuple[str, ...] = ()  # NSS key log files (SSLKEYLOGFILE) for TLS/QUIC decryption
 
 
 class ScanPipeline:
@@ -84,6 +87,8 @@ class ScanPipeline:
         subscribers: tuple[Subscriber, ...] = load_subscribers(settings.subscribers) if settings.subscribers else ()
         allowlist: tuple[AllowEntry, ...] = load_allowlist(settings.allowlist) if settings.allowlist else ()
         self.pseudonyms = Pseudonymizer(load_key(settings.hmac_key_file))
+        # Read before any capture: an unreadable key log is the user's to fix (exit 2).
+        self.keylog = load_keylogs(settings.keylogs)
         self.detector = Detector(self.id_signatures, self.inventory)
         self.bindings = BindingLearner()
         self.subjects = SubjectResolver(self.inventory, subscribers, self.bindings, self.pseudonyms)
@@ -112,6 +117,9 @@ class ScanPipeline:
                 self.dns.learn_message(event)
             return
         detection = self.detector.observe(event)
+        # A request read from decrypted TLS/QUIC travelled encrypted: the lab's keys opened it.
+        decrypted = event.decrypted_from() is not None
+        encrypted = decrypted or event.encrypted
         destination: Destination | None = None
         subject: Subject | None = None
         if detection.observations:
@@ -130,9 +138,10 @@ class ScanPipeline:
                     continue  # names on the local network are a minors' risk (PS801), not a leak to a company
                 channel = Channel(
                     event.type,
-                    event.encrypted,
+                    encrypted,
                     channel_location(observation.location, event.type),
                     observation.operator_injected,
+                    decrypted,
                 )
                 value_hmac = self.pseudonyms.hmac(observation.id_type, observation.value)
                 self.aggregator.add(
@@ -145,7 +154,7 @@ class ScanPipeline:
                 if subject is None:
                     subject = self.subjects.resolve(event)
                     destination = self._first_party(destination, subject)
-                self.aggregator.add_contact(subject, destination, event.type, event.encrypted, event)
+                self.aggregator.add_contact(subject, destination, event.type, encrypted, event)
 
     def _destination(self, event: Event) -> Destination:
         flow = event.flow
@@ -185,6 +194,7 @@ class ScanPipeline:
             warnings.append(f"{aggregator.dropped_leaks} observations dropped: more than {len(aggregator.leaks)} distinct leaks")
         if aggregator.dropped_contacts:
             warnings.append(f"{aggregator.dropped_contacts} contacts dropped: more than {len(aggregator.contacts)} distinct ones")
+        warnings += decryption_warnings(stats.counters, self.keylog.warnings if self.keylog is not None else ())
         record = stats.to_record()
         record.update(
             {
@@ -263,7 +273,7 @@ def run_scan(
 ) -> ScanResult:
     """Scan captures end to end with the configured engine."""
     pipeline = ScanPipeline(settings)
-    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime, settings.scheduler)
+    engine = make_runner(settings.engine, progress, settings.jobs, settings.runtime, settings.scheduler, pipeline.keylog)
     consume = pipeline.consume
     for event in engine.events(sources):
         consume(event)

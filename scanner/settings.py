@@ -27,6 +27,9 @@ class Settings:
     stable_report: bool = False
     # Tests only: seconds the audit history sleeps inside its write transaction (the kill test).
     history_pause_s: float | None = None
+    # Captures are sha256-hashed as they are read (reports name the digest); `privscan events`,
+    # which prints none, turns it off (not from the environment).
+    capture_digest: bool = True
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PRIVSCAN_SHARED", REPO.parent / "shared"))
 REAL_CAPTURES = SHARED / "captures" / "real"
 LABELLED = SHARED / "captures" / "labelled"
+TLS_CAPTURES = SHARED / "captures" / "tls"
 PROJECT_CAPTURES = REPO / "captures"
 
 # Assertions inside tests/helpers explain their failures as the tests' own do.
@@ -40,6 +41,14 @@ def labelled_dir(shared_dir: Path) -> Path:
     if not LABELLED.is_dir():
         pytest.skip(f"{LABELLED} is absent")
     return LABELLED
+
+
+@pytest.fixture(scope="session")
+def tls_dir(shared_dir: Path) -> Path:
+    """The labelled capture of real TLS/QUIC traffic with its key log (../shared/captures/tls)."""
+    if not (TLS_CAPTURES / "tls_public.pcapng").is_file():
+        pytest.skip(f"{TLS_CAPTURES} is absent")
+    return TLS_CAPTURES
 
 
 @pytest.fixture(scope="session")

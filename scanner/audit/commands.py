@@ -70,6 +70,7 @@ def _settings(config: Any, options: dict[str, Any]) -> Any:
         show_values=False,
         hmac_key_file=options.get("hmac_key_file") or base.hmac_key_file,
         runtime=_runtime(),
+        keylogs=tuple(options.get("keylogs") or ()) or base.keylogs,
     )
 
 

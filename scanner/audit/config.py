@@ -20,6 +20,7 @@ Every key::
     engine: native                      # or tshark
     jobs: 2                             # processes decoding in parallel (--jobs)
     scheduler: tcp://10.0.0.5:8786      # or local:4: decode on a Dask cluster (--scheduler)
+    keylog: [lab.keys, phone.keys]      # NSS key log files (SSLKEYLOGFILE) for TLS/QUIC decryption
     captures: [a.pcap, "/data/lab/*.pcapng", dir/]
     capture: {interface: eth1, duration: 10m, filter: "not port 22",
               output: "captures/audit-{started}.pcapng", backend: auto}
@@ -56,7 +57,7 @@ DEFAULT_CAPTURE_OUTPUT = "captures/audit-{started}.pcapng"
 
 _PATH_KEYS = ("inventory", "subscribers", "allowlist", "signatures", "hmac_key_file", "history", "baseline")
 _KEYS = frozenset(
-    {*_PATH_KEYS, "name", "engine", "jobs", "scheduler", "captures", "capture", "fail_on", "outputs", "show_values"}
+    {*_PATH_KEYS, "name", "engine", "jobs", "scheduler", "captures", "capture", "fail_on", "outputs", "show_values", "keylog"}
 )
 _CAPTURE_KEYS = frozenset({"interface", "duration", "filter", "output", "backend"})
 
@@ -94,6 +95,7 @@ class AuditConfig:
     fail_on: str = "high"
     outputs: tuple[tuple[str, Path], ...] = ()  # (format name or "summary", path)
     show_values: bool = False
+    keylogs: tuple[Path, ...] = ()  # NSS key log files
 
     def scan_settings(self, runtime: Settings | None = None) -> Any:
         """The pipeline's ScanSettings for this audit (``runtime``: the command line's settings)."""
@@ -110,6 +112,7 @@ class AuditConfig:
             runtime=runtime or Settings(),
             jobs=self.jobs,
             scheduler=self.scheduler,
+            keylogs=tuple(str(p) for p in self.keylogs),
         )
 
 
@@ -193,7 +196,28 @@ def load_config(path: str | os.PathLike[str]) -> AuditConfig:
         fail_on=fail_on.lower(),
         outputs=_outputs(path, document, base),
         show_values=show_values,
+        keylogs=_keylogs(path, document, base),
     )
+
+
+def _keylogs(path: Path, document: LineDict, base: Path) -> tuple[Path, ...]:
+    """``keylog:`` one NSS key log file or a list of them; each must exist when the config is read."""
+    value = document.get("keylog")
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(path, line_of(document, "keylog"), "'keylog' must be a key log file or a list of them")
+    found = []
+    for index, item in enumerate(items):
+        item_line = items.line_of(index) if isinstance(items, LineList) else line_of(document, "keylog")
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(path, item_line, "each keylog must be a path")
+        resolved = _resolve(base, item)
+        if not resolved.is_file():
+            raise ConfigError(path, item_line, f"keylog: no such file: {resolved}")
+        found.append(resolved)
+    return tuple(found)
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from scanner.decode import linklayer, tunnels
 from scanner.decode.ip import FragmentReassembler
+from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols import DATAGRAM_DECODERS, STREAM_DECODERS
 from scanner.decode.protocols.base import (
     Anomalies,
@@ -30,6 +31,7 @@ from scanner.decode.protocols.base import (
     StreamDecoder,
 )
 from scanner.decode.tcp import ACK, FIN, IGNORE, RST, SYN, HalfStream, TcpReassembler
+from scanner.decode.tlsdecrypt.context import DecryptionContext
 from scanner.model import Event, FlowTuple, Tunnel
 
 _U32 = struct.Struct("!I")
@@ -53,9 +55,12 @@ def _ntop(addr: bytes) -> str:
 class PacketDecoder:
     """Decodes the frames of one capture into events (each capture gets its own)."""
 
-    def __init__(self, anomalies: Anomalies) -> None:
+    def __init__(self, anomalies: Anomalies, keylog: KeyLog | None = None) -> None:
         self.anomalies = anomalies
         self.capture = ""
+        # The key log (command line + the capture's DSBs) and what decryption counts, shared
+        # with every decoder through its context.
+        self.decryption = DecryptionContext(keylog, anomalies)
         self.frags = FragmentReassembler(anomalies)
         self.tcp = TcpReassembler(anomalies, self._choose_stream_decoder)
         self.tcp_halves: dict[bytes, HalfStream] = {}
@@ -83,6 +88,10 @@ class PacketDecoder:
                 self.sctp_ppids[ppid] = decoder
             for port in type(decoder).sctp_ports:
                 self.sctp_ports[port] = decoder
+        self.datagram_decoders = list(decoders.values())
+        # Decoders that follow conversations on ports nobody claims (QUIC off 443), asked only
+        # when no sniff matched.
+        self.udp_followers = [d for d in decoders.values() if type(d).follows is not DatagramDecoder.follows]
         self.udp_sniffers = sorted(
             (d for d in decoders.values() if type(d).sniff_order is not None),
             key=lambda d: type(d).sniff_order or 0,
@@ -153,7 +162,6 @@ class PacketDecoder:
         ):
             # GTP-U G-PDU, no optional fields: the user's packet starts at 50.
             self.tunnelled_frames += 1
-            tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
             if data[50] == 0x45 and not (data[56] & 0x3F or data[57]):
                 inner_end = 50 + ((data[52] << 8) | data[53])
                 if 70 <= inner_end <= n:
@@ -165,10 +173,13 @@ class PacketDecoder:
                                 half.last_ts = ts
                                 self.frames_skipped_encrypted += 1
                                 return None
+                        # The tunnel's key only now: most GTP-U frames are dropped above.
+                        tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
                         return self._tcp(data, 70, inner_end, 0, data[62:70], ts, frame, tunnel)
                     if inner_proto == 17:
+                        tunnel = ("gtpu", data[26:34], int.from_bytes(data[46:50], "big"))
                         return self._udp(data, 70, inner_end, data[62:70], ts, frame, tunnel, 1)
-            return self._ip(data, 50, ts, frame, tunnel, 1)
+            return self._ip(data, 50, ts, frame, ("gtpu", data[26:34], int.from_bytes(data[46:50], "big")), 1)
         return self._udp(data, 34, end, data[26:34], ts, frame, None, 0)
 
     def _decode(self, ts: float, linktype: int, data: bytes, frame: int) -> list[Event] | Sequence[Event] | None:
@@ -385,8 +396,9 @@ class PacketDecoder:
         sport = (buf[l4] << 8) | buf[l4 + 1]
         dport = (buf[l4 + 2] << 8) | buf[l4 + 3]
         tun = self._tunnel(tunnel) if tunnel else None
-        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun), ts, frame)
-        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun), ts, frame)
+        keys = self.decryption
+        forward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", src, sport, dst, dport), tun, keys), ts, frame)
+        backward = HalfStream(StreamContext(self.capture, FlowTuple("tcp", dst, dport, src, sport), tun, keys), ts, frame)
         forward.peer, backward.peer = backward, forward
         reverse_key = addrs[n:] + addrs[:n] + buf[l4 + 2 : l4 + 4] + buf[l4 : l4 + 2]
         # Re-added at the end even when a stale reverse direction was there: the table's order
@@ -487,7 +499,12 @@ class PacketDecoder:
                     decoder = candidate
                     break
             else:
-                return None
+                for candidate in self.udp_followers:
+                    if candidate.follows(payload):
+                        decoder = candidate
+                        break
+                else:
+                    return None
         elif not decoder.wants(payload):
             return None
         n = len(addrs) // 2
@@ -497,6 +514,7 @@ class PacketDecoder:
             frame,
             FlowTuple("udp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport),
             self._tunnel(tunnel) if tunnel else None,
+            self.decryption,
         )
         try:
             return decoder.decode(payload, ctx)
@@ -533,7 +551,9 @@ class PacketDecoder:
                         if ctx is None:
                             n = len(addrs) // 2
                             flow = FlowTuple("sctp", _ntop(addrs[:n]), sport, _ntop(addrs[n:]), dport)
-                            ctx = PacketContext(ts, self.capture, frame, flow, self._tunnel(tunnel) if tunnel else None)
+                            ctx = PacketContext(
+                                ts, self.capture, frame, flow, self._tunnel(tunnel) if tunnel else None, self.decryption
+                            )
                         try:
                             out = decoder.decode(buf[offset + 16 : min(offset + length, end)], ctx)
                         except Exception as exc:
@@ -585,6 +605,8 @@ class PacketDecoder:
                     events.extend((half.created, event) for event in more)
         if everything:
             self.udp_flows.clear()
+            for datagram_decoder in self.datagram_decoders:
+                datagram_decoder.finish()  # the capture ended: what waited is counted, not lost
         else:
             udp = self.udp_flows
             for key in [k for k, t in udp.items() if now - t > UDP_IDLE_TIMEOUT]:

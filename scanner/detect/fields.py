@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote
 
-from scanner.model import Event, HttpRequest
+from scanner.model import Event, HttpRequest, WebSocketMessage
 
 MAX_FIELDS = 2000  # per event: a request with more is a bulk upload, not a tracker ping
 MAX_JSON_BYTES = 512 * 1024
@@ -100,6 +100,12 @@ def _http_fields(event: HttpRequest, operator_headers: frozenset[str]) -> list[F
     return _HttpFields(operator_headers).extract(event)
 
 
+@extractor(WebSocketMessage)
+def _websocket_fields(event: WebSocketMessage, operator_headers: frozenset[str]) -> list[Field]:
+    # A message is read like a request body: JSON, a form, base64, free text.
+    return _HttpFields(operator_headers).extract_message(event.payload)
+
+
 class _HttpFields:
     def __init__(self, operator_headers: frozenset[str]) -> None:
         self.operator_headers = operator_headers
@@ -144,6 +150,11 @@ class _HttpFields:
                 self._value("header", name, decoded, encoding, 0)
         if event.body:
             self._body(event.body, content_type)
+        return self.out
+
+    def extract_message(self, payload: bytes) -> list[Field]:
+        if payload:
+            self._body(payload, "")
         return self.out
 
     # --------------------------------------------------------------- pieces

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scanner.decode.protocols.base import Anomalies
 from scanner.ingest import CaptureSource
+from scanner.ingest.archives import archive_events, sniff_archive
 from scanner.model import CaptureInfo, Event
 
 # Called with (capture path, bytes read so far of it) as a scan goes; for progress bars.
@@ -51,6 +53,29 @@ class EngineStats:
             "anomalies": dict(sorted(self.anomalies.items())),
             **dict(sorted(self.counters.items())),
         }
+
+
+def archive_capture(source: CaptureSource, stats: EngineStats, anomalies: Anomalies) -> Iterator[Event] | None:
+    """The events of a HAR or mitmproxy flow file given among the captures (both engines read
+    them the same way: they are requests, not packets), or None when the source is a capture."""
+    kind = sniff_archive(source)
+    if kind is None:
+        return None
+    info = CaptureInfo(path=source.path)
+    stats.captures.append(info)
+
+    def events() -> Iterator[Event]:
+        produced = 0
+        try:
+            for event in archive_events(source, kind, info, anomalies):
+                produced += 1
+                yield event
+        finally:
+            stats.packets += info.packets
+            stats.events += produced
+            stats.anomalies = dict(anomalies.counts)
+
+    return events()
 
 
 class Engine(Protocol):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from scanner.decode.keylog import KeyLog
 from scanner.decode.packets import PacketDecoder
 from scanner.decode.protocols.base import Anomalies, DecoderBug
 from scanner.decode.sharding import EventKey, shard_of
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.ingest import CaptureSource, open_capture
+from scanner.ingest.archives import sniff_archive
 from scanner.model import Event
 
 # Frames between two progress callbacks: often enough for a bar, rare enough to cost nothing.
@@ -30,15 +32,26 @@ class NativeEngine:
     name = "native"
 
     def __init__(
-        self, progress: ProgressCallback | None = None, *, strict: bool = False, shard: int = 0, shards: int = 1
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        strict: bool = False,
+        shard: int = 0,
+        shards: int = 1,
+        keylog: KeyLog | None = None,
+        digest: bool = True,
     ) -> None:
         self.stats = EngineStats()
+        self.keylog = keylog
         self.anomalies = Anomalies()
         self.progress = progress
         self.shard = shard
         self.shards = shards
         # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a decoder bug fails loudly instead of being counted.
         self.strict = strict
+        # Whether captures get their sha256 (CaptureInfo.sha256): a report names it; `privscan
+        # events` does not, and hashing costs it about 5% of its time.
+        self.digest = digest
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         for _key, event in self.keyed_events(sources):
@@ -47,7 +60,22 @@ class NativeEngine:
     def keyed_events(self, sources: Sequence[CaptureSource]) -> Iterator[tuple[EventKey, Event]]:
         """Events with their merge keys (see scanner/decode/sharding.py), capture by capture."""
         for source in sources:
-            decoder = PacketDecoder(self.anomalies)
+            if self.shard == 0:
+                archive = archive_capture(source, self.stats, self.anomalies)
+            elif sniff_archive(source) is not None:
+                continue  # an archive is read whole by the first shard: its requests have no frames to split
+            else:
+                archive = None
+            if archive is not None:  # a HAR or mitmproxy file: requests, no packets to decode
+                # Keyed like a frame's events: the entry's index, then the place among its events
+                # (a WebSocket's messages share their Upgrade's entry).
+                last_frame, seq = 0, 0
+                for event in archive:
+                    seq = seq + 1 if event.frame == last_frame else 0
+                    last_frame = event.frame
+                    yield (event.frame, 0, 0, seq), event
+                continue
+            decoder = PacketDecoder(self.anomalies, self.keylog)
             try:
                 yield from self._capture(source, decoder)
             finally:
@@ -64,6 +92,7 @@ class NativeEngine:
             ("frames_tunnelled", decoder.tunnelled_frames),
             ("tcp_retransmitted_segments", decoder.tcp.retransmitted_segments),
             ("ip_datagrams_reassembled", decoder.frags.reassembled),
+            *decoder.decryption.counters().items(),
         ):
             stats.counters[name] = stats.counters.get(name, 0) + value
 
@@ -74,7 +103,10 @@ class NativeEngine:
         # One shard of several: the others read the same file; only the first hashes it and
         # counts its packets, so that merged figures are those of one reader.
         primary = shard == 0
-        with open_capture(source, hashing=primary) as capture:
+        decryption = decoder.decryption
+        # Every shard reads the capture's DSBs: the secrets are for whichever shard has the flow.
+        secrets = lambda kind, data: decryption.add_secrets_block(kind, data, f"{source.path} (DSB)")  # noqa: E731
+        with open_capture(source, hashing=primary and self.digest, secrets=secrets) as capture:
             info = capture.info
             if primary:
                 stats.captures.append(info)
@@ -119,6 +151,8 @@ class NativeEngine:
                     for seq, (created, event) in enumerate(flushed):
                         yield (index + 1, 1, created, seq), event
             finally:
+                # Malformed key log lines of the capture's own DSBs (never the secrets).
+                info.warnings.extend(decryption.warnings())
                 info.packets = index
                 if index:
                     info.last_ts = ts

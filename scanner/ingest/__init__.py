@@ -3,7 +3,8 @@
 ``open_capture`` yields the frames of one capture source and fills its
 ``CaptureInfo`` (format, link types, sha256 and size of the stored file,
 warnings).  See sources.py for inputs and decompression, readers.py for the
-pcap / pcapng formats.
+pcap / pcapng formats, archives.py (har.py, mitmproxy_flows.py) for HAR and
+mitmproxy flow files, which the engines read as requests instead of frames.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from scanner.ingest.readers import FrameRecord, read_frames
+from scanner.ingest.readers import FrameRecord, SecretsCallback, read_frames
 from scanner.ingest.sources import CaptureSource, OpenedCapture, expand_inputs, open_source
 from scanner.model import CaptureInfo
 
-__all__ = ["CaptureSource", "FrameRecord", "ReadingCapture", "expand_inputs", "open_capture"]
+__all__ = ["CaptureSource", "FrameRecord", "ReadingCapture", "SecretsCallback", "expand_inputs", "open_capture"]
 
 
 @dataclass(slots=True)
@@ -33,16 +34,19 @@ class ReadingCapture:
 
 
 @contextmanager
-def open_capture(source: CaptureSource, hashing: bool = True) -> Iterator[ReadingCapture]:
+def open_capture(
+    source: CaptureSource, hashing: bool = True, secrets: SecretsCallback | None = None
+) -> Iterator[ReadingCapture]:
     """Open a capture; on exit the info holds the sha256 (unless not ``hashing``: a second
-    reader of the same file, run/sharded.py) and size of the whole stored file."""
+    reader of the same file, run/sharded.py) and size of the whole stored file.  ``secrets``
+    gets the pcapng Decryption Secrets Blocks as the reading meets them."""
     info = CaptureInfo(path=source.path)
     opened = open_source(source, hashing)
     finished = False
     try:
         if opened.compression:
             info.format = opened.compression
-        yield ReadingCapture(info, read_frames(opened.stream, info), opened)
+        yield ReadingCapture(info, read_frames(opened.stream, info, secrets), opened)
         finished = True
     finally:
         counter = opened.counter

@@ -11,6 +11,8 @@ Both read the stream in large chunks and cut records out of the chunk with
 the packet.  Memory is one chunk plus one record, whatever the file size.
 
 A reader yields ``(ts, linktype, data, wirelen)`` tuples (a ``FrameRecord``).
+A pcapng Decryption Secrets Block (s4.7) is handed to the ``secrets`` callback
+(secrets type, data) when the reader meets it, before the packets after it.
 Problems in the file are not exceptions: a cut-off record or an impossible
 length ends the capture with a warning naming the offset, and everything
 before it has been yielded.
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from scanner.errors import InputError
 from scanner.ingest.sources import ByteStream
 from scanner.model import CaptureInfo
 
 FrameRecord = tuple[float, int, bytes, int]  # (ts, linktype, data, wirelen)
+SecretsCallback = Callable[[int, bytes], None]  # (secrets type, secrets data) of a DSB
 
 CHUNK = 1 << 20
 # Larger than any real snap length (libpcap's maximum is 262144) with room for
@@ -40,6 +43,7 @@ PCAP_MAGICS = {
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
 PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_DSB = 0x0000000A  # Decryption Secrets Block
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 _DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, OSError)
@@ -100,8 +104,8 @@ class _ChunkedStream:
         return self.consumed + self.pos
 
 
-def read_frames(stream: ByteStream, info: CaptureInfo) -> Iterator[FrameRecord]:
-    """Yield the frames of a pcap or pcapng stream, filling ``info`` as it goes."""
+def read_frames(stream: ByteStream, info: CaptureInfo, secrets: SecretsCallback | None = None) -> Iterator[FrameRecord]:
+    """Yield the frames of a pcap or pcapng stream, filling ``info`` as it goes; DSBs go to ``secrets``."""
     try:
         head = stream.read(4)
     except _DECOMPRESSION_ERRORS as exc:
@@ -113,7 +117,7 @@ def read_frames(stream: ByteStream, info: CaptureInfo) -> Iterator[FrameRecord]:
         return _read_pcap(_ChunkedStream(stream, head), info)
     if int.from_bytes(head, "little") == PCAPNG_SHB:
         info.format = "pcapng"
-        return _read_pcapng(_ChunkedStream(stream, head), info)
+        return _read_pcapng(_ChunkedStream(stream, head), info, secrets)
     raise InputError(f"{info.path}: not a pcap or pcapng capture (magic {head.hex()})")
 
 
@@ -174,7 +178,7 @@ class _Interface:
         self.offset = offset
 
 
-def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord]:
+def _read_pcapng(src: _ChunkedStream, info: CaptureInfo, secrets: SecretsCallback | None) -> Iterator[FrameRecord]:
     endian = "<"
     interfaces: list[_Interface] = []
     block_header = struct.Struct("<II")
@@ -254,6 +258,17 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
             iface = interfaces[if_id]
             ts = ((ts_high << 32) | ts_low) * iface.resolution + iface.offset
             yield ts, iface.linktype, buf[body_start + 20 : body_start + 20 + caplen], wirelen
+        elif block_type == PCAPNG_DSB:
+            # Secrets type, secrets length, secrets (padded), options.
+            if body_end - body_start < 8:
+                info.warnings.append(f"damaged: decryption secrets block at offset {src.offset - block_len}")
+                continue
+            secrets_type, secrets_len = struct.unpack_from(endian + "II", buf, body_start)
+            if body_start + 8 + secrets_len > body_end:
+                info.warnings.append(f"damaged: decryption secrets block at offset {src.offset - block_len}")
+                continue
+            if secrets is not None:
+                secrets(secrets_type, buf[body_start + 8 : body_start + 8 + secrets_len])
         elif block_type == PCAPNG_SHB and not _options_fit(buf, body_start + 16, body_end, endian):
             # Nothing in its options is needed, but one that overruns the block means the
             # file is damaged (libpcap and Wireshark refuse it): say so, read on.
@@ -261,7 +276,7 @@ def _read_pcapng(src: _ChunkedStream, info: CaptureInfo) -> Iterator[FrameRecord
                 f"damaged: section header at offset {src.offset - block_len} has an option "
                 "longer than its block; options ignored"
             )
-        # Other blocks (name resolution, statistics, decryption secrets, custom) carry no packets.
+        # Other blocks (name resolution, statistics, custom) carry no packets.
     if src.error:
         # One warning for the damage (the record it cut short is its consequence).
         info.warnings.append(f"truncated: {src.error} at offset {src.offset}")

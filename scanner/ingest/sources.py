@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from scanner.errors import InputError
+from scanner.ingest.archive_format import SNIFF_BYTES, archive_format
 
 STDIN = "-"
 
@@ -139,10 +140,11 @@ def looks_like_capture(path: Path) -> bool:
     """Whether a file inside a directory is a capture (by its first bytes, not its name)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)
+            head = handle.read(SNIFF_BYTES)
     except OSError:
         return False
-    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS)
+    # HAR and mitmproxy flow files count too (scanner/ingest/archives.py).
+    return head.startswith(CAPTURE_MAGICS) or head.startswith(COMPRESSED_MAGICS) or archive_format(head) is not None
 
 
 def open_source(source: CaptureSource, hashing: bool = True) -> OpenedCapture:

@@ -133,6 +133,8 @@ class PolicyEngine:
             encrypted=not leak.clear_text,
             location=_most_common(leak.locations) or "",
             operator_injected=leak.operator_injected,
+            # Decrypted only says something of a leak that never travelled in clear text.
+            decrypted=leak.decrypted and not leak.clear_text,
         )
         return self._finish(finding_id, matched, leak, identifier, channel, leak.subject.id, destination.org, destination.host, destination.domain)
 

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
+from scanner.decode.keylog import KeyLog
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.errors import InputError, PrivscanError
 from scanner.ingest import CaptureSource
@@ -51,7 +52,13 @@ POLL_MIN_S, POLL_MAX_S = 0.005, 0.2  # waits between looks at an empty queue, do
 
 
 def decode_shard_task(
-    source: CaptureSource, capture: int, shard: int, shards: int, queue_name: str, strict: bool = False
+    source: CaptureSource,
+    capture: int,
+    shard: int,
+    shards: int,
+    queue_name: str,
+    strict: bool = False,
+    keylog: KeyLog | None = None,
 ) -> tuple[int, EngineStats]:
     """Runs on a worker: decode one shard of a capture, send its chunks, return (events, stats)."""
     from distributed import Queue, get_worker
@@ -60,7 +67,7 @@ def decode_shard_task(
     queue = Queue(queue_name)
     sent = 0  # events sent so far: where the next chunk starts in this shard's stream
     try:
-        batches = keyed_batches(source, shard, shards, strict=strict)
+        batches = keyed_batches(source, shard, shards, strict=strict, keylog=keylog)
         while True:
             try:
                 batch = next(batches)
@@ -169,7 +176,7 @@ class _ScanOnCluster:
     """Every capture's shards submitted at once, so that all workers decode while this process
     merges capture after capture in serial order; one queue brings every chunk back."""
 
-    def __init__(self, client: Any, sources: Sequence[CaptureSource], strict: bool) -> None:
+    def __init__(self, client: Any, sources: Sequence[CaptureSource], strict: bool, keylog: KeyLog | None = None) -> None:
         from distributed import Queue
 
         self.client = client
@@ -186,7 +193,7 @@ class _ScanOnCluster:
             located = CaptureSource(source.path, location=os.path.abspath(source.location or source.path))
             capture.futures = [
                 client.submit(
-                    decode_shard_task, located, index, k, shards, self.queue_name, strict,
+                    decode_shard_task, located, index, k, shards, self.queue_name, strict, keylog,
                     key=f"privscan-decode-{self.queue_name}-{index}-{k}", pure=False,
                 )
                 for k in range(shards)
@@ -257,7 +264,12 @@ class DaskEngine:
     """An engine whose decoding runs on a Dask cluster; events come back in serial order."""
 
     def __init__(
-        self, engine_name: str, scheduler: str, progress: ProgressCallback | None = None, strict: bool = False
+        self,
+        engine_name: str,
+        scheduler: str,
+        progress: ProgressCallback | None = None,
+        strict: bool = False,
+        keylog: KeyLog | None = None,
     ) -> None:
         if engine_name != "native":
             raise InputError("--scheduler runs the native engine only (tshark reads a whole capture in one process)")
@@ -265,6 +277,9 @@ class DaskEngine:
         self.scheduler = scheduler
         self.progress = progress
         self.strict = strict
+        # The lab's TLS secrets travel to the workers with each task: a cluster that decrypts
+        # holds the key log while it works (docs/decryption.md).
+        self.keylog = keylog
         self.stats = EngineStats()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
@@ -275,7 +290,7 @@ class DaskEngine:
         client, cluster = connect(self.scheduler)
         scan = None
         try:
-            scan = _ScanOnCluster(client, sources, self.strict)
+            scan = _ScanOnCluster(client, sources, self.strict, self.keylog)
             for index, capture in enumerate(scan.captures):
                 yield from scan.events(index)
                 self.stats.merge(capture.merged_stats())

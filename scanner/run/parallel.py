@@ -22,6 +22,7 @@ import queue as queue_module
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from scanner.decode.keylog import KeyLog
 from scanner.engines.base import Engine, EngineStats, ProgressCallback
 from scanner.errors import PrivscanError
 from scanner.ingest import CaptureSource
@@ -78,7 +79,7 @@ class ParallelEngine:
 
     def __init__(
         self, factory: EngineFactory, engine_name: str, jobs: int, progress: ProgressCallback | None = None,
-        strict: bool = False,
+        strict: bool = False, keylog: KeyLog | None = None,
     ) -> None:
         # The factory, not the engine registry: scanner.engines does not depend on this module and
         # this module does not call back into it. Under "spawn" it is pickled: a module-level
@@ -88,6 +89,7 @@ class ParallelEngine:
         self.jobs = jobs
         self.progress = progress
         self.strict = strict  # for the shard workers, which build their native engines themselves
+        self.keylog = keylog  # likewise
         self.stats = EngineStats()
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
@@ -110,7 +112,7 @@ class ParallelEngine:
 
         context = process_context()
         for source in sources:
-            capture = ShardedCapture(context, source, self.jobs, self.progress, self.strict)
+            capture = ShardedCapture(context, source, self.jobs, self.progress, self.strict, self.keylog)
             try:
                 yield from capture.events()
             finally:

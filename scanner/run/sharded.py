@@ -28,6 +28,7 @@ from collections.abc import Generator, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
+from scanner.decode.keylog import KeyLog
 from scanner.decode.sharding import EventKey
 from scanner.engines.base import EngineStats, ProgressCallback
 from scanner.errors import PrivscanError
@@ -43,7 +44,12 @@ KeyedEvent = tuple[EventKey, Event]
 
 
 def keyed_batches(
-    source: CaptureSource, shard: int, shards: int, progress: ProgressCallback | None = None, strict: bool = False
+    source: CaptureSource,
+    shard: int,
+    shards: int,
+    progress: ProgressCallback | None = None,
+    strict: bool = False,
+    keylog: KeyLog | None = None,
 ) -> Generator[list[KeyedEvent], None, EngineStats]:
     """Decode one shard of one capture; yields batches of keyed events, then returns the stats.
 
@@ -52,7 +58,7 @@ def keyed_batches(
     """
     from scanner.engines.native import NativeEngine
 
-    engine = NativeEngine(progress, strict=strict, shard=shard, shards=shards)
+    engine = NativeEngine(progress, strict=strict, shard=shard, shards=shards, keylog=keylog)
     batch: list[KeyedEvent] = []
     body_bytes = 0
     for item in engine.keyed_events([source]):
@@ -66,7 +72,7 @@ def keyed_batches(
     return engine.stats
 
 
-def _shard_worker(path: str, shard: int, shards: int, strict: bool, out: Any) -> None:
+def _shard_worker(path: str, shard: int, shards: int, strict: bool, out: Any, keylog: KeyLog | None = None) -> None:
     """A worker process: decode one shard, send ("events", pickled batch) ... ("done", stats)."""
     read = [0]
 
@@ -74,7 +80,7 @@ def _shard_worker(path: str, shard: int, shards: int, strict: bool, out: Any) ->
         read[0] = bytes_read
 
     try:
-        batches = keyed_batches(CaptureSource(path), shard, shards, note, strict)
+        batches = keyed_batches(CaptureSource(path), shard, shards, note, strict, keylog)
         sent = 0
         while True:
             try:
@@ -104,10 +110,17 @@ class ShardedCapture:
     """Decodes one capture in ``shards`` local processes and yields its events in serial order."""
 
     def __init__(
-        self, context: Any, source: CaptureSource, shards: int, progress: ProgressCallback | None, strict: bool = False
+        self,
+        context: Any,
+        source: CaptureSource,
+        shards: int,
+        progress: ProgressCallback | None,
+        strict: bool = False,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.context = context
         self.strict = strict
+        self.keylog = keylog
         self.source = source
         self.shards = shards
         self.progress = progress
@@ -116,7 +129,7 @@ class ShardedCapture:
     def events(self) -> Iterator[Event]:
         queues = [self.context.Queue(maxsize=QUEUE_BATCHES) for _ in range(self.shards)]
         processes = [
-            self.context.Process(target=_shard_worker, args=(self.source.path, k, self.shards, self.strict, queues[k]), daemon=True)
+            self.context.Process(target=_shard_worker, args=(self.source.path, k, self.shards, self.strict, queues[k], self.keylog), daemon=True)
             for k in range(self.shards)
         ]
         for process in processes:

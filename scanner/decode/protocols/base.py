@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 # PacketContext lives with the event types: its header() is what every event starts with.
 from scanner.model import Event, FlowTuple, PacketContext, Tunnel
+
+if TYPE_CHECKING:
+    from scanner.decode.tlsdecrypt.context import DecryptionContext
 
 DATAGRAM_DECODERS: dict[str, type[DatagramDecoder]] = {}
 STREAM_DECODERS: dict[str, type[StreamDecoder]] = {}
@@ -43,6 +46,11 @@ class Anomalies:
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
+
+
+def decryption_of(ctx: PacketContext | StreamContext) -> DecryptionContext | None:
+    """The capture's key log and decryption state a context carries, typed (tlsdecrypt/context.py)."""
+    return ctx.decryption
 
 
 class DatagramDecoder:
@@ -74,6 +82,12 @@ class DatagramDecoder:
         """Whether a datagram on an unclaimed port looks like this protocol.  Must be cheap."""
         return False
 
+    def follows(self, payload: bytes) -> bool:
+        """Whether a datagram on an unclaimed port belongs to a conversation this decoder is
+        following (QUIC: a connection being decrypted, recognised by its connection id, since
+        its short-header packets cannot be sniffed).  Must be cheap; default: none."""
+        return False
+
     def wants(self, payload: bytes) -> bool:
         """A cheap look before the engine builds the packet's context: False skips the
         datagram.  QUIC uses it to drop short-header (encrypted) packets at once."""
@@ -81,6 +95,10 @@ class DatagramDecoder:
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """The capture ended: let go of state kept across packets (QUIC connections being
+        decrypted count the requests they still waited on).  Default: nothing kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +108,13 @@ class StreamContext:
     capture: str
     flow: FlowTuple
     tunnel: Tunnel | None = None
+    # The capture's key log and decryption state, shared by both directions of every
+    # connection (tlsdecrypt/context.py); None in tests that decode without one.
+    decryption: DecryptionContext | None = None
 
     def at(self, ts: float, frame: int) -> PacketContext:
         """The context of a message of this direction that ends in ``frame``."""
-        return PacketContext(ts, self.capture, frame, self.flow, self.tunnel)
+        return PacketContext(ts, self.capture, frame, self.flow, self.tunnel, self.decryption)
 
 
 class StreamDecoder:

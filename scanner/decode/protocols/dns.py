@@ -105,7 +105,7 @@ def qtype_name(qtype: int) -> str:
 
 def read_name(buf: bytes, offset: int) -> tuple[str, int]:
     """Read a possibly compressed name at ``offset``; return it and the offset after it."""
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
     jumps = 0
     n = len(buf)
@@ -132,18 +132,23 @@ def read_name(buf: bytes, offset: int) -> tuple[str, int]:
         offset += 1
         if offset + length > n:
             raise DnsFormatError("label runs past the end")
-        label = buf[offset : offset + length]
-        if _CONTROL_BYTES.search(label):
-            # Control characters are escaped as Wireshark does (\ooo): a name must stay one line.
-            label = _CONTROL_BYTES.sub(_escape_control, label)
-        text = label.decode("utf-8", "replace")
-        if not text.isascii():
-            text = _escape_unprintable(text)
-        labels.append(text)
+        labels.append(buf[offset : offset + length])
         offset += length
     if not labels:
         return ROOT_NAME, (end if end >= 0 else offset)
-    return ".".join(labels), (end if end >= 0 else offset)
+    # The labels are escaped and decoded once, joined: the same text as label by label, since
+    # the escapes work byte by byte (character by character) and the ASCII "." between two
+    # labels ends any UTF-8 sequence left open, as the end of a label did.
+    name = b".".join(labels)
+    if name.isascii() and not _CONTROL_BYTES.search(name):
+        return name.decode("ascii"), (end if end >= 0 else offset)
+    if _CONTROL_BYTES.search(name):
+        # Control characters are escaped as Wireshark does (\ooo): a name must stay one line.
+        name = _CONTROL_BYTES.sub(_escape_control, name)
+    text = name.decode("utf-8", "replace")
+    if not text.isascii():
+        text = _escape_unprintable(text)
+    return text, (end if end >= 0 else offset)
 
 
 _C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v", 12: b"\\f", 13: b"\\r"}
@@ -297,8 +302,13 @@ def dns_event(wire: DnsWire, ctx: PacketContext) -> DnsMessage | None:
     answers, addresses, ttl = answer_section(wire.records, qname)
     response = wire.response
     return DnsMessage(
+        # ctx.header()'s fields one by one: no dict built and unpacked per message
+        ts=ctx.ts,
+        capture=ctx.capture,
+        frame=ctx.frame,
         # the client's view: a response travels server -> client
-        **ctx.header(flow=ctx.flow.reversed() if response else ctx.flow),
+        flow=ctx.flow.reversed() if response else ctx.flow,
+        tunnel=ctx.tunnel,
         query=qname,
         qtype=qtype_name(qtype),
         answers=answers,

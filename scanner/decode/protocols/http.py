@@ -7,10 +7,11 @@ reassembled by tcp.py) is read whole; pipelined requests follow one another in
 the same buffer.  The event carries the header fields and the decoded body for
 the detectors; ``privscan events`` prints only method, host, uri and user agent.
 
-Two hand-overs keep one direction readable end to end: the HTTP/2 connection
+Three hand-overs keep one direction readable end to end: the HTTP/2 connection
 preface (after ``Upgrade: h2c``, or with prior knowledge) goes to the http2
-decoder, and the bytes after a ``CONNECT`` request (a TLS tunnel through a
-proxy) go to the TLS decoder.
+decoder, the bytes after a ``CONNECT`` request (a TLS tunnel through a proxy)
+go to the TLS decoder, and the bytes after a request with ``Upgrade:
+websocket`` (RFC 6455 s4.1) are WebSocket frames for websocket.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 from scanner.decode.content import ChunkedDecoder, ContentError, decode_content
 from scanner.decode.protocols.base import STREAM_DECODERS, Anomalies, StreamContext, StreamDecoder
+from scanner.decode.protocols.websocket import WebSocketDecoder
 from scanner.model import Event, HttpRequest
 
 METHODS = (
@@ -41,6 +43,11 @@ def header_text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+def _is_websocket_upgrade(request: _Request) -> bool:
+    upgrade = request.header("upgrade")
+    return request.method == "GET" and upgrade is not None and "websocket" in upgrade.lower()
 
 
 class _Request:
@@ -167,6 +174,8 @@ class HttpDecoder(StreamDecoder):
                     events.append(self._finish_request(ts, frame))
                     if request.method == "CONNECT":
                         return events + list(self._hand_over("tls", buf, ts, frame))
+                    if _is_websocket_upgrade(request):
+                        return events + list(self._websocket(request, buf, ts, frame))
                 continue
             request = self._request
             assert request is not None
@@ -291,6 +300,12 @@ class HttpDecoder(StreamDecoder):
             self.done = True
             return ()
         self._delegate = cls(self.ctx, self.anomalies)
+        return self._feed_delegate(rest, ts, frame) if rest else ()
+
+    def _websocket(self, request: _Request, rest: bytes, ts: float, frame: int) -> Sequence[Event]:
+        # The client does not wait for the 101 answer to send its first frames (RFC 6455 s4.1
+        # lets it, and the answer is in the other direction): what follows the request is frames.
+        self._delegate = WebSocketDecoder(self.ctx, self.anomalies).upgraded(request.host, request.uri)
         return self._feed_delegate(rest, ts, frame) if rest else ()
 
     def _feed_delegate(self, data: bytes, ts: float, frame: int) -> Sequence[Event]:

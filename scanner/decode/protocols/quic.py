@@ -29,18 +29,23 @@ from __future__ import annotations
 import re
 import struct
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from scanner.decode.keylog import CLIENT_EARLY_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0
 from scanner.decode.protocols.base import Anomalies, DatagramDecoder, PacketContext
+from scanner.decode.protocols.http3 import Http3Connection
 from scanner.decode.protocols.tls import CLIENT_HELLO, MAX_CLIENT_HELLO, TlsFormatError, parse_client_hello
-from scanner.model import Event, QuicInitial, Tunnel
+from scanner.decode.tlsdecrypt.context import DecryptionContext
+from scanner.decode.tlsdecrypt.kdf import hkdf_expand_label
+from scanner.decode.tlsdecrypt.suites import CHACHA20, SUITES, Suite
+from scanner.model import Event, FlowTuple, QuicInitial, Tunnel
 
 QUIC_PORT = 443
 
@@ -66,6 +71,11 @@ class QuicVersion:
     label_prefix: bytes  # b"quic" or b"quicv2": the HKDF labels are "<prefix> key|iv|hp"
     initial_type: int  # long-header packet type bits (0x30 of the first byte) of an Initial
     retry_type: int  # a Retry has no Length field: a coalesced walk stops there
+
+    @property
+    def zero_rtt_type(self) -> int:
+        """The 0-RTT type bits: the type after Initial in both numberings (v1 1, v2 2)."""
+        return (self.initial_type + 1) & 3
 
 
 def _versions() -> dict[bytes, QuicVersion]:
@@ -99,6 +109,13 @@ def _versions() -> dict[bytes, QuicVersion]:
 # Keyed by the four version bytes as they are on the wire: the hot path looks
 # up ``payload[1:5]`` without converting it to an int.
 VERSIONS: dict[bytes, QuicVersion] = _versions()
+QUIC_V2 = 0x6B3343CF
+
+
+def decrypted_label(version: int) -> str:
+    """What an event decrypted from a QUIC connection of this version says it was decrypted from
+    (HttpRequest.decrypted): both engines name it the same way."""
+    return "QUICv2" if version == QUIC_V2 else "QUICv1"
 
 # ----------------------------------------------------------------- key schedule
 
@@ -120,7 +137,11 @@ def _hmac_sha256(key: bytes, message: bytes) -> bytes:
 
 
 def _hkdf_expand_label(secret: bytes, label: bytes, length: int) -> bytes:
-    """HKDF-Expand-Label (RFC 8446 s7.1) with an empty context, for lengths up to one SHA-256 block."""
+    """HKDF-Expand-Label (RFC 8446 s7.1) with an empty context, for lengths up to one SHA-256 block.
+
+    The Initial keys' own fast path (every new connection derives five of them); every other
+    derivation uses the general ``tlsdecrypt.kdf.hkdf_expand_label``, tested on RFC 8448.
+    """
     full_label = b"tls13 " + label
     info = struct.pack("!HB", length, len(full_label)) + full_label + b"\x00"
     # HKDF-Expand's first block is HMAC(PRK, info || 0x01); every length here fits in it.
@@ -154,6 +175,170 @@ class _InitialKeys:
         self.iv = int.from_bytes(iv, "big")
         # An ECB encryptor is stateless between blocks, so one serves every packet.
         self.hp: Any = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
+
+
+# ----------------------------------------------------------------- 1-RTT and 0-RTT packet protection
+
+
+# The TLS 1.3 suites as the TLS decryptor defines them (tlsdecrypt/suites.py): QUIC uses their
+# AEAD (RFC 9001 s5.3) and their HKDF hash.  TLS_AES_128_CCM_SHA256 is allowed by RFC 9001 but no
+# QUIC stack in use negotiates it, so it is not tried.
+TLS_AES_128_GCM_SHA256 = SUITES[0x1301]
+TLS_AES_256_GCM_SHA384 = SUITES[0x1302]
+TLS_CHACHA20_POLY1305_SHA256 = SUITES[0x1303]
+
+
+def suites_for_secret(secret: bytes) -> tuple[Suite, ...]:
+    """The suites a traffic secret may belong to.
+
+    A key log names no cipher suite, and the ServerHello that does is encrypted (Handshake
+    packets).  The secret is as long as the suite's hash, which narrows it to one suite
+    (SHA-384) or two (SHA-256); the first packet that authenticates settles which.
+    """
+    if len(secret) == 48:
+        return (TLS_AES_256_GCM_SHA384,)
+    if len(secret) == 32:
+        return (TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256)
+    return ()
+
+
+def packet_protection_keys(suite: Suite, secret: bytes, prefix: bytes = b"quic") -> tuple[bytes, bytes, bytes]:
+    """(key, iv, hp) from a traffic secret (RFC 9001 s5.1; RFC 9369 s3.3.2 labels for v2)."""
+    return (
+        hkdf_expand_label(suite.prf, secret, prefix + b" key", b"", suite.key_length),
+        hkdf_expand_label(suite.prf, secret, prefix + b" iv", b"", suite.iv_length),
+        hkdf_expand_label(suite.prf, secret, prefix + b" hp", b"", suite.key_length),
+    )
+
+
+def next_traffic_secret(suite: Suite, secret: bytes, prefix: bytes = b"quic") -> bytes:
+    """RFC 9001 s6.1: the secret of the next key phase, HKDF-Expand-Label(secret, "quic ku", "", Hash.length)."""
+    return hkdf_expand_label(suite.prf, secret, prefix + b" ku", b"", len(secret))
+
+
+class HeaderProtection:
+    """The header-protection mask of one direction (RFC 9001 s5.4.3 AES, s5.4.4 ChaCha20)."""
+
+    __slots__ = ("_ecb", "_key")
+
+    def __init__(self, suite: Suite, key: bytes) -> None:
+        self._key = key
+        self._ecb: Any = None if suite.cipher == CHACHA20 else Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+
+    def mask(self, sample: bytes) -> bytes:
+        if self._ecb is not None:
+            return bytes(self._ecb.update(sample)[:5])
+        # ChaCha20 with counter = sample[0:4] (little-endian) and nonce = sample[4:16]: exactly the
+        # 16-byte "nonce" that cryptography's ChaCha20 takes (counter first, little-endian).
+        return bytes(Cipher(algorithms.ChaCha20(self._key, sample), mode=None).encryptor().update(bytes(5)))
+
+
+class PacketKeys:
+    """The AEAD and IV of one key phase of one direction."""
+
+    __slots__ = ("aead", "iv")
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        self.aead: Any = ChaCha20Poly1305(key) if suite.cipher == CHACHA20 else AESGCM(key)
+        self.iv = int.from_bytes(iv, "big")
+
+    def open(self, pn: int, header: bytes, ciphertext: bytes) -> bytes | None:
+        """RFC 9001 s5.3: the nonce is the IV XOR the packet number; the header is the associated data."""
+        try:
+            return bytes(self.aead.decrypt((self.iv ^ pn).to_bytes(12, "big"), ciphertext, header))
+        except InvalidTag:
+            return None
+
+
+class _SuiteKeys:
+    """A direction's keys under one suite: header protection, and the current / previous / next key phase."""
+
+    __slots__ = ("current", "hp", "next", "previous", "secret", "suite")
+
+    def __init__(self, suite: Suite, secret: bytes, prefix: bytes) -> None:
+        key, iv, hp = packet_protection_keys(suite, secret, prefix)
+        self.suite = suite
+        self.secret = secret
+        self.hp = HeaderProtection(suite, hp)
+        self.current = PacketKeys(suite, key, iv)
+        self.previous: PacketKeys | None = None
+        self.next: tuple[bytes, PacketKeys] | None = None
+
+    def next_phase(self, prefix: bytes) -> tuple[bytes, PacketKeys]:
+        """The keys of the next key phase; the header-protection key does not change (RFC 9001 s6)."""
+        if self.next is None:
+            secret = next_traffic_secret(self.suite, self.secret, prefix)
+            key, iv, _ = packet_protection_keys(self.suite, secret, prefix)
+            self.next = (secret, PacketKeys(self.suite, key, iv))
+        return self.next
+
+
+class TrafficKeys:
+    """One direction's 1-RTT (or 0-RTT) packet protection from a key log secret, with key updates.
+
+    ``open`` removes header protection, recovers the packet number (RFC 9000 appendix A.3) and
+    decrypts.  Key phase changes (RFC 9001 s6): a packet whose Key Phase bit differs from the
+    current phase is either a late packet of the previous phase (its number is below the first
+    packet of the current phase) or the first of the next phase, whose keys are derived with
+    "quic ku" and kept only if the packet authenticates.
+    """
+
+    __slots__ = ("candidates", "key_updates", "keys", "largest_pn", "phase", "phase_start", "prefix")
+
+    def __init__(self, secret: bytes, prefix: bytes = b"quic") -> None:
+        self.prefix = prefix
+        self.candidates = [_SuiteKeys(suite, secret, prefix) for suite in suites_for_secret(secret)]
+        self.keys: _SuiteKeys | None = self.candidates[0] if len(self.candidates) == 1 else None
+        self.largest_pn = -1
+        self.phase = 0
+        self.phase_start = 0
+        self.key_updates = 0
+
+    def open(self, buf: bytes, start: int, pn_offset: int, end: int, long_header: bool) -> bytes | None:
+        """The payload of the packet at ``buf[start:end]`` whose packet number starts at ``pn_offset``;
+        None when it does not authenticate (wrong key, damaged, or not this direction's)."""
+        if self.keys is not None:
+            return self._open(self.keys, buf, start, pn_offset, end, long_header)
+        for candidate in self.candidates:
+            plain = self._open(candidate, buf, start, pn_offset, end, long_header)
+            if plain is not None:
+                self.keys = candidate
+                self.candidates = [candidate]
+                return plain
+        return None
+
+    def _open(
+        self, keys: _SuiteKeys, buf: bytes, start: int, pn_offset: int, end: int, long_header: bool
+    ) -> bytes | None:
+        sample_at = pn_offset + 4
+        if sample_at + 16 > end:
+            return None
+        mask = keys.hp.mask(buf[sample_at : sample_at + 16])
+        # Long headers protect the low four bits of the first byte, short headers five (key phase).
+        first = buf[start] ^ (mask[0] & (0x0F if long_header else 0x1F))
+        pn_len = (first & 0x03) + 1
+        truncated = int.from_bytes(buf[pn_offset : pn_offset + pn_len], "big") ^ int.from_bytes(
+            mask[1 : 1 + pn_len], "big"
+        )
+        pn = _decode_packet_number(truncated, pn_len, self.largest_pn)
+        header = bytes((first,)) + buf[start + 1 : pn_offset] + truncated.to_bytes(pn_len, "big")
+        ciphertext = buf[pn_offset + pn_len : end]
+        phase = 0 if long_header else (first >> 2) & 1
+        if long_header or phase == self.phase:
+            plain = keys.current.open(pn, header, ciphertext)
+        elif keys.previous is not None and pn < self.phase_start:
+            plain = keys.previous.open(pn, header, ciphertext)
+        else:
+            secret, following = keys.next_phase(self.prefix)
+            plain = following.open(pn, header, ciphertext)
+            if plain is not None:
+                keys.previous, keys.current, keys.secret, keys.next = keys.current, following, secret, None
+                self.phase ^= 1
+                self.phase_start = pn
+                self.key_updates += 1
+        if plain is not None and pn > self.largest_pn:
+            self.largest_pn = pn
+        return plain
 
 
 # ----------------------------------------------------------------- wire helpers
@@ -214,13 +399,30 @@ FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP = 0x1C, 0x1D
 FRAME_DATAGRAM, FRAME_DATAGRAM_LEN = 0x30, 0x31  # RFC 9221
 
 
+StreamFrame = tuple[int, int, bytes, bool]  # (stream id, offset, data, FIN)
+
+
 def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
     """The (offset, data) of every CRYPTO frame in a decrypted packet payload.
 
     Returns the frames read and whether the whole payload was understood.  A
     frame we cannot step over ends the walk: what came before it stands.
     """
+    crypto, _, clean = read_frames(plain, False)
+    return crypto, clean
+
+
+# Set on the list of STREAM frames read_frames returns when the packet closed the connection.
+class StreamFrames(list[StreamFrame]):
+    closed = False
+
+
+def read_frames(plain: bytes, streams: bool = True) -> tuple[list[tuple[int, bytes]], StreamFrames, bool]:
+    """The CRYPTO frames and (with ``streams``) the STREAM frames of a decrypted payload (RFC 9000 s19),
+    and whether the whole payload was understood; ``closed`` on the STREAM frames' list says the
+    packet carried a CONNECTION_CLOSE."""
     frames: list[tuple[int, bytes]] = []
+    stream_frames = StreamFrames()
     i, n = 0, len(plain)
     try:
         while i < n:
@@ -252,17 +454,24 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
                 for _ in range(2 * ranges + (3 if ftype == FRAME_ACK_ECN else 0)):
                     _, i = _varint(plain, i)  # gap/length pairs, then the ECN counts
             elif ftype in (FRAME_CONNECTION_CLOSE, FRAME_CONNECTION_CLOSE_APP):
-                return frames, True  # nothing after a close matters
+                stream_frames.closed = True
+                return frames, stream_frames, True  # nothing after a close matters
             elif ftype == FRAME_NEW_TOKEN:
                 length, i = _varint(plain, i)
                 i += length
-            elif 0x08 <= ftype <= 0x0F:  # STREAM, with OFF/LEN/FIN bits
-                _, i = _varint(plain, i)
+            elif 0x08 <= ftype <= 0x0F:  # STREAM, with OFF (0x04), LEN (0x02) and FIN (0x01) bits
+                stream_id, i = _varint(plain, i)
+                offset = 0
                 if ftype & 0x04:
-                    _, i = _varint(plain, i)
-                if not ftype & 0x02:
-                    return frames, True  # no Length: the data runs to the end
-                length, i = _varint(plain, i)
+                    offset, i = _varint(plain, i)
+                if ftype & 0x02:
+                    length, i = _varint(plain, i)
+                    if i + length > n:
+                        raise QuicFormatError("STREAM frame runs past the end")
+                else:
+                    length = n - i  # no Length: the data runs to the end of the packet
+                if streams:
+                    stream_frames.append((stream_id, offset, plain[i : i + length], bool(ftype & 0x01)))
                 i += length
             elif ftype == FRAME_NEW_CONNECTION_ID:
                 _, i = _varint(plain, i)
@@ -271,15 +480,15 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
             elif ftype in (FRAME_PATH_CHALLENGE, FRAME_PATH_RESPONSE):
                 i += 8
             elif ftype == FRAME_DATAGRAM:
-                return frames, True
+                return frames, stream_frames, True
             elif ftype == FRAME_DATAGRAM_LEN:
                 length, i = _varint(plain, i)
                 i += length
             else:
-                return frames, False
+                return frames, stream_frames, False
     except (IndexError, QuicFormatError):
-        return frames, False
-    return frames, i == n
+        return frames, stream_frames, False
+    return frames, stream_frames, i == n
 
 
 # ----------------------------------------------------------------- per-connection state
@@ -288,7 +497,7 @@ def crypto_frames(plain: bytes) -> tuple[list[tuple[int, bytes]], bool]:
 class _Connection:
     """One client connection's Initial keys and the part of its ClientHello seen so far."""
 
-    __slots__ = ("done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
+    __slots__ = ("client_cid", "done", "keys", "largest_pn", "pending", "pending_bytes", "prefix", "version")
 
     def __init__(self, version: QuicVersion, keys: _InitialKeys) -> None:
         self.version = version
@@ -298,6 +507,7 @@ class _Connection:
         self.pending: dict[int, bytes] = {}  # fragments beyond the prefix, by offset
         self.pending_bytes = 0
         self.done = False
+        self.client_cid = b""  # the client's own connection id (SCID): what the server's packets carry
 
     @property
     def buffered(self) -> int:
@@ -332,7 +542,153 @@ class _Connection:
         self.pending_bytes = 0
 
 
+class StreamBuffer:
+    """One QUIC stream's bytes put back in order (RFC 9000 s2.2): frames may come out of order,
+    repeat or overlap (retransmissions); bytes beyond a gap wait, bounded."""
+
+    __slots__ = ("fin_offset", "next_offset", "pending", "pending_bytes")
+
+    MAX_PENDING_BYTES = 256 * 1024
+
+    def __init__(self) -> None:
+        self.next_offset = 0
+        self.pending: dict[int, bytes] = {}
+        self.pending_bytes = 0
+        self.fin_offset: int | None = None
+
+    def add(self, offset: int, data: bytes, fin: bool) -> tuple[bytes, bool] | None:
+        """The bytes that became contiguous and whether the stream is now whole; None when the
+        gap before them holds more than MAX_PENDING_BYTES (the stream cannot be read)."""
+        if fin:
+            self.fin_offset = offset + len(data)
+        end = offset + len(data)
+        if end > self.next_offset:
+            if offset > self.next_offset:
+                old = self.pending.get(offset)
+                if old is None or len(old) < len(data):
+                    self.pending[offset] = data
+                    self.pending_bytes += len(data) - (len(old) if old is not None else 0)
+                    if self.pending_bytes > self.MAX_PENDING_BYTES:
+                        return None
+                return b"", False
+            parts = [data[self.next_offset - offset :]]
+            self.next_offset = end
+            while self.pending:
+                ready = [off for off in self.pending if off <= self.next_offset]
+                if not ready:
+                    break
+                for off in sorted(ready):
+                    piece = self.pending.pop(off)
+                    self.pending_bytes -= len(piece)
+                    if off + len(piece) > self.next_offset:
+                        parts.append(piece[self.next_offset - off :])
+                        self.next_offset = off + len(piece)
+            new = b"".join(parts)
+        else:
+            new = b""
+        return new, self.fin_offset is not None and self.next_offset >= self.fin_offset
+
+
+class _Session:
+    """A connection being decrypted with the key log's secrets: its keys, streams and HTTP/3 layer."""
+
+    __slots__ = (
+        "cids",
+        "client_cid_len",
+        "early",
+        "failed",
+        "finished",
+        "flow",
+        "held",
+        "http3",
+        "one_rtt_seen",
+        "paths",
+        "secrets",
+        "server_cid_len",
+        "streams",
+        "to_client",
+        "to_server",
+        "version",
+    )
+
+    def __init__(
+        self,
+        flow: FlowTuple,
+        version: QuicVersion,
+        client_cid_len: int,
+        secrets: Mapping[str, bytes],
+        anomalies: Anomalies,
+    ) -> None:
+        self.flow = flow  # oriented from the client
+        self.client_cid_len = client_cid_len
+        self.server_cid_len: int | None = None  # learned from the server's long-header packets
+        self.secrets = secrets
+        self.http3 = Http3Connection(anomalies)
+        self.version = version
+        self._keys_for(version)
+        # 0-RTT is protected under the client's first version whatever the server chooses (RFC 9368 s4).
+        early_secret = secrets.get(CLIENT_EARLY_TRAFFIC_SECRET)
+        self.early = TrafficKeys(early_secret, version.label_prefix) if early_secret else None
+        self.streams: OrderedDict[int, StreamBuffer] = OrderedDict()
+        # Streams read to their end: a late retransmission of one must not start it again.
+        self.finished: OrderedDict[int, None] = OrderedDict()
+        self.paths: tuple[_Path, _Path] | None = None
+        self.failed = False  # a packet failed to decrypt (wrong key, damaged)
+        self.one_rtt_seen = False
+        self.held = 0  # bytes held (stream gaps, request bodies) when last measured
+        self.cids: list[bytes] = []  # connection ids it is followed by (off port 443)
+
+    def buffered(self) -> int:
+        return sum(b.pending_bytes for b in self.streams.values()) + self.http3.buffered()
+
+    def _keys_for(self, version: QuicVersion) -> None:
+        prefix = version.label_prefix
+        self.to_server = TrafficKeys(self.secrets[CLIENT_TRAFFIC_SECRET_0], prefix)
+        server_secret = self.secrets.get(SERVER_TRAFFIC_SECRET_0)
+        self.to_client: TrafficKeys | None = TrafficKeys(server_secret, prefix) if server_secret else None
+        # What the report says the requests were decrypted from.
+        self.http3.decrypted_from = decrypted_label(version.number)
+
+    def server_chose(self, version: QuicVersion) -> None:
+        """The server's long-header packets carry another version than the client's first Initial:
+        compatible version negotiation (RFC 9368) switched the connection, and the 1-RTT keys
+        use the chosen version's labels (v1 "quic", v2 "quicv2")."""
+        if version is not self.version and not self.one_rtt_seen:
+            self.version = version
+            self._keys_for(version)
+
+
 _ConnKey = tuple[Tunnel | None, str, int, bytes]
+_Path = tuple[Tunnel | None, str, int, str, int]
+
+
+def _usable(secrets: Mapping[str, bytes]) -> bool:
+    secret = secrets.get(CLIENT_TRAFFIC_SECRET_0)
+    return bool(secret) and bool(suites_for_secret(secret or b""))
+
+
+class _Waiting:
+    """A connection whose secrets are not in the key log yet, in a capture with DSBs: its datagrams
+    (both directions) are held, up to MAX_BYTES, until a later DSB brings the secrets."""
+
+    __slots__ = ("client_cid", "client_random", "datagrams", "decryption", "flow", "size", "tunnel", "version")
+
+    MAX_BYTES = 256 * 1024
+
+    def __init__(self, client_random: bytes, version: QuicVersion, client_cid: bytes, flow: FlowTuple) -> None:
+        self.client_random = client_random
+        self.version = version
+        self.client_cid = client_cid
+        self.flow = flow
+        self.datagrams: list[tuple[bytes, PacketContext]] = []
+        self.size = 0
+        self.tunnel: Tunnel | None = None
+        self.decryption: DecryptionContext | None = None
+
+    def paths(self, tunnel: Tunnel | None) -> tuple[_Path, _Path]:
+        self.tunnel = tunnel
+        flow = self.flow
+        return (tunnel, flow.src, flow.sport, flow.dst, flow.dport), (tunnel, flow.dst, flow.dport, flow.src, flow.sport)
 _Endpoint = tuple[Tunnel | None, str, int]
 
 
@@ -348,6 +704,14 @@ class QuicDecoder(DatagramDecoder):
     MAX_CONNECTIONS = 16384
     MAX_BUFFERED_BYTES = 8 * 1024 * 1024
     MAX_SERVERS = 16384
+    # Connections decrypted at once (each holds keys, stream buffers, a QPACK table): the one
+    # idle longest is let go first.
+    MAX_SESSIONS = 1024
+    MAX_STREAMS_PER_SESSION = 512
+    MAX_FINISHED_STREAMS = 4096
+    # Bytes all decrypted connections may hold (out-of-order stream data, request bodies being
+    # read): beyond it the connections idle longest are let go, counted.
+    MAX_HELD_BYTES = 64 * 1024 * 1024
 
     def __init__(self, anomalies: Anomalies) -> None:
         super().__init__(anomalies)
@@ -358,6 +722,16 @@ class QuicDecoder(DatagramDecoder):
         # Endpoints seen answering client Initials: their own Initials are skipped unread.
         self._servers: OrderedDict[tuple[Tunnel | None, str, int], None] = OrderedDict()
         self._buffered = 0
+        # Both directions' 5-tuples of every connection being decrypted, least recently used first.
+        self._paths: OrderedDict[_Path, _Session] = OrderedDict()
+        self.key_updates = 0  # key phase changes of the client's packets, in connections let go
+        self._held = 0  # what the decrypted connections hold, in bytes
+        # Connections decrypted off port 443, by the connection ids their packets carry, and the
+        # lengths of those ids (a short header does not say how long its connection id is).
+        self._followed: dict[bytes, _Session] = {}
+        self._followed_lengths: dict[int, int] = {}
+        # Connections whose secrets may still come (the capture has DSBs), by both address pairs.
+        self._waiting: OrderedDict[_Path, _Waiting] = OrderedDict()
 
     # ------------------------------------------------------------- sniffing
 
@@ -387,16 +761,47 @@ class QuicDecoder(DatagramDecoder):
 
     # ------------------------------------------------------------- decoding
 
+    def follows(self, payload: bytes) -> bool:
+        """A packet of a connection decrypted off port 443, by the connection id it carries: the
+        packet decoder sends only sniffed client Initials here otherwise."""
+        if not self._followed or len(payload) < 2:
+            return False
+        if payload[0] & 0x80:
+            dcid_len = payload[5] if len(payload) > 5 else 0
+            return bytes(payload[6 : 6 + dcid_len]) in self._followed
+        return any(bytes(payload[1 : 1 + length]) in self._followed for length in self._followed_lengths)
+
+    def _follow(self, session: _Session, cid: bytes) -> None:
+        if not cid or cid in self._followed:
+            return  # a zero-length id tells no connection from another
+        self._followed[cid] = session
+        self._followed_lengths[len(cid)] = self._followed_lengths.get(len(cid), 0) + 1
+        session.cids.append(cid)
+
     def wants(self, payload: bytes) -> bool:
-        """Short-header (1-RTT) packets carry nothing we can read: refused on the first byte,
-        before the engine builds a context for them."""
-        return payload[0] >= 0x80 if payload else False
+        """Short-header (1-RTT) packets carry nothing we can read without keys: refused on the
+        first byte, before the engine builds a context for them, unless a connection is being
+        decrypted."""
+        return (payload[0] >= 0x80 or bool(self._paths) or bool(self._waiting)) if payload else False
 
     def decode(self, payload: bytes, ctx: PacketContext) -> Sequence[Event]:
-        # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.
-        if not payload or payload[0] < 0x80:
+        if not payload:
             return ()
         flow = ctx.flow
+        if self._paths:
+            path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
+            session = self._paths.get(path)
+            if session is not None:
+                self._paths.move_to_end(path)
+                return self._session_datagram(payload, ctx, session)
+        if self._waiting:
+            waiting = self._waiting.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if waiting is not None:
+                waiting.decryption = ctx.decryption
+                return self._wait(payload, ctx, waiting)
+        # Short-header (1-RTT) packets, the bulk of QUIC traffic: one comparison.
+        if payload[0] < 0x80:
+            return ()
         # The server's packets: it answers from 443.  (Both ends on 443 is left to decrypt.)
         if flow.sport == QUIC_PORT and flow.dport != QUIC_PORT:
             return ()
@@ -416,6 +821,14 @@ class QuicDecoder(DatagramDecoder):
                 break
             if offset < 0:
                 break
+        if self._waiting:
+            waiting = self._waiting.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if waiting is not None and not waiting.datagrams:
+                # The datagram whose ClientHello started the wait: its coalesced 0-RTT packets
+                # are read with the rest when the secrets come.
+                waiting.decryption = ctx.decryption
+                waiting.datagrams.append((payload, ctx))
+                waiting.size += len(payload)
         return events
 
     def _packet(self, buf: bytes, start: int, ctx: PacketContext, events: list[Event]) -> int:
@@ -447,7 +860,14 @@ class QuicDecoder(DatagramDecoder):
         if end > len(buf):
             raise QuicFormatError("packet runs past the datagram")
         if ptype == version.initial_type:
-            self._initial(buf, start, pn_offset, end, version, dcid, ctx, events)
+            scid = buf[start + 7 + dcid_len : start + 7 + dcid_len + scid_len]
+            self._initial(buf, start, pn_offset, end, version, dcid, scid, ctx, events)
+        elif ptype == version.zero_rtt_type and self._paths:
+            # 0-RTT coalesced after the Initial whose ClientHello just opened the session.
+            flow = ctx.flow
+            session = self._paths.get((ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport))
+            if session is not None:
+                self._zero_rtt(session, buf, start, pn_offset, end, ctx, events)
         return end  # Handshake and 0-RTT packets are stepped over
 
     def _initial(
@@ -458,6 +878,7 @@ class QuicDecoder(DatagramDecoder):
         end: int,
         version: QuicVersion,
         dcid: bytes,
+        scid: bytes,
         ctx: PacketContext,
         events: list[Event],
     ) -> None:
@@ -477,6 +898,7 @@ class QuicDecoder(DatagramDecoder):
                 return
             if conn.done:
                 return
+        conn.client_cid = scid
         fragments, clean = crypto_frames(plain)
         if not clean:
             self.anomalies.add("quic_frame_malformed")
@@ -599,6 +1021,7 @@ class QuicDecoder(DatagramDecoder):
         except TlsFormatError:
             self.anomalies.add("quic_client_hello_malformed")
             return None
+        self._start_session(conn, body[2:34], ctx)  # legacy_version (2 bytes), then the random
         return QuicInitial(
             **ctx.header(),
             version=f"0x{conn.version.number:08x}",
@@ -614,3 +1037,280 @@ class QuicDecoder(DatagramDecoder):
         self._buffered -= conn.buffered
         conn.release()
         conn.done = True
+
+    # ------------------------------------------------------------- 1-RTT with the lab's keys
+
+    def _start_session(self, conn: _Connection, client_random: bytes, ctx: PacketContext) -> None:
+        """The ClientHello is read: decrypt the rest of the connection if the key log has its secrets."""
+        decryption = ctx.decryption
+        if decryption is None:
+            return  # decoding without a capture's decryption context (unit tests of Initials)
+        secrets = decryption.secrets(client_random)
+        if not _usable(secrets):
+            flow = ctx.flow
+            if decryption.secrets_may_follow and flow.dport == QUIC_PORT:
+                # The capture has had a Decryption Secrets Block: a recorder may write this
+                # connection's secrets after its handshake.  Its datagrams wait for them, bounded.
+                waiting = _Waiting(client_random, conn.version, conn.client_cid, flow)
+                for path in waiting.paths(ctx.tunnel):
+                    self._waiting[path] = waiting
+                while len(self._waiting) > 2 * self.MAX_SESSIONS:
+                    _, old = self._waiting.popitem(last=False)
+                    self._stop_waiting(old, decryption)
+                return
+            decryption.unreadable("quic")  # the report says how many, and how to get keys
+            return
+        self._open_session(ctx, conn.version, conn.client_cid, secrets, decryption)
+
+    def _open_session(
+        self,
+        ctx: PacketContext,
+        version: QuicVersion,
+        client_cid: bytes,
+        secrets: Mapping[str, bytes],
+        decryption: DecryptionContext,
+    ) -> _Session:
+        flow = ctx.flow
+        session = _Session(flow, version, len(client_cid), secrets, self.anomalies)
+        forward: _Path = (ctx.tunnel, flow.src, flow.sport, flow.dst, flow.dport)
+        backward: _Path = (ctx.tunnel, flow.dst, flow.dport, flow.src, flow.sport)
+        for path in (forward, backward):
+            old = self._paths.pop(path, None)
+            if old is not None:
+                self._forget(old)  # the same client port opened a new connection
+        session.paths = (forward, backward)
+        self._paths[forward] = session
+        self._paths[backward] = session
+        if flow.dport != QUIC_PORT:
+            # Not on 443: the packet decoder asks ``follows`` for this connection's packets, by
+            # the connection ids they carry (the client's, for the server's packets).
+            self._follow(session, client_cid)
+        decryption.decrypted("quic")
+        while len(self._paths) > 2 * self.MAX_SESSIONS:
+            _, old = self._paths.popitem(last=False)
+            self.anomalies.add("quic_session_evicted")
+            self._forget(old)
+        return session
+
+    def _wait(self, payload: bytes, ctx: PacketContext, waiting: _Waiting) -> Sequence[Event]:
+        """A datagram of a connection whose secrets may still come in a DSB: hold it, or, once the
+        secrets are there, open the session and read everything held, in order."""
+        decryption = ctx.decryption
+        if decryption is None:
+            return ()
+        secrets = decryption.secrets(waiting.client_random)
+        if not _usable(secrets):
+            if waiting.size + len(payload) > _Waiting.MAX_BYTES:
+                self.anomalies.add("quic_secrets_wait_overflow")
+                self._stop_waiting(waiting, decryption)
+                return ()
+            waiting.datagrams.append((payload, ctx))
+            waiting.size += len(payload)
+            return ()
+        for path in waiting.paths(ctx.tunnel):
+            self._waiting.pop(path, None)
+        client_ctx = PacketContext(ctx.ts, ctx.capture, ctx.frame, waiting.flow, ctx.tunnel, decryption)
+        session = self._open_session(client_ctx, waiting.version, waiting.client_cid, secrets, decryption)
+        events: list[Event] = []
+        for held, held_ctx in [*waiting.datagrams, (payload, ctx)]:
+            if session.paths is None:
+                break  # closed (CONNECTION_CLOSE) or evicted while replaying
+            events.extend(self._session_datagram(held, held_ctx, session))
+        return events
+
+    def _stop_waiting(self, waiting: _Waiting, decryption: DecryptionContext | None) -> None:
+        """The secrets never came: the connection is counted as not read."""
+        for path in waiting.paths(waiting.tunnel):
+            if self._waiting.get(path) is waiting:
+                del self._waiting[path]
+        waiting.datagrams = []
+        if decryption is not None:
+            decryption.unreadable("quic")
+
+    def _forget(self, session: _Session) -> None:
+        if session.paths is None:
+            return  # already let go
+        self.key_updates += session.to_server.key_updates
+        self._held -= session.held
+        session.held = 0
+        session.http3.close()
+        for path in session.paths:
+            if self._paths.get(path) is session:
+                del self._paths[path]
+        session.paths = None
+        for cid in session.cids:
+            if self._followed.pop(cid, None) is not None:
+                self._followed_lengths[len(cid)] -= 1
+                if not self._followed_lengths[len(cid)]:
+                    del self._followed_lengths[len(cid)]
+        session.cids = []
+
+    def _session_datagram(self, payload: bytes, ctx: PacketContext, session: _Session) -> Sequence[Event]:
+        """Every packet of a datagram of a connection being decrypted (RFC 9000 s12.2: long-header
+        packets first, a short-header packet last, running to the end of the datagram)."""
+        flow = ctx.flow
+        from_client = flow.sport == session.flow.sport and flow.src == session.flow.src
+        events: list[Event] = []
+        offset, n = 0, len(payload)
+        while offset < n:
+            if payload[offset] & 0x80:
+                try:
+                    header = _long_header(payload, offset)
+                except (IndexError, QuicFormatError):
+                    self.anomalies.add("quic_truncated")
+                    break
+                if header is None:
+                    break  # a Retry, an unknown version, or impossible connection-id lengths
+                version, ptype, scid, pn_offset, end = header
+                if not from_client:
+                    if session.server_cid_len is None:
+                        # The server's own connection id: what the client's 1-RTT packets carry.
+                        session.server_cid_len = len(scid)
+                        if session.flow.dport != QUIC_PORT:
+                            self._follow(session, scid)
+                    session.server_chose(version)
+                if from_client and ptype == version.zero_rtt_type:
+                    self._zero_rtt(session, payload, offset, pn_offset, end, ctx, events)
+                offset = end
+                continue
+            if _NOT_PADDING.search(payload, offset) is None:
+                # Zeros to the end: the padding a client adds after coalesced packets to fill a
+                # datagram (RFC 9000 s14.1), not a packet.  (The fixed bit does not tell: RFC 9287
+                # lets endpoints that negotiated it send packets with the bit cleared.)
+                break
+            cid_len = session.server_cid_len if from_client else session.client_cid_len
+            if cid_len is None:
+                self.anomalies.add("quic_short_header_before_handshake")
+                break
+            session.one_rtt_seen = True
+            keys = session.to_server if from_client else session.to_client
+            # The server's packets matter only until its HTTP/3 SETTINGS are read.
+            if keys is not None and (from_client or session.http3.needs_server):
+                self._protected(session, keys, payload, offset, offset + 1 + cid_len, n, False, ctx, from_client, events)
+            break
+        return events
+
+    def _zero_rtt(
+        self, session: _Session, buf: bytes, start: int, pn_offset: int, end: int, ctx: PacketContext, events: list[Event]
+    ) -> None:
+        if session.early is None:
+            # The key log has the connection's traffic secrets but not its early one.
+            self.anomalies.add("quic_0rtt_without_early_secret")
+            return
+        self._protected(session, session.early, buf, start, pn_offset, end, True, ctx, True, events)
+
+    def _protected(
+        self,
+        session: _Session,
+        keys: TrafficKeys,
+        buf: bytes,
+        start: int,
+        pn_offset: int,
+        end: int,
+        long_header: bool,
+        ctx: PacketContext,
+        from_client: bool,
+        events: list[Event],
+    ) -> None:
+        """Decrypt one 0-RTT or 1-RTT packet and pass its STREAM frames to HTTP/3."""
+        plain = keys.open(buf, start, pn_offset, end, long_header)
+        if plain is None:
+            self.anomalies.add("quic_packet_undecryptable")
+            if not session.failed and ctx.decryption is not None:
+                session.failed = True
+                ctx.decryption.failed("quic")  # once per connection: the report's warning counts connections
+            return
+        _, frames, clean = read_frames(plain)
+        if not clean:
+            self.anomalies.add("quic_frame_malformed")
+        if not frames:
+            if frames.closed:
+                self._forget(session)  # CONNECTION_CLOSE: what it still waited on is counted
+            return
+        at = PacketContext(ctx.ts, ctx.capture, ctx.frame, session.flow, ctx.tunnel)
+        streams = session.streams
+        for stream_id, offset, data, fin in frames:
+            # Responses (server data on client-initiated bidirectional streams) are not read.
+            if not from_client and not stream_id & 0x02:
+                continue
+            if stream_id in session.finished:
+                continue  # a retransmission of a stream already read to its end
+            buffer = streams.get(stream_id)
+            if buffer is None:
+                buffer = streams[stream_id] = StreamBuffer()
+                if len(streams) > self.MAX_STREAMS_PER_SESSION:
+                    old_id, _ = streams.popitem(last=False)
+                    self.anomalies.add("quic_stream_evicted")
+                    session.http3.stream_reset(old_id)
+            else:
+                streams.move_to_end(stream_id)
+            result = buffer.add(offset, data, fin)
+            if result is None:
+                self.anomalies.add("quic_stream_buffer_overflow")
+                del streams[stream_id]
+                session.http3.stream_reset(stream_id)
+                self._finish_stream(session, stream_id)
+                continue
+            new, ended = result
+            if new or ended:
+                events.extend(session.http3.stream_data(stream_id, new, ended, from_client, at))
+            if ended:
+                del streams[stream_id]
+                self._finish_stream(session, stream_id)
+        held = session.buffered()
+        self._held += held - session.held
+        session.held = held
+        if frames.closed:
+            self._forget(session)  # CONNECTION_CLOSE: what it still waited on is counted
+        elif self._held > self.MAX_HELD_BYTES:
+            self._evict_held(session)
+
+    def _evict_held(self, current: _Session) -> None:
+        """Let go of the connections idle longest until the bytes held fit again."""
+        for path in list(self._paths):
+            if self._held <= self.MAX_HELD_BYTES:
+                return
+            session = self._paths.get(path)
+            if session is None or session is current:
+                continue
+            self.anomalies.add("quic_session_evicted")
+            self._forget(session)
+
+    def _finish_stream(self, session: _Session, stream_id: int) -> None:
+        session.finished[stream_id] = None
+        if len(session.finished) > self.MAX_FINISHED_STREAMS:
+            session.finished.popitem(last=False)
+
+    def finish(self) -> None:
+        """The capture ended: count the key updates and unfinished requests of the connections still
+        open, and the connections whose secrets never came as not read."""
+        for waiting in {id(w): w for w in self._waiting.values()}.values():
+            self._stop_waiting(waiting, waiting.decryption)
+        for session in {id(s): s for s in self._paths.values()}.values():
+            self._forget(session)
+
+
+def _long_header(buf: bytes, start: int) -> tuple[QuicVersion, int, bytes, int, int] | None:
+    """(version, packet type, SCID, packet-number offset, end) of the long-header packet at
+    ``start`` (RFC 9000 s17.2); None for a Retry, an unknown version or impossible CID lengths."""
+    version = VERSIONS.get(buf[start + 1 : start + 5])
+    if version is None:
+        return None
+    ptype = (buf[start] & 0x30) >> 4
+    dcid_len = buf[start + 5]
+    if dcid_len > 20:
+        return None
+    i = start + 6 + dcid_len
+    scid_len = buf[i]
+    if scid_len > 20 or ptype == version.retry_type:
+        return None
+    scid = buf[i + 1 : i + 1 + scid_len]
+    i += 1 + scid_len
+    if ptype == version.initial_type:
+        token_len, i = _varint(buf, i)
+        i += token_len
+    length, pn_offset = _varint(buf, i)
+    end = pn_offset + length
+    if end > len(buf):
+        raise QuicFormatError("packet runs past the datagram")
+    return version, ptype, scid, pn_offset, end

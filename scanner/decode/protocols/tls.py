@@ -3,7 +3,10 @@ and the JA4 (FoxIO technical_details/JA4.md) and JA3 fingerprints.
 
 Only the client's first flight is read: once the ClientHello is parsed the
 direction is marked done and the rest of the (encrypted) connection is skipped
-without buffering.  ``parse_client_hello`` is shared with QUIC (quic.py), whose
+without buffering, unless the capture's key log has the connection's secrets
+(matched by the ClientHello's random): then the client's records go to a
+decrypting session (tlsdecrypt/session.py) and the server's ServerHello is read
+for it.  ``parse_client_hello`` is shared with QUIC (quic.py), whose
 CRYPTO frames carry the same handshake message.
 """
 
@@ -13,12 +16,21 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scanner.decode.protocols.base import Anomalies, StreamContext, StreamDecoder
+from scanner.decode.tlsdecrypt.suites import VERSION_NAMES
 from scanner.model import Event, TlsClientHello
 
+if TYPE_CHECKING:
+    # Imported where used: tlsdecrypt.session reads the HTTP decoders of this package, so a
+    # module-level import would make a cycle for whoever imports the session first.
+    from scanner.decode.tlsdecrypt.session import TlsSession
+
+CHANGE_CIPHER_SPEC = 0x14
 HANDSHAKE = 0x16
 CLIENT_HELLO = 1
+SERVER_HELLO = 2
 EXT_SNI = 0x0000
 EXT_GROUPS = 0x000A
 EXT_EC_POINT_FORMATS = 0x000B
@@ -32,7 +44,6 @@ MAX_CLIENT_HELLO = 64 * 1024
 
 _JA4_VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
                  0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3"}
-_VERSION_NAMES = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1.0", 0x0300: "SSLv3"}
 _U16 = struct.Struct("!H")
 
 
@@ -60,7 +71,7 @@ class ClientHello:
         return max(offered) if offered else self.legacy_version
 
     def version_name(self) -> str:
-        return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
+        return VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
 
     def ja4(self, transport: str = "t") -> str:
         """JA4 = a_b_c (FoxIO JA4.md): transport+version+sni+counts+alpn, ciphers hash, extensions hash."""
@@ -195,7 +206,10 @@ def _parse_client_hello(body: bytes) -> ClientHello:
 
 
 class TlsDecoder(StreamDecoder):
-    """Reads TLS records until the ClientHello is complete, then stops."""
+    """Reads TLS records until the ClientHello is complete; then, when the capture's key log has
+    the connection's secrets, hands the client's records to a decrypting session (tlsdecrypt/),
+    else stops, so that the encrypted bulk is skipped without buffering.  On the server side it
+    reads the ServerHello only when a session waits for it."""
 
     name = "tls"
     sniff_order = 10
@@ -205,6 +219,8 @@ class TlsDecoder(StreamDecoder):
         super().__init__(ctx, anomalies)
         self._records = b""  # raw record bytes not yet consumed
         self._handshake = b""  # handshake payload gathered from records
+        self._session: TlsSession | None = None  # the client side of a connection being decrypted
+        self._waiting: TlsSession | None = None  # the server side: the session its hello goes to
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
@@ -214,41 +230,128 @@ class TlsDecoder(StreamDecoder):
         return len(head) >= 3 and head[0] == HANDSHAKE and head[1] == 3 and head[2] <= 4
 
     def feed(self, data: bytes, ts: float, frame: int) -> Sequence[Event]:
+        session = self._session
+        if session is not None:
+            decrypted = session.feed(data, ts, frame)
+            self.done = session.done
+            return decrypted
         buf = self._records + data if self._records else data
         offset = 0
-        while len(buf) - offset >= 5:
+        events: list[Event] = []
+        while len(buf) - offset >= 5 and not self.done:
             content_type = buf[offset]
             length = (buf[offset + 3] << 8) | buf[offset + 4]
             if content_type != HANDSHAKE:
+                if self._waiting is not None and content_type == CHANGE_CIPHER_SPEC:
+                    offset += 5 + length  # after a HelloRetryRequest (RFC 8446 D.4)
+                    continue
                 self.done = True
-                return ()
+                return events
             if len(buf) - offset - 5 < length:
                 break
             self._handshake += buf[offset + 5 : offset + 5 + length]
             offset += 5 + length
+            events += self._handshake_read(buf[offset:], ts, frame)
+            if self._session is not None:
+                return events  # the records after the ClientHello went to the session
         self._records = buf[offset:]
+        if not self.done and len(self._records) + len(self._handshake) > MAX_CLIENT_HELLO:
+            self.anomalies.add("tls_client_hello_too_long")
+            self.done = True
+        return events
+
+    def _handshake_read(self, rest: bytes, ts: float, frame: int) -> list[Event]:
+        """Look at the handshake bytes gathered so far; ``rest``: the record bytes after them."""
         hs = self._handshake
-        if len(hs) >= 4:
-            if hs[0] != CLIENT_HELLO:
-                self.done = True  # ServerHello or a later message: nothing for us
-                return ()
+        while len(hs) >= 4 and not self.done:
             msg_len = (hs[1] << 16) | (hs[2] << 8) | hs[3]
             if msg_len > MAX_CLIENT_HELLO:
                 self.anomalies.add("tls_client_hello_too_long")
                 self.done = True
-                return ()
-            if len(hs) >= 4 + msg_len:
-                self.done = True
-                self._records = self._handshake = b""
-                try:
-                    hello = parse_client_hello(hs[4 : 4 + msg_len])
-                except TlsFormatError:
-                    self.anomalies.add("tls_client_hello_malformed")
-                    return ()
-                return (self._event(hello, ts, frame),)
-        if len(self._records) + len(self._handshake) > MAX_CLIENT_HELLO:
-            self.anomalies.add("tls_client_hello_too_long")
-            self.done = True
+                return []
+            if len(hs) < 4 + msg_len:
+                return []
+            if hs[0] == CLIENT_HELLO:
+                self._handshake = b""
+                return self._client_hello(hs[4 : 4 + msg_len], rest, ts, frame)
+            if hs[0] == SERVER_HELLO:
+                body = hs[4 : 4 + msg_len]
+                self._handshake = hs = hs[4 + msg_len :]
+                events = self._server_hello(body, ts, frame)
+                if self._waiting is None:
+                    self.done = True
+                    self._handshake = b""
+                    return events
+                continue  # a HelloRetryRequest: the real ServerHello follows
+            self.done = True  # a later handshake message: nothing for us
+        return []
+
+    def _server_hello(self, body: bytes, ts: float, frame: int) -> list[Event]:
+        """Give the ServerHello to the session that waits for it, if any (one dict lookup)."""
+        from scanner.decode.tlsdecrypt.session import TlsSession, parse_server_hello
+
+        session = self._waiting
+        if session is None:
+            decryption = self.ctx.decryption
+            if decryption is None or not len(decryption.tls):
+                return []
+            found = decryption.tls.pop((self.ctx.flow.reversed(), self.ctx.tunnel))
+            if not isinstance(found, TlsSession):
+                return []
+            session = found
+        hello = parse_server_hello(body)
+        if hello is None:
+            self.anomalies.add("tls_server_hello_malformed")
+            self._waiting = None
+            return []
+        self._waiting = session if hello.retry else None
+        return session.server_hello(hello, ts, frame)
+
+    def _client_hello(self, body: bytes, rest: bytes, ts: float, frame: int) -> list[Event]:
+        self.done = True
+        self._records = b""
+        try:
+            hello = parse_client_hello(body)
+        except TlsFormatError:
+            self.anomalies.add("tls_client_hello_malformed")
+            return []
+        events: list[Event] = [self._event(hello, ts, frame)]
+        decryption = self.ctx.decryption
+        if decryption is None:
+            return events
+        client_random = body[2:34]
+        secrets = decryption.secrets(client_random)
+        if not secrets and not decryption.secrets_may_follow:
+            decryption.unreadable("tls")  # the report says how many, and how a lab gets keys
+            return events
+        from scanner.decode.tlsdecrypt.session import TlsSession
+
+        session = TlsSession(self.ctx, self.anomalies, decryption, client_random, secrets)
+        decryption.tls.add((self.ctx.flow, self.ctx.tunnel), session)
+        self._session = session
+        self.done = False
+        if rest:
+            events += session.feed(rest, ts, frame)
+            self.done = session.done
+        return events
+
+    def gap(self, ts: float, frame: int) -> None:
+        if self._session is not None:
+            self._session.gap(ts, frame)  # not done: what was read is reported at finish
+            return
+        self.done = True
+
+    def finish(self, ts: float, frame: int) -> Sequence[Event]:
+        session = self._session
+        if session is not None:
+            self._session = None
+            decryption = self.ctx.decryption
+            if decryption is not None:
+                decryption.tls.pop((self.ctx.flow, self.ctx.tunnel))  # keys live as long as the connection
+            return session.finish(ts, frame)
+        # Bytes of a first record not yet whole count too (a hello cut inside its first record).
+        if (self._handshake or self._records) and not self.done:
+            self.anomalies.add("tls_client_hello_incomplete")
         return ()
 
     def _event(self, hello: ClientHello, ts: float, frame: int) -> TlsClientHello:
@@ -260,9 +363,3 @@ class TlsDecoder(StreamDecoder):
             ja3=hello.ja3(),
             version=hello.version_name(),
         )
-
-    def finish(self, ts: float, frame: int) -> Sequence[Event]:
-        # Bytes of a first record not yet whole count too (a hello cut inside its first record).
-        if (self._handshake or self._records) and not self.done:
-            self.anomalies.add("tls_client_hello_incomplete")
-        return ()

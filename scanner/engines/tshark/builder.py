@@ -48,6 +48,9 @@ class FrameContext(PacketContext):
     # The frame where a PDU reassembled from several TCP segments started (tcp.segment),
     # when it is not this one: HttpRequest.first_frame.
     first_frame: int | None = None
+    # What the frame's application data was decrypted from with the key log ("TLSv1.3"), set by
+    # the TLS builder's ``annotate`` when tshark decrypted it: the events' ``decrypted``.
+    decrypted: str | None = None
 
 
 class LayerBuilder:
@@ -66,9 +69,17 @@ class LayerBuilder:
     def __init__(self, anomalies: Anomalies, counters: dict[str, int]) -> None:
         self.anomalies = anomalies
         self.counters = counters
+        # Every builder of the scan by layer name, for the few facts one protocol learns for
+        # another (the WebSocket builder asks the HTTP one where a connection was upgraded to).
+        self.peers: dict[str, LayerBuilder] = {}
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
+
+    def annotate(self, ctx: FrameContext, layers: Layer) -> FrameContext:
+        """Called for every frame with this builder's layer before any builder builds: a layer
+        may say something about the frame's other layers (TLS: they were decrypted)."""
+        return ctx
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         raise NotImplementedError

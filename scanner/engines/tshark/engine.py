@@ -41,17 +41,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, BinaryIO
 
 from pyshark.capture.capture import Capture
 from pyshark.tshark.output_parser.base_parser import BaseTsharkOutputParser
 from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path, get_tshark_version
 
+from scanner.decode.keylog import KeyLog
 from scanner.decode.protocols.base import Anomalies
-from scanner.engines.base import EngineStats, ProgressCallback
+from scanner.engines.base import EngineStats, ProgressCallback, archive_capture
 from scanner.engines.tshark.frame import EventBuilder
 from scanner.engines.tshark.options import DECODE_AS, DISPLAY_FILTER, PREFERENCES, command_options
 from scanner.errors import InputError
@@ -85,6 +89,32 @@ def locate_tshark(path: str | None = None) -> str:
     return str(found)
 
 
+@contextmanager
+def tshark_keylog(keylog: KeyLog | None) -> Iterator[str | None]:
+    """The key log file tshark reads (``-o tls.keylog_file:``): the one ``--keylog`` file as it is,
+    or the union of several in a temporary file only its owner can read (mode 0600), deleted when
+    tshark is done.  A capture's own Decryption Secrets Blocks tshark reads itself."""
+    files = keylog.files if keylog is not None else []
+    if not files:
+        yield None
+        return
+    if len(files) == 1:
+        yield files[0]
+        return
+    fd, path = tempfile.mkstemp(prefix="privscan-keylog-", suffix=".keys")  # created 0600
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            for name in files:
+                with open(name, "rb") as part:
+                    shutil.copyfileobj(part, out)
+                out.write(b"\n")
+        yield path
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+
+
 class TsharkEngine:
     """Events from tshark's dissection (pyshark), the same types as the native engine's."""
 
@@ -96,8 +126,11 @@ class TsharkEngine:
         tshark_path: str | None = None,
         *,
         strict: bool = False,
+        keylog: KeyLog | None = None,
     ) -> None:
         self.stats = EngineStats()
+        self.keylog = keylog
+        self.preferences = PREFERENCES
         self.anomalies = Anomalies()
         self.progress = progress
         # Strict (tests, PRIVSCAN_STRICT=1 via scanner.settings): a builder bug fails loudly instead of being counted.
@@ -115,11 +148,15 @@ class TsharkEngine:
 
     def events(self, sources: Sequence[CaptureSource]) -> Iterator[Event]:
         builder = EventBuilder(self.anomalies, self.stats.counters)
-        try:
-            for source in sources:
-                yield from self._capture(source, builder)
-        finally:
-            self.stats.anomalies = dict(self.anomalies.counts)
+        with tshark_keylog(self.keylog) as keylog_file:
+            self.preferences = {**PREFERENCES, "tls.keylog_file": keylog_file} if keylog_file else PREFERENCES
+            try:
+                for source in sources:
+                    archive = archive_capture(source, self.stats, self.anomalies)
+                    # A HAR or mitmproxy file: its requests, read as the native engine reads them.
+                    yield from archive if archive is not None else self._capture(source, builder)
+            finally:
+                self.stats.anomalies = dict(self.anomalies.counts)
 
     # ------------------------------------------------------------------ one capture
 
@@ -142,6 +179,7 @@ class TsharkEngine:
         stats.captures.append(info)
         feeder = _Feeder(frames, tee, info, opened)
         capture = _EkCapture(
+            preferences=self.preferences,
             tshark_path=self.tshark_path,
             version=self.tshark_version,
             input_fd=read_fd,
@@ -369,12 +407,14 @@ class _EkCapture(Capture):
     stream reading.
     """
 
-    def __init__(self, *, tshark_path: str, version: Any, input_fd: int, options: list[str]) -> None:
+    def __init__(
+        self, *, preferences: dict[str, str], tshark_path: str, version: Any, input_fd: int, options: list[str]
+    ) -> None:
         self._known_version = version
         super().__init__(
             display_filter=DISPLAY_FILTER,
             tshark_path=tshark_path,
-            override_prefs=PREFERENCES,
+            override_prefs=preferences,
             decode_as=DECODE_AS or None,
             use_ek=True,
             include_raw=True,  # -x: the bytes of every field (exact HTTP bodies and header lines)

@@ -35,6 +35,9 @@ class EventBuilder:
         self._builders: tuple[tuple[str, LayerBuilder], ...] = tuple(
             (name, builder(anomalies, counters)) for name, builder in BUILDERS.items()
         )
+        peers = dict(self._builders)
+        for _name, builder in self._builders:
+            builder.peers = peers
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -58,6 +61,8 @@ class EventBuilder:
         ctx = self._context(capture, frame, frame_layer, layers, protocols)
         if ctx is None:
             return []
+        for _name, builder in present:
+            ctx = builder.annotate(ctx, layers)
         events: list[Event] = []
         for name, builder in present:
             found = layers_named(layers, name)

@@ -5,12 +5,14 @@ request, ``first_frame`` the one where it started when different."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from scanner.decode.content import MAX_DECODED_BODY, ContentError, decode_content
+from scanner.decode.protocols.base import Anomalies
 from scanner.decode.protocols.http import header_text
-from scanner.engines.tshark.builder import MESSAGE_RAW, FrameContext, LayerBuilder
+from scanner.engines.tshark.builder import MAX_CONNECTIONS, MESSAGE_RAW, FrameContext, LayerBuilder
 from scanner.engines.tshark.ek import Layer, hex_bytes, raw, raw_values, text, values
 from scanner.model import Event, HttpRequest
 
@@ -22,6 +24,12 @@ class HttpBuilder(LayerBuilder):
     display_filter = "http.request"
     protocols = ("http",)
     message_bytes = True  # the body tshark could not decode is cut from the message bytes
+
+    def __init__(self, anomalies: Anomalies, counters: dict[str, int]) -> None:
+        super().__init__(anomalies, counters)
+        # Connections a request upgraded to WebSocket (RFC 6455 s4.1): (capture, tunnel, client
+        # flow) -> (host, uri), for the WebSocket builder's messages.  Bounded, oldest first out.
+        self.websocket_upgrades: OrderedDict[tuple[Any, ...], tuple[str | None, str]] = OrderedDict()
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
         method = text(layer, "http_http_request_method")
@@ -46,9 +54,16 @@ class HttpBuilder(LayerBuilder):
         if len(body) > MAX_DECODED_BODY:
             body, truncated = body[:MAX_DECODED_BODY], True
         transfer = header_value(headers, "transfer-encoding")
+        upgrade = header_value(headers, "upgrade")
+        if upgrade is not None and "websocket" in upgrade.lower():
+            key = (ctx.capture, ctx.tunnel, ctx.flow)
+            self.websocket_upgrades[key] = (header_value(headers, "host"), uri)
+            if len(self.websocket_upgrades) > MAX_CONNECTIONS:
+                self.websocket_upgrades.popitem(last=False)
         return (
             HttpRequest(
                 **ctx.header(),
+                decrypted=ctx.decrypted,
                 method=method,
                 host=header_value(headers, "host"),
                 uri=uri,

@@ -45,6 +45,7 @@ class Http2Builder(LayerBuilder):
         return (
             HttpRequest(
                 **ctx.header(),
+                decrypted=ctx.decrypted,
                 method=pseudo.get(":method", ""),
                 host=host,
                 uri=pseudo.get(":path", ""),

@@ -3,33 +3,75 @@ native decoder's ``ClientHello`` (scanner/decode/protocols/tls.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from scanner.decode.protocols.base import Anomalies
-from scanner.decode.protocols.tls import ClientHello
+from scanner.decode.protocols.tls import CLIENT_HELLO, SERVER_HELLO, ClientHello
+from scanner.decode.tlsdecrypt.suites import VERSION_NAMES
 from scanner.engines.tshark.builder import MAX_CONNECTIONS, FrameContext, LayerBuilder
-from scanner.engines.tshark.ek import Layer, first_int, integers, raw_values, text, values
+from scanner.engines.tshark.ek import Layer, first_int, integers, layers_named, raw_values, text, values
 from scanner.model import Event, TlsClientHello
 
 # A ClientHello on the same 5-tuple this soon after another answers a HelloRetryRequest.
 TLS_RETRY_WINDOW = 60.0
 
 
+# Application layers that, in a frame with a TLS layer, tshark decrypted with the key log.
+DECRYPTED_LAYERS = ("http", "http2", "websocket")
+
+
 class TlsBuilder(LayerBuilder):
-    """TLS ClientHellos, the first of each connection."""
+    """TLS ClientHellos, the first of each connection; with a key log, the version each
+    connection negotiated (its ServerHello), which marks the requests tshark decrypted."""
 
     layer = "tls"
-    display_filter = "tls.handshake.type == 1"
+    # ServerHellos too: a TLS 1.3 connection's records all say 0x0303, only its ServerHello
+    # says what the requests tshark decrypts were decrypted from.
+    display_filter = "tls.handshake.type == 1 or tls.handshake.type == 2"
     protocols = ("tls",)
 
     def __init__(self, anomalies: Anomalies, counters: dict[str, int]) -> None:
         super().__init__(anomalies, counters)
         self._tls_seen: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        # (capture, tunnel, client flow) -> negotiated version name, from the ServerHello.
+        self._versions: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        # Connections whose ClientHello was reported and nothing of which tshark decrypted yet:
+        # counted as not read until their first decrypted request (the report's warning).
+        self._unread: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+
+    def annotate(self, ctx: FrameContext, layers: Layer) -> FrameContext:
+        for layer in layers_named(layers, "tls"):
+            if SERVER_HELLO in integers(layer, "tls_tls_handshake_type"):
+                # RFC 8446 s4.2.1: TLS 1.3 is named by the ServerHello's supported_versions.
+                chosen = integers(layer, "tls_tls_handshake_extensions_supported_version")
+                number = chosen[-1] if chosen else (first_int(layer, "tls_tls_handshake_version") or 0)
+                key = (ctx.capture, ctx.tunnel, ctx.flow.reversed())
+                self._versions[key] = VERSION_NAMES.get(number, f"0x{number:04x}")
+                self._versions.move_to_end(key)
+                if len(self._versions) > MAX_CONNECTIONS:
+                    self._versions.popitem(last=False)
+        if any(name in layers for name in DECRYPTED_LAYERS):
+            key = (ctx.capture, ctx.tunnel, ctx.flow)
+            if self._unread.pop(key, 0) is None:
+                self._uncount("tls_connections_unreadable")
+                self.count("tls_connections_decrypted")
+            # Data decrypted before any ServerHello is 0-RTT early data, which only TLS 1.3 has.
+            name = self._versions.get(key, "TLSv1.3")
+            return dataclasses.replace(ctx, decrypted=name)
+        return ctx
+
+    def _uncount(self, name: str) -> None:
+        left = self.counters.get(name, 0) - 1
+        if left > 0:
+            self.counters[name] = left
+        else:
+            self.counters.pop(name, None)
 
     def build(self, ctx: FrameContext, layer: Layer) -> Sequence[Event]:
-        if 1 not in integers(layer, "tls_tls_handshake_type"):
+        if CLIENT_HELLO not in integers(layer, "tls_tls_handshake_type"):
             return ()
         key = (ctx.capture, ctx.tunnel, ctx.flow)
         previous = self._tls_seen.get(key)
@@ -44,6 +86,10 @@ class TlsBuilder(LayerBuilder):
             self.count("tshark_tls_client_hello_repeated")
             return ()
         hello = client_hello(layer)
+        self._unread[key] = None
+        self.count("tls_connections_unreadable")
+        if len(self._unread) > MAX_CONNECTIONS:
+            self._unread.popitem(last=False)
         return (
             TlsClientHello(
                 **ctx.header(),
