@@ -19,20 +19,22 @@ $(STAMP): pyproject.toml setup.py
 setup: $(STAMP)
 
 # Debian packages the tests use for real: tshark (the second engine, parity tests), chromium
-# (the HTML report rendered headless), iproute2 (network namespaces for the live-capture test),
-# and dnsmasq / BIND's named-checkzone / Graphviz to check the blocklists and the DOT graph in
-# the tools that read them. Installed when missing and we are root (CI is); otherwise the
-# tests that need them skip and say why.
-DEBIAN_TOOLS := tshark chromium iproute2 dnsmasq-base bind9-utils graphviz
+# (the HTML report rendered headless), poppler-utils (pdftoppm: the report printed to PDF, as
+# images), iproute2 (network namespaces for the live-capture test), and dnsmasq / BIND's
+# named-checkzone / Graphviz to check the blocklists and the DOT graph in the tools that read
+# them. Installed when missing and we are root (CI is); otherwise the tests that need them skip
+# and say why.
+DEBIAN_TOOLS := tshark chromium poppler-utils iproute2 dnsmasq-base bind9-utils graphviz
 system-tools:
 	@if command -v tshark >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 \
+		&& command -v pdftoppm >/dev/null 2>&1 \
 		&& command -v named-checkzone >/dev/null 2>&1 && command -v dot >/dev/null 2>&1 \
 		&& command -v ip >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian packages: $(DEBIAN_TOOLS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_TOOLS) >/dev/null; \
 	else \
-		echo "note: tshark/chromium missing and not root: their tests will be skipped"; \
+		echo "note: tshark/chromium/pdftoppm missing and not root: their tests will be skipped"; \
 	fi
 
 demo: setup

@@ -93,7 +93,7 @@ class Aggregator:
         leak.first_seen = min(leak.first_seen, event.ts)
         leak.last_seen = max(leak.last_seen, event.ts)
         if len(leak.evidence) < MAX_EVIDENCE:
-            leak.evidence.append(Evidence.of(event))
+            leak.evidence.append(Evidence.of(event, observation.excerpt))
         if value_hmac not in leak.values and len(leak.values) < MAX_VALUES_PER_LEAK:
             leak.values[value_hmac] = observation.value
         _bump(leak.encodings, observation.encoding)

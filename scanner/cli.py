@@ -168,6 +168,28 @@ def blocklist(captures: Sequence[str], fmt: str, output: str | None, quiet: bool
         click.echo(f"privscan: {reason}", err=True)
 
 
+@cli.command()
+@click.argument("old_report", metavar="OLD.json")
+@click.argument("new_report", metavar="NEW.json")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True,
+              help="table for a terminal, json for tools, markdown for a ticket or a pull-request comment.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def diff(old_report: str, new_report: str, fmt: str, output: str | None) -> None:
+    """What is new, gone and changed between two JSON reports (findings matched by their stable id)."""
+    import shutil
+
+    from scanner.report.diff import diff_reports, load_report, render_diff
+    from scanner.report.output import check_writable, open_output
+
+    check_writable(output)
+    result = diff_reports(load_report(old_report), load_report(new_report))
+    terminal = output is None and sys.stdout.isatty()
+    width = shutil.get_terminal_size((100, 24)).columns if terminal else 100
+    text = render_diff(result, fmt, width=width, color=terminal and fmt == "table")
+    with open_output(output) as stream:
+        stream.write(text)
+
+
 def _targets(formats: Sequence[str], outputs: Sequence[str], format_for_path: Any, get_format: Any) -> list[tuple[str, str | None]]:
     """Pair --format names with -o files: by FORMAT:FILE, by the file's extension, or one with one."""
     names = [name.strip().lower() for arg in formats for name in arg.split(",") if name.strip()]

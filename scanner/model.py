@@ -544,6 +544,7 @@ class Observation:
     owner: str | None = None  # inventory device whose value this is
     flags: frozenset[Flag] = frozenset()
     also_keys: tuple[str, ...] = ()  # other keys that carried the value in this event (a finding names all)
+    excerpt: str | None = None  # the request around the value, already redacted (detect/excerpt.py)
     event: Event
 
     @property
@@ -646,13 +647,42 @@ class Evidence:
     frame: int
     ts: float
     flow: FlowTuple
+    excerpt: str | None = None  # the request around the identifier, redacted at detection time
 
     def to_record(self) -> dict[str, Any]:
-        return {"capture": self.capture, "frame": self.frame, "ts": round(self.ts, 6), "flow": self.flow.to_record()}
+        record: dict[str, Any] = {
+            "capture": self.capture,
+            "frame": self.frame,
+            "ts": round(self.ts, 6),
+            "flow": self.flow.to_record(),
+            "display_filter": self.display_filter,
+            "flow_filter": self.flow_filter,
+        }
+        if self.excerpt is not None:
+            record["excerpt"] = self.excerpt
+        return record
+
+    @property
+    def display_filter(self) -> str:
+        """A Wireshark display filter for this frame, to paste into the filter bar of its capture."""
+        return f"frame.number == {self.frame}"
+
+    @property
+    def flow_filter(self) -> str:
+        """A Wireshark display filter for the whole flow (both directions): ``ip.addr``/``ipv6.addr``
+        for both ends and the transport's port for both ports.  For tunnelled traffic the flow is
+        the inner one, which Wireshark's fields match too."""
+        flow = self.flow
+        addr = "ipv6.addr" if ":" in flow.src or ":" in flow.dst else "ip.addr"
+        port = f"{flow.proto}.port" if flow.proto in ("tcp", "udp", "sctp") else None
+        parts = [f"{addr} == {flow.src}", f"{addr} == {flow.dst}"]
+        if port is not None:
+            parts += [f"{port} == {flow.sport}", f"{port} == {flow.dport}"]
+        return " && ".join(parts)
 
     @classmethod
-    def of(cls, event: Event) -> Evidence:
-        return cls(event.capture, event.frame, event.ts, event.flow)
+    def of(cls, event: Event, excerpt: str | None = None) -> Evidence:
+        return cls(event.capture, event.frame, event.ts, event.flow, excerpt)
 
 
 @dataclass(frozen=True, slots=True)

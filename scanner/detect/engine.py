@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from scanner.detect.code import DetectorContext, Flagger, build_code_detectors, detector_of
 from scanner.detect.cookies import CookieIdDetector
+from scanner.detect.excerpt import excerpts
 from scanner.detect.fields import Field, FieldExtractor
 from scanner.detect.fields import join_encodings as _join
 from scanner.detect.geo import GeoDetector
@@ -94,7 +95,7 @@ class Detector:
         fields = self.extractor.fields(event)
         if not fields:
             return Detection([], False if isinstance(event, HttpRequest) else None)
-        found: dict[tuple[str, str], Observation] = {}
+        found: dict[tuple[str, str], tuple[Observation, Field]] = {}
         domain = None
         if isinstance(event, HttpRequest) and event.host:
             domain = registrable_domain(event.host)
@@ -118,7 +119,7 @@ class Detector:
                 if matches:
                     # The inventory says what this value is: no guessing by shape on top of it.
                     for match in matches:
-                        self._add(found, self._known_observation(match, field, event))
+                        self._add(found, self._known_observation(match, field, event), field)
                     continue
             location = field.location
             if location in _NO_PATTERNS:
@@ -126,7 +127,7 @@ class Detector:
             if location == "header_enrichment":
                 assert operator_value is not None  # only enrichment-shaped values keep this location
                 observation = _observation(operator_value[0], operator_value[1], field, 0.95, event)
-                self._add(found, dataclasses.replace(observation, flags=observation.flags | {Flag.OPERATOR_INJECTED}))
+                self._add(found, dataclasses.replace(observation, flags=observation.flags | {Flag.OPERATOR_INJECTED}), field)
                 continue
             if location == "name":
                 self._device_name(found, field, event)
@@ -139,7 +140,7 @@ class Detector:
                 tracker_id = None
             if tracker_id is not None:
                 flags = _VENDOR_FORMAT if tracker_id.at_vendor else frozenset()
-                self._add(found, _observation(tracker_id.id_type, tracker_id.value, field, 0.9, event, flags=flags))
+                self._add(found, _observation(tracker_id.id_type, tracker_id.value, field, 0.9, event, flags=flags), field)
                 continue
             candidate = self.patterns.best(field.key, field.value)
             if candidate is not None and location == "path" and not candidate.key_matched and field.value.isdigit():
@@ -161,7 +162,7 @@ class Detector:
                 if candidate.confidence >= MIN_CONFIDENCE:
                     encoding = _hash_encoding(candidate.value) if candidate.hashed else field.encoding
                     flags = identifier_type(candidate.id_type).flags(candidate.value)
-                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags))
+                    self._add(found, _observation(candidate.id_type, candidate.value, field, candidate.confidence, event, encoding, flags), field)
             elif (
                 len(field.value) > 12
                 and ("@" in field.value or "+" in field.value)
@@ -170,7 +171,7 @@ class Detector:
                 # Free text under a version, time or hash key ("22.4.25-21 [0] [PR] 337959405") holds
                 # build numbers, not phone numbers.
                 for inner in self.patterns.in_text(field.value):
-                    self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event))
+                    self._add(found, _observation(inner.id_type, inner.value, field, inner.confidence, event), field)
         for hit in self.geo.detect(fields):
             observation = Observation(
                 id_type="geo",
@@ -183,26 +184,28 @@ class Detector:
                 owner=hit.owner,
                 event=event,
             )
-            self._add(found, observation)
-        return Detection(list(found.values()), child_directed, tuple(fields))
+            self._add(found, observation, hit.field)
+        return Detection(_with_excerpts(event, list(found.values())), child_directed, tuple(fields))
 
     # ------------------------------------------------------------------ pieces
 
     @staticmethod
-    def _add(found: dict[tuple[str, str], Observation], observation: Observation) -> None:
+    def _add(found: dict[tuple[str, str], tuple[Observation, Field]], observation: Observation, field: Field) -> None:
         key = (observation.id_type, observation.value)
         old = found.get(key)
         if old is None:
-            found[key] = observation
+            found[key] = (observation, field)
             return
         winner, loser = (
-            (observation, old)
-            if (observation.source == "known", observation.confidence) > (old.source == "known", old.confidence)
+            ((observation, field), old[0])
+            if (observation.source == "known", observation.confidence) > (old[0].source == "known", old[0].confidence)
             else (old, observation)
         )
-        # One value, one observation; but every key that carried it is kept (a finding names them).
-        keys = tuple(k for k in dict.fromkeys((*winner.also_keys, loser.key, *loser.also_keys)) if k and k != winner.key)
-        found[key] = dataclasses.replace(winner, also_keys=keys) if keys != winner.also_keys else winner
+        # One value, one observation (with the field that carried the winner, for its excerpt); but
+        # every key that carried it is kept (a finding names them).
+        kept, kept_field = winner
+        keys = tuple(k for k in dict.fromkeys((*kept.also_keys, loser.key, *loser.also_keys)) if k and k != kept.key)
+        found[key] = (dataclasses.replace(kept, also_keys=keys) if keys != kept.also_keys else kept, kept_field)
 
     def _known_observation(self, match: KnownMatch, field: Field, event: Event) -> Observation:
         form = match.form
@@ -244,14 +247,14 @@ class Detector:
         value = identifier_type(id_type).operator_value(field.value)
         return (id_type, value) if value is not None else None
 
-    def _device_name(self, found: dict[tuple[str, str], Observation], field: Field, event: Event) -> None:
+    def _device_name(self, found: dict[tuple[str, str], tuple[Observation, Field]], field: Field, event: Event) -> None:
         name = field.value.strip()
         if name.endswith(".local"):
             name = name[: -len(".local")]
         person = self.names.find(name)
         if person is None:
             return
-        self._add(found, _observation("device_name", name, field, 0.8, event, flags=_PERSONAL_NAME))
+        self._add(found, _observation("device_name", name, field, 0.8, event, flags=_PERSONAL_NAME), field)
 
 
 def _observation(
@@ -274,6 +277,16 @@ def _observation(
         flags=flags,
         event=event,
     )
+
+
+def _with_excerpts(event: Event, found: list[tuple[Observation, Field]]) -> list[Observation]:
+    """The observations, each with its redacted request excerpt (HTTP requests only: excerpt.py)."""
+    if not isinstance(event, HttpRequest):
+        return [observation for observation, _ in found]
+    return [
+        dataclasses.replace(observation, excerpt=text) if text is not None else observation
+        for (observation, _), text in zip(found, excerpts(event, found), strict=True)
+    ]
 
 
 def _hash_encoding(digest: str) -> str:

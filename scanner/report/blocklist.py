@@ -77,7 +77,7 @@ class BlockEntry:
     def comment(self) -> str:
         orgs = ", ".join(self.orgs) or "unknown organisation"
         types = ", ".join(self.id_types)
-        subjects = f"{self.minor_subjects} minor's subject" + ("s" if self.minor_subjects != 1 else "")
+        subjects = f"{self.minor_subjects} minor" + ("s" if self.minor_subjects != 1 else "")
         return one_line(f"{orgs}: {types} from {subjects}")
 
 

@@ -188,7 +188,7 @@ class Chromium:
                 found.append(f"log {entry.get('source')}/{entry.get('level')}: {entry.get('text')}")
         return found
 
-    def screenshot(self, session: str, path: Path, *, selector: str | None = None) -> None:
+    def screenshot(self, session: str, path: Path, *, selector: str | None = None, scale: float = 1.0) -> None:
         """Save a PNG of the whole page, or of one element (for looking at the report while developing)."""
         import base64
 
@@ -199,11 +199,11 @@ class Chromium:
                 f"(function(){{var r=document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
                 "return [r.left+window.scrollX, r.top+window.scrollY, r.width, r.height];})()",
             )
-            params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}
+            params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": scale}
         else:
             size = self.evaluate(
                 session, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
             )
-            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
+            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": scale}
         data = self.send("Page.captureScreenshot", params, session=session)["data"]
         path.write_bytes(base64.b64decode(data))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import html
 import importlib.util
 import re
 import shutil
@@ -55,9 +56,13 @@ class ReportParser(HTMLParser):
         self.style_text = ""
         self.script_text = ""
         self.meta: list[dict[str, str | None]] = []
+        self._glue = False  # <wbr> (a line-break opportunity in a host or path) does not end a text
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        if tag == "wbr":
+            self._glue = True
+            return
         for name, value in attrs:
             if name in URL_ATTRIBUTES and value is not None:
                 self.urls.append((tag, name, value))
@@ -79,8 +84,16 @@ class ReportParser(HTMLParser):
             self.style_text += data
         elif self._in == "script":
             self.script_text += data
+        elif self._glue and self.text:
+            self.text[-1] += data
         else:
             self.text.append(data)
+        self._glue = False
+
+
+def plain(text: str) -> str:
+    """The HTML without its <wbr> line-break opportunities (hosts and paths break only at their dots)."""
+    return text.replace("<wbr>", "")
 
 
 def parse(text: str) -> ReportParser:
@@ -94,6 +107,10 @@ def render(result: ScanResult) -> str:
     text = get_format("html")(RenderOptions(stable=True)).render(result)
     assert isinstance(text, str)
     return text
+
+
+def render_plain(result: ScanResult) -> str:
+    return plain(render(result))
 
 
 def test_no_external_resource(scan_result_with_values: ScanResult) -> None:
@@ -144,8 +161,8 @@ def test_graph_svg_and_every_finding(scan_result: ScanResult) -> None:
 def test_summary_for_an_executive(scan_result: ScanResult) -> None:
     text = render(scan_result)
     summary = text[text.index('<section id="summary">') : text.index("</section>")]
-    assert "Minors' subjects affected" in summary.replace("&#x27;", "'")
-    assert '2 <span class="muted">of 2</span>' in summary
+    assert "Children with findings" in summary
+    assert '<div class="big">2</div><div>of the 2 subjects known to be minors' in summary
     assert "Organisations that received identifiers" in summary
     assert "Identifier types exposed" in summary
     # what to do first: the worst rules' remediation, worst first
@@ -153,6 +170,45 @@ def test_summary_for_an_executive(scan_result: ScanResult) -> None:
     assert actions.index("precise location") < actions.index("Report the ad network") < actions.index("Block or flag")
     # local multicast (mDNS) is not an organisation
     assert "224.0.0.251" not in summary[: summary.index("The worst findings")]
+
+
+def test_the_worst_findings_are_never_padded_with_info(scan_result: ScanResult) -> None:
+    text = render(scan_result)
+    worst = text[text.index("<h3>The worst findings</h3>") : text.index("<h3>What to do first</h3>")]
+    assert "sev-info" not in worst
+    assert worst.count("<tr>") == 1 + 5  # the header and WORST_SHOWN rows
+    only_info = dataclasses.replace(
+        scan_result, findings=tuple(dataclasses.replace(f, severity="info") for f in scan_result.findings)
+    )
+    text = render(only_info)
+    worst = text[text.index("<h3>The worst findings</h3>") : text.index("<h3>What to do first</h3>")]
+    assert "No finding above INFO" in worst and "<table" not in worst
+
+
+def test_what_to_do_first_summarises_hosts_by_organisation(scan_result: ScanResult) -> None:
+    # Fifty hosts of one organisation under one rule: the action names the organisation, not fifty hosts.
+    base = scan_result.findings[0]
+    many = tuple(
+        dataclasses.replace(base, id=f"{i:016x}", destination=dataclasses.replace(base.destination, host=f"h{i}.adnet.example"))
+        for i in range(50)
+    )
+    text = render(dataclasses.replace(scan_result, findings=many))
+    actions = text[text.index("<h3>What to do first</h3>") : text.index('<section id="all-findings">')]
+    assert "50 findings" in actions and "50 hosts of AdNet Example Ltd" in actions
+    assert "h17.adnet.example" not in actions
+    assert 'data-filter="PS104"' in actions  # a link to the rule's findings instead
+
+
+def test_every_finding_once_info_grouped_and_closed(scan_result: ScanResult) -> None:
+    text = render(scan_result)
+    for finding in scan_result.findings:
+        assert text.count(f'id="finding-{finding.id}"') == 1
+    assert text.count('<details class="finding"') == len(scan_result.findings)
+    info = text[text.index('id="sev-info"') - 40 :]
+    assert info.startswith('<details class="group" id="sev-info">') or '<details class="group" id="sev-info">' in info[:60]
+    assert '<details class="group" id="sev-info" open' not in text
+    # INFO comes after every other severity
+    assert text.index('id="sev-info"') > text.index('id="sev-low"') > text.index('id="sev-critical"')
 
 
 def test_the_local_network_is_not_counted_as_an_organisation() -> None:
@@ -177,7 +233,7 @@ def test_the_local_network_is_not_counted_as_an_organisation() -> None:
 
 
 def test_traffic_text_is_escaped(scan_result_with_values: ScanResult, injection_key: str) -> None:
-    text = render(scan_result_with_values)
+    text = render_plain(scan_result_with_values)
     assert "<img src=x" not in text and "<b>click</b>" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     assert "Emma’s iPad" in text
@@ -187,7 +243,7 @@ def test_traffic_text_is_escaped(scan_result_with_values: ScanResult, injection_
 
 
 def test_allowlisted_reason_and_capture_list(scan_result: ScanResult) -> None:
-    text = render(scan_result)
+    text = render_plain(scan_result)
     allowed = text[text.index('<section id="allowlisted">') :]
     assert "contracted processor: DPA AV-2024-017" in allowed
     scan = text[text.index('<section id="scan">') :]
@@ -197,13 +253,30 @@ def test_allowlisted_reason_and_capture_list(scan_result: ScanResult) -> None:
 
 
 def test_evidence_tables(scan_result: ScanResult) -> None:
-    text = render(scan_result)
+    text = render_plain(scan_result)
     finding = scan_result.findings[0]
     detail = text[text.index(f'id="finding-{finding.id}"') :]
     detail = detail[: detail.index("</details>")]
     for evidence in finding.evidence:
         assert f'<td class="num">{evidence.frame}</td>' in detail
         assert f"{evidence.flow.src}:{evidence.flow.sport} → {evidence.flow.dst}:{evidence.flow.dport}" in detail
+        # Wireshark display filters to paste: the frame, and the flow
+        assert f"<code class=\"nowrap\">frame.number == {evidence.frame}</code>" in detail
+        assert html.escape(evidence.flow_filter) in detail
+
+
+def test_the_request_excerpt_is_shown_escaped(scan_result: ScanResult) -> None:
+    finding = scan_result.findings[0]
+    excerpt = "GET /v1/ad?app=<script>&adid=3840****-****-****-****-********000d&v=7 HTTP/1.1\nHost: ads.adnet.example"
+    evidence = tuple(dataclasses.replace(e, excerpt=excerpt) for e in finding.evidence)
+    result = dataclasses.replace(scan_result, findings=(dataclasses.replace(finding, evidence=evidence),
+                                                        *scan_result.findings[1:]))
+    text = render(result)
+    detail = text[text.index(f'id="finding-{finding.id}"') :]
+    detail = detail[: detail.index("</details>")]
+    assert detail.count('<pre class="excerpt">') == 1  # the same excerpt three times is shown once
+    assert f'<pre class="excerpt">{html.escape(excerpt)}</pre>' in detail
+    assert "<script>&" not in text
 
 
 def test_empty_scan_still_renders(scan_result: ScanResult) -> None:
@@ -253,7 +326,7 @@ def test_report_loads_in_chromium(chromium: str, scan_result_with_values: ScanRe
         assert width > 300, "the graph is laid out with a real size"
         nodes = browser.evaluate(session, "document.querySelectorAll('svg#dataflow-graph g.node').length")
         assert nodes > 10
-        rows = browser.evaluate(session, "document.querySelectorAll('#findings tbody tr').length")
+        rows = browser.evaluate(session, "document.querySelectorAll('#findings .finding').length")
         assert rows == sum(1 for f in scan_result_with_values.findings if f.allowlisted is None)
         ids = browser.evaluate(session, "Array.from(document.querySelectorAll('details.finding')).map(d => d.id)")
         assert sorted(ids) == sorted(f"finding-{f.id}" for f in scan_result_with_values.findings)
@@ -267,7 +340,27 @@ def test_report_loads_in_chromium(chromium: str, scan_result_with_values: ScanRe
             "i.dispatchEvent(new Event('input')); return true;})()",
         )
         visible = browser.evaluate(
-            session, "Array.from(document.querySelectorAll('#findings tbody tr')).filter(r => !r.hidden).length"
+            session, "Array.from(document.querySelectorAll('#findings .finding')).filter(r => !r.hidden).length"
         )
         assert visible == 1
+        # Open all / close all
+        browser.evaluate(session, "document.getElementById('open-all').click()")
+        assert browser.evaluate(session, "Array.from(document.querySelectorAll('#findings .finding')).every(d => d.open)")
+        browser.evaluate(session, "document.getElementById('close-all').click()")
+        assert not browser.evaluate(session, "Array.from(document.querySelectorAll('#findings .finding')).some(d => d.open)")
+        # The graph zooms (offline, in the page's one script) and highlights what the box matches
+        before = browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width")
+        browser.evaluate(session, "document.getElementById('zoom-in').click()")
+        after = browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width")
+        assert after > before * 1.2
+        browser.evaluate(session, "document.getElementById('zoom-fit').click()")
+        assert browser.evaluate(session, "document.getElementById('dataflow-graph').getBoundingClientRect().width") == before
+        browser.evaluate(
+            session,
+            "(function(){var i=document.getElementById('graph-filter'); i.value='adnet';"
+            "i.dispatchEvent(new Event('input')); return true;})()",
+        )
+        hits = browser.evaluate(session, "document.querySelectorAll('svg#dataflow-graph g.node.hit').length")
+        dimmed = browser.evaluate(session, "document.querySelectorAll('svg#dataflow-graph g.node.dim').length")
+        assert hits >= 1 and dimmed > hits
         assert browser.problems(session) == []

@@ -37,7 +37,9 @@ def outputs(result: ScanResult) -> dict[str, str]:
     rendered: dict[str, str] = {}
     for name in FORMATS:
         data = get_format(name)(RenderOptions(stable=True, width=200)).render(result)
-        rendered[name] = data if isinstance(data, str) else data.decode("utf-8")
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        # The HTML's <wbr> line-break opportunities would hide a leaked value from a plain search.
+        rendered[name] = text.replace("<wbr>", "") if name == "html" else text
     for name in BLOCKLIST_FORMATS:
         rendered[f"blocklist-{name}"] = render_blocklist(result, name)
     return rendered

@@ -1,18 +1,24 @@
-"""``--format html``: one self-contained file an auditor or an executive opens offline in a browser.
+"""``--format html``: one self-contained file an executive reads in a minute and an engineer works from.
 
 Sections, in reading order:
 
-1. Summary, for an executive: minors' subjects affected, organisations
-   reached, identifier types exposed, the worst findings, and what to do
-   first (the remediation of the rules behind the worst findings, each once);
-2. all findings in one table (a small inline script filters it as you type);
-3. the data-flow graph, drawn as inline SVG (``graph_svg``: a layered layout
-   subjects -> identifiers -> hosts -> organisations);
-4. per subject (minors first) and per organisation (with the identifiers that
-   reach two or more organisations);
-5. each finding in detail with its evidence table (capture, frame, time,
-   flow), the rules that apply and what to do;
-6. allow-listed findings with their reasons, the rules, and the scan itself:
+1. Summary, for an executive: how many of the children's devices and
+   subscriptions have findings, the organisations that received their
+   identifiers, the identifier types exposed, the worst findings (never
+   padded with INFO rows) and what to do first (the remediation of the worst
+   rules, each once, its findings summarised by organisation with a link to
+   them, never a wall of host names);
+2. the findings, each once: worst severity first, one ``<details>`` per
+   finding whose summary line is the row of an index and whose body is the
+   evidence (capture, frame, time, flow, a Wireshark display filter for the
+   frame and for the flow, the redacted request excerpt), the rules that
+   apply and what to do.  INFO findings sit in a group of their own, closed,
+   so they never bury the CRITICAL ones; a filter box narrows the list;
+3. the data-flow graph (``graph_svg``): subjects -> identifiers ->
+   organisations that list their hosts, organisations grouped by category;
+   zoom buttons and a highlight box (offline, in the page's one script);
+4. subjects and organisations as tables that link to the findings;
+5. allow-listed findings with their reasons, the rules, and the scan itself:
    captures with sha256 and warnings, counters, signature files.
 
 Self-contained: inline CSS, inline SVG, one inline script, no URL to
@@ -21,10 +27,16 @@ with ``default-src 'none'`` and the hashes of the one style and the one
 script makes the browser refuse anything else, so even a mistake cannot make
 the report call out when opened.
 
+Prints to PDF: a print style sheet hides the controls, keeps the INFO group
+closed, opens nothing by hover, and keeps rows and findings whole on a page.
+Wide tables scroll inside their own box on a narrow screen, so the page
+itself never scrolls sideways; host names break only at their dots.
+
 Everything that comes from traffic or from the user (hosts, keys, names,
-values, reasons, paths) goes through ``html.escape``.  Identifier values are
-whatever the ``ScanResult`` holds: redacted previews unless the scan ran with
-``--show-values``, and the report says which.
+values, reasons, paths, excerpts) goes through ``html.escape``.  Identifier
+values are whatever the ``ScanResult`` holds: redacted previews unless the
+scan ran with ``--show-values``, and the report says which; request excerpts
+are always redacted (they are made so at detection time).
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scanner.model import LOCAL_NETWORK_CATEGORY, Finding, RuleInfo, ScanResult, Subject
@@ -46,7 +58,6 @@ from scanner.report.formats.common import (
     iso_utc,
     minor_rank,
     minor_text,
-    ordered_findings,
     printable,
     rules_by_id,
     rules_in_order,
@@ -54,14 +65,17 @@ from scanner.report.formats.common import (
     severity_rank,
     short_time,
     stats_record,
-    subject_groups,
-    subjects_in_order,
     worst_severity,
 )
-from scanner.report.formats.graph_svg import render_svg
+from scanner.report.formats.graph_svg import anchor_id, category_title, render_svg
 
 WORST_SHOWN = 5
 ACTIONS_SHOWN = 3
+NAMES_SHOWN = 6  # subjects or organisations named in a card or a line before "and N more"
+HOSTS_SHOWN = 5  # hosts listed in a table cell before the rest folds away
+EXCERPTS_SHOWN = 3  # distinct request excerpts shown per finding
+INFO_RANK = 0  # severity_rank("info")
+CAPTURES_LISTED = 12  # more captures than this: those without warnings fold away
 
 CSS = """
 :root { --fg: #111827; --muted: #6b7280; --line: #e5e7eb; --bg: #ffffff; --panel: #f9fafb;
@@ -69,64 +83,174 @@ CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
   color: var(--fg); background: var(--bg); }
-header, main, footer { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
+header, main, footer, nav { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
 header { padding-top: 24px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 16px; margin: 22px 0 8px; }
+a { color: #1d4ed8; }
+nav { margin-top: 10px; font-size: 13px; }
+nav a { margin-right: 14px; }
 .muted, .meta { color: var(--muted); }
 .notice { background: #fef3c7; border: 1px solid #fcd34d; padding: 8px 12px; border-radius: 6px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; margin: 12px 0; }
-.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
 .card .big { font-size: 28px; font-weight: 700; }
 .card ul { margin: 6px 0 0; padding-left: 18px; }
-table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
+.table-wrap { overflow-x: auto; margin: 8px 0 16px; }
+table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); }
 th { background: var(--panel); font-weight: 600; }
+tbody th.group { background: #eef2ff; font-size: 13px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
-  overflow-wrap: anywhere; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+.nowrap { white-space: nowrap; }
+code.hash { word-break: break-all; }  /* a digest has no words: it may break anywhere */
 .sev { display: inline-block; min-width: 64px; text-align: center; padding: 1px 6px; border-radius: 4px;
   color: #fff; font-size: 12px; font-weight: 700; text-transform: uppercase; }
 .sev-critical { background: var(--critical); } .sev-high { background: var(--high); }
 .sev-medium { background: var(--medium); } .sev-low { background: var(--low); } .sev-info { background: var(--info); }
+a.badge { text-decoration: none; color: inherit; margin-right: 10px; white-space: nowrap; }
 .tag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; border: 1px solid var(--line);
-  margin-right: 4px; }
+  margin-right: 4px; white-space: nowrap; }
 .tag-minor { color: #fff; background: var(--minor); border-color: var(--minor); }
 .tag-tracker { color: #9a3412; border-color: #fdba74; background: #fff7ed; }
 .tag-clear { color: #991b1b; border-color: #fca5a5; background: #fef2f2; }
 .tag-enc { color: #166534; border-color: #86efac; background: #f0fdf4; }
-ol.actions li { margin-bottom: 8px; }
-details.finding { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; margin: 8px 0; }
-details.finding summary { cursor: pointer; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
+ol.actions li { margin-bottom: 10px; }
+.finding { border: 1px solid var(--line); border-radius: 8px; margin: 6px 0; background: #fff; }
+.finding > summary { cursor: pointer; padding: 6px 10px; display: grid; gap: 2px 12px; align-items: start;
+  grid-template-columns: 78px minmax(0, 3fr) minmax(0, 2fr) minmax(0, 1.3fr) 56px; }
+.finding > summary::-webkit-details-marker { display: none; }
+.finding[open] > summary { border-bottom: 1px solid var(--line); background: var(--panel); border-radius: 8px 8px 0 0; }
+.finding .body { padding: 8px 12px; }
+.finding .who { color: var(--muted); }
+.finding .count { text-align: right; font-variant-numeric: tabular-nums; }
+details.group { border: 1px dashed #d1d5db; border-radius: 8px; padding: 6px 10px; margin: 10px 0; }
+details.group > summary { cursor: pointer; font-weight: 600; }
+dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 14px; margin: 8px 0; }
 dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; }
+dl.facts dd { margin: 0; min-width: 0; }
+pre.excerpt { white-space: pre-wrap; overflow-wrap: anywhere; background: #f8fafc; border: 1px solid var(--line);
+  border-radius: 6px; padding: 6px 8px; margin: 4px 0; font-size: 12px; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 6px 0; }
+.toolbar button, #all-findings button { font: inherit; padding: 2px 10px; border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; }
 .graph-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: #fff; }
-svg.dataflow { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+svg.dataflow { width: 100%; height: auto; font: 11px system-ui, sans-serif; }
+svg.dataflow.zoomed { width: auto; max-width: none; }
 svg.dataflow text.column { font-weight: 700; font-size: 13px; fill: #374151; }
-svg.dataflow text.left-out, svg.dataflow text.empty { fill: var(--muted); }
+svg.dataflow text.group { font-weight: 700; fill: #4338ca; }
+svg.dataflow text.org-name { font-weight: 600; }
+svg.dataflow text.host-name, svg.dataflow text.more { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 10.5px; }
+svg.dataflow text.more, svg.dataflow text.left-out, svg.dataflow text.empty { fill: var(--muted); }
 svg.dataflow .node rect { stroke-width: 1.2; }
-svg.dataflow .org-tracker rect { stroke-width: 2; }
+svg.dataflow .org-tracker > rect { stroke-width: 2; }
+svg.dataflow .dim { opacity: 0.15; }
+svg.dataflow .hit > rect { stroke-width: 3; }
 .legend { display: flex; flex-wrap: wrap; gap: 14px; margin: 6px 0 0; color: var(--muted); font-size: 12.5px; }
 .legend svg { vertical-align: middle; }
-#filter { width: 320px; max-width: 100%; padding: 5px 8px; border: 1px solid #d1d5db; border-radius: 6px; }
+input[type=search] { width: 320px; max-width: 100%; padding: 5px 8px; border: 1px solid #d1d5db; border-radius: 6px; }
 footer { margin-top: 40px; padding-bottom: 32px; color: var(--muted); font-size: 12.5px; }
-@media print { .no-print { display: none; } details.finding { break-inside: avoid; } h2 { break-after: avoid; } }
+@media (max-width: 900px) {
+  header, main, footer, nav { padding: 0 12px; }
+  .finding > summary { grid-template-columns: 78px minmax(0, 1fr) 48px; }
+  .finding > summary .ident, .finding > summary .chan { grid-column: 2 / 3; }
+}
+@media print {
+  .no-print { display: none !important; }
+  body { font-size: 11px; }
+  header, main, footer { max-width: none; padding: 0; }
+  .finding > summary, tr, .card, dl.facts, pre.excerpt { break-inside: avoid; }  /* a finding may span pages */
+  h2, h3 { break-after: avoid; }
+  .graph-wrap { overflow: visible; max-height: none; border: 0; padding: 0; }
+  svg.dataflow, svg.dataflow.zoomed { width: 100%; height: auto; }
+  .table-wrap { overflow: visible; }
+  a { color: inherit; text-decoration: none; }
+  pre.excerpt { font-size: 9.5px; }
+  code, .mono { font-size: 10px; }
+}
 """.strip()
 
-# Filters the findings table as you type; no other script in the page.
+# The page's one script: the findings filter, subject/rule links that filter, and the graph's
+# zoom and highlight.  Allowed by its hash in the CSP; the page reads fine without it.
 SCRIPT = """
 (function () {
   var input = document.getElementById("filter");
-  if (!input) { return; }
-  input.addEventListener("input", function () {
-    var query = input.value.toLowerCase();
-    var rows = document.querySelectorAll("#findings tbody tr");
-    for (var i = 0; i < rows.length; i++) {
-      rows[i].hidden = query !== "" && rows[i].textContent.toLowerCase().indexOf(query) < 0;
+  var info = document.getElementById("sev-info");
+  function filter(query) {
+    query = query.toLowerCase();
+    var items = document.querySelectorAll("#findings .finding");
+    var shown = 0;
+    for (var i = 0; i < items.length; i++) {
+      var hit = query === "" || items[i].getAttribute("data-search").indexOf(query) >= 0;
+      items[i].hidden = !hit;
+      if (hit) { shown++; }
     }
+    if (info && query !== "") { info.open = true; }
+    var count = document.getElementById("filter-count");
+    if (count) { count.textContent = query === "" ? "" : shown + " shown"; }
+  }
+  if (input) {
+    input.addEventListener("input", function () { filter(input.value); });
+    var links = document.querySelectorAll("a[data-filter]");
+    for (var j = 0; j < links.length; j++) {
+      links[j].addEventListener("click", function (event) {
+        input.value = event.currentTarget.getAttribute("data-filter");
+        filter(input.value);
+      });
+    }
+  }
+  function openAll(open, withInfo) {
+    var items = document.querySelectorAll("#findings .finding");
+    for (var i = 0; i < items.length; i++) {
+      if (withInfo || !info || !info.contains(items[i])) { items[i].open = open; }
+    }
+  }
+  var openButton = document.getElementById("open-all");
+  if (openButton) { openButton.addEventListener("click", function () { openAll(true, true); }); }
+  var closeButton = document.getElementById("close-all");
+  if (closeButton) { closeButton.addEventListener("click", function () { openAll(false, true); }); }
+  // On paper every finding above INFO shows its evidence; INFO stays one closed line.
+  window.addEventListener("beforeprint", function () { openAll(true, false); });
+  var svg = document.getElementById("dataflow-graph");
+  if (!svg) { return; }
+  var natural = parseFloat(svg.getAttribute("width"));
+  var ratio = parseFloat(svg.getAttribute("height")) / natural;
+  var zoom = 0;
+  function setZoom(next) {
+    zoom = next;
+    if (zoom === 0) { svg.classList.remove("zoomed"); return; }
+    svg.classList.add("zoomed");
+    svg.setAttribute("width", String(natural * zoom));
+    svg.setAttribute("height", String(natural * zoom * ratio));
+  }
+  function current() { return zoom === 0 ? svg.getBoundingClientRect().width / natural : zoom; }
+  var buttons = { "zoom-in": function () { setZoom(current() * 1.25); },
+                  "zoom-out": function () { setZoom(Math.max(0.2, current() / 1.25)); },
+                  "zoom-fit": function () { setZoom(0); } };
+  Object.keys(buttons).forEach(function (id) {
+    var button = document.getElementById(id);
+    if (button) { button.addEventListener("click", buttons[id]); }
   });
+  var highlight = document.getElementById("graph-filter");
+  if (highlight) {
+    highlight.addEventListener("input", function () {
+      var query = highlight.value.toLowerCase();
+      var nodes = svg.querySelectorAll("g.node");
+      var hits = {};
+      for (var i = 0; i < nodes.length; i++) {
+        var hit = query !== "" && nodes[i].getAttribute("data-search").indexOf(query) >= 0;
+        nodes[i].classList.toggle("dim", query !== "" && !hit);
+        nodes[i].classList.toggle("hit", hit);
+        if (hit) { hits[nodes[i].getAttribute("data-id")] = true; }
+      }
+      var paths = svg.querySelectorAll("g.edges path");
+      for (var k = 0; k < paths.length; k++) {
+        var ends = paths[k].getAttribute("data-ends").split(" ");
+        paths[k].classList.toggle("dim", query !== "" && !hits[ends[0]] && !hits[ends[1]]);
+      }
+    });
+  }
 })();
 """.strip()
 
@@ -149,6 +273,19 @@ def esc(value: object) -> str:
     return html.escape(printable("" if value is None else value), quote=True)
 
 
+def breakable(value: object) -> str:
+    """Escaped, with a line-break opportunity after each ``.``, ``-``, ``/`` and ``_``: a host name
+    or a path wraps between its labels on a narrow screen, never in the middle of one."""
+    out = esc(value)
+    for char in "./_":
+        out = out.replace(char, char + "<wbr>")
+    return out.replace("-", "-<wbr>")
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
 def _sev(severity: str) -> str:
     return f'<span class="sev sev-{esc(severity)}">{esc(severity)}</span>'
 
@@ -160,51 +297,7 @@ def _minor_tag(minor: bool | None) -> str:
 
 
 def _anchor(finding_id: str) -> str:
-    return "finding-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in finding_id)
-
-
-def _destination_html(finding: Finding) -> str:
-    dest = finding.destination
-    parts = [f'<span class="mono">{esc(dest.host)}</span>']
-    if dest.org:
-        parts.append(f"<br>{esc(dest.org)}")
-    tags = []
-    if dest.tracker:
-        tags.append('<span class="tag tag-tracker">tracker</span>')
-    if dest.party == "third":
-        tags.append('<span class="tag">third party</span>')
-    if tags:
-        parts.append("<br>" + "".join(tags))
-    return "".join(parts)
-
-
-def _channel_html(finding: Finding) -> str:
-    channel = finding.channel
-    tag = (
-        '<span class="tag tag-enc">encrypted</span>'
-        if channel.encrypted
-        else '<span class="tag tag-clear">clear text</span>'
-    )
-    injected = '<br><span class="tag">injected by the operator</span>' if channel.operator_injected else ""
-    return f"{esc(channel.protocol)} {esc(channel.location)}<br>{tag}{injected}"
-
-
-def _identifier_html(finding: Finding) -> str:
-    ref = finding.identifier
-    if ref is None:
-        return '<span class="muted">none (contact)</span>'
-    out = esc(identifier_text(finding))
-    if ref.key:
-        out += f'<br><span class="muted">key</span> <code>{esc(ref.key)}</code>'
-    return out
-
-
-_NONE = '<span class="muted">none</span>'
-_NONE_CONTACT = '<span class="muted">none (contact only)</span>'
-
-
-def _type_item(id_type: str, subjects: int) -> str:
-    return f'<li>{esc(id_type)} <span class="muted">({subjects} subject{"s" if subjects != 1 else ""})</span></li>'
+    return anchor_id("finding", finding_id)
 
 
 def _org_name(finding: Finding) -> str:
@@ -212,25 +305,118 @@ def _org_name(finding: Finding) -> str:
     return dest.org or dest.domain or dest.host
 
 
+def _subject_name(name: str) -> str:
+    """A subject id kept on one line when short (an address: "kid-169.254.225.216" must not lose
+    its last octet to the next line), breakable at its separators when long (an IPv6 address)."""
+    return f'<span class="nowrap">{esc(name)}</span>' if len(name) <= 24 else breakable(name)
+
+
+def _subject_link(subject: Subject | str) -> str:
+    name = subject if isinstance(subject, str) else subject.id
+    return f'<a href="#{esc(anchor_id("subject", name))}">{_subject_name(name)}</a>'
+
+
+def _org_link(name: str, known: frozenset[str] | None = None) -> str:
+    """A link to the organisation's row, when the Organisations table has one (else its name)."""
+    if known is not None and name not in known:
+        return esc(name)
+    return f'<a href="#{esc(anchor_id("org", name))}">{esc(name)}</a>'
+
+
+def _names(names: Sequence[str], link: Any, more_href: str, shown: int = NAMES_SHOWN) -> str:
+    """``a, b, c and 7 more``: the first names linked, the rest counted with a link to the full list."""
+    head = ", ".join(link(n) for n in names[:shown])
+    if len(names) > shown:
+        head += f' and <a href="{esc(more_href)}">{len(names) - shown:,} more</a>'
+    return head
+
+
+def _app_text(finding: Finding) -> str:
+    """The app behind a finding, when the scan knows it (DESIGN's ``app``: name and bundle or
+    package id; a Finding without the field, or with None, has no app)."""
+    app = getattr(finding, "app", None)
+    if app is None:
+        return ""
+    if isinstance(app, dict):
+        name, ident = app.get("name"), app.get("id")
+    else:
+        name, ident = getattr(app, "name", None), getattr(app, "id", None)
+    if name and ident and name != ident:
+        return f"{name} ({ident})"
+    return str(name or ident or "")
+
+
+def _channel_tags(finding: Finding) -> str:
+    channel = finding.channel
+    tag = (
+        '<span class="tag tag-enc">encrypted</span>'
+        if channel.encrypted
+        else '<span class="tag tag-clear">clear text</span>'
+    )
+    injected = ' <span class="tag">injected by the operator</span>' if channel.operator_injected else ""
+    return f"{esc(channel.protocol)} {esc(channel.location)} {tag}{injected}"
+
+
+def _destination_marks(finding: Finding) -> str:
+    dest = finding.destination
+    tags = []
+    if dest.tracker:
+        tags.append('<span class="tag tag-tracker">tracker</span>')
+    if dest.party == "third":
+        tags.append('<span class="tag">third party</span>')
+    return "".join(tags)
+
+
+def _identifier_html(finding: Finding) -> str:
+    ref = finding.identifier
+    if ref is None:
+        return '<span class="muted">no identifier (contact)</span>'
+    out = esc(identifier_text(finding))
+    if ref.key:
+        out += f' <span class="muted">key</span> <code>{breakable(ref.key)}</code>'
+    return out
+
+
+_NONE = '<span class="muted">none</span>'
+_NONE_CONTACT = '<span class="muted">none (contact only)</span>'
+
+
+def _wrap(table: str) -> str:
+    """A table in a box of its own that scrolls sideways on a narrow screen (the page never does)."""
+    return f'<div class="table-wrap">{table}</div>'
+
+
+def _hosts_cell(hosts: Sequence[str]) -> str:
+    """Up to HOSTS_SHOWN hosts, the rest behind a "N more hosts" disclosure (closed on paper too:
+    the count says what is behind it, and the JSON report lists them all)."""
+    shown = "<br>".join(f'<span class="mono">{breakable(h)}</span>' for h in hosts[:HOSTS_SHOWN])
+    if len(hosts) > HOSTS_SHOWN:
+        rest = "<br>".join(f'<span class="mono">{breakable(h)}</span>' for h in hosts[HOSTS_SHOWN:])
+        shown += f"<details><summary>{_plural(len(hosts) - HOSTS_SHOWN, 'more host')}</summary>{rest}</details>"
+    return shown or _NONE
+
+
 class HtmlReport(ReportFormat):
     name = "html"
     extensions = (".html", ".htm")
-    description = "one self-contained page: summary, graph, per subject and organisation, evidence"
+    description = "one self-contained page: summary, findings with evidence, graph, subjects and organisations"
 
     def render(self, result: ScanResult) -> str:
+        # The organisations the Organisations table lists: only those are linked to.
+        self._orgs = frozenset(o.org for o in result.analyses.organisations)
         active = active_findings(result)
         rules = rules_by_id(result)
         body = "\n".join(
             [
                 self._header(result, active),
+                self._nav(),
                 "<main>",
                 self._summary(result, active, rules),
-                self._findings_table(active),
+                self._findings(result, active),
                 self._graph(result),
                 self._subjects(result, active),
                 self._apps(active),
                 self._organisations(result),
-                self._details(result),
                 self._allowlisted(result),
                 self._rules(result),
                 self._scan(result),
@@ -241,7 +427,7 @@ class HtmlReport(ReportFormat):
                     if result.show_values
                     else "redacted previews; keyed HMACs identify them across reports."
                 )
-                + "</footer>",
+                + " Request excerpts are always redacted.</footer>",
             ]
         )
         title = "privscan report: " + ", ".join(c.path.rsplit("/", 1)[-1] for c in result.captures[:3])
@@ -258,88 +444,165 @@ class HtmlReport(ReportFormat):
             f"{body}\n<script>{SCRIPT_TEXT}</script>\n</body>\n</html>\n"
         )
 
-    # --------------------------------------------------------------------- sections
+    _orgs: frozenset[str] = frozenset()
+
+    def _org(self, name: str) -> str:
+        return _org_link(name, self._orgs)
+
+    # --------------------------------------------------------------------- header
 
     def _header(self, result: ScanResult, active: list[Finding]) -> str:
         counts = severity_counts(active)
-        badges = " ".join(f"{_sev(s)} {counts[s]}" for s in SEVERITIES_WORST_FIRST)
-        captures = ", ".join(f'<span class="mono">{esc(c.path)}</span>' for c in result.captures)
+        badges = " ".join(
+            f'<a class="badge" href="#sev-{esc(s)}">{_sev(s)} {counts[s]:,}</a>' if counts[s] else
+            f'<span class="badge">{_sev(s)} 0</span>'
+            for s in SEVERITIES_WORST_FIRST
+        )
+        names = [c.path.rsplit("/", 1)[-1] for c in result.captures]
+        captures = ", ".join(f'<span class="mono">{breakable(n)}</span>' for n in names[:3])
+        if len(names) > 3:
+            captures += f' and <a href="#scan">{len(names) - 3:,} more</a>'
+        firsts = [c.first_ts for c in result.captures if c.first_ts is not None]
+        lasts = [c.last_ts for c in result.captures if c.last_ts is not None]
+        span = (
+            f" · traffic from {esc(short_time(min(firsts)))} to {esc(short_time(max(lasts)))}"
+            if firsts and lasts and len(result.captures) <= 3
+            else ""
+        )
         notice = ""
         if result.show_values:
             notice = (
                 '<p class="notice">This report shows identifier values in full (--show-values). '
                 "It is personal data about children: store and share it accordingly.</p>"
             )
+        allowed = len(result.findings) - len(active)
         return (
             "<header>\n<h1>Children's privacy audit</h1>\n"
             f'<p class="meta">privscan {esc(result.tool_version)} · {esc(result.engine)} engine · '
-            f"{len(result.captures)} capture{'s' if len(result.captures) != 1 else ''}: {captures}</p>\n"
-            f"<p>{len(active)} finding{'s' if len(active) != 1 else ''}: {badges}"
-            + (
-                f' <span class="muted">(+ {len(result.findings) - len(active)} allow-listed)</span>'
-                if len(result.findings) != len(active)
-                else ""
-            )
+            f"{_plural(len(result.captures), 'capture')}: {captures}{span}</p>\n"
+            f"<p>{_plural(len(active), 'finding')}: {badges}"
+            + (f' <a class="muted" href="#allowlisted">(+ {allowed:,} allow-listed)</a>' if allowed else "")
             + f"</p>\n{notice}\n</header>"
         )
 
+    @staticmethod
+    def _nav() -> str:
+        links = [("summary", "Summary"), ("all-findings", "Findings"), ("graph", "Data flows"), ("subjects", "Subjects"),
+                 ("organisations", "Organisations"), ("rules", "Rules"), ("scan", "The scan")]
+        return '<nav class="no-print">' + "".join(f'<a href="#{k}">{v}</a>' for k, v in links) + "</nav>"
+
+    # --------------------------------------------------------------------- summary
+
     def _summary(self, result: ScanResult, active: list[Finding], rules: dict[str, RuleInfo]) -> str:
         minors = [s for s in result.subjects if s.minor is True]
+        unknown = [s for s in result.subjects if s.minor is None]
         minors_affected = sorted({f.subject.id for f in active if f.subject.minor is True})
-        minors_serious = sorted(
-            {f.subject.id for f in active if f.subject.minor is True and severity_rank(f.severity) >= 3}
-        )
+        minors_serious = {f.subject.id for f in active if f.subject.minor is True and severity_rank(f.severity) >= 3}
         reached = [f for f in active if f.identifier is not None and (f.destination.org or f.destination.domain)]
         # Names broadcast on the local network reach whoever shares it, not a company.
         to_companies = [f for f in reached if f.destination.category != LOCAL_NETWORK_CATEGORY]
         local = any(f.destination.category == LOCAL_NETWORK_CATEGORY for f in reached)
         orgs = sorted({_org_name(f) for f in to_companies})
-        tracker_orgs = sorted({_org_name(f) for f in to_companies if f.destination.tracker})
+        tracker_orgs = {_org_name(f) for f in to_companies if f.destination.tracker}
         minor_orgs = sorted({_org_name(f) for f in to_companies if f.subject.minor is True})
         types: dict[str, set[str]] = {}
         for f in reached:
             assert f.identifier is not None
             types.setdefault(f.identifier.type, set()).add(f.subject.id)
 
+        if minors:
+            children = (
+                '<div class="card"><div class="muted">Children with findings</div>'
+                f'<div class="big">{len(minors_affected):,}</div>'
+                f"<div>of the {_plural(len(minors), 'subject')} known to be minors"
+                f" ({len(minors_affected):,} with findings, {len(minors_serious):,} of them high or critical)</div>"
+                + (f"<div>{_names(minors_affected, _subject_link, '#subjects')}</div>" if minors_affected else "")
+                + "</div>"
+            )
+        else:
+            children = (
+                '<div class="card"><div class="muted">Children with findings</div>'
+                '<div class="big">-</div>'
+                "<div>No subject is known to be a minor: give an inventory, a subscriber list or child-profile "
+                f"pools to tell. {_plural(len(unknown), 'subject')} of unknown age.</div></div>"
+            )
+        # Organisations that received a minor's identifier first: those are the ones to act on.
+        ranked_orgs = minor_orgs + [o for o in orgs if o not in minor_orgs]
         cards = [
-            '<div class="card"><div class="muted">Minors\' subjects affected</div>'
-            f'<div class="big">{len(minors_affected)} <span class="muted">of {len(minors)}</span></div>'
-            f"<div>{len(minors_serious)} with high or critical findings</div>"
-            + (f'<div class="mono">{esc(", ".join(minors_affected))}</div>' if minors_affected else "")
-            + "</div>",
+            children,
             '<div class="card"><div class="muted">Organisations that received identifiers</div>'
-            f'<div class="big">{len(orgs)}</div>'
-            f"<div>{len(tracker_orgs)} tracker{'s' if len(tracker_orgs) != 1 else ''}; "
-            f"{len(minor_orgs)} received a minor's identifier</div>"
-            + (f"<ul>{''.join(f'<li>{esc(o)}</li>' for o in minor_orgs)}</ul>" if minor_orgs else "")
+            f'<div class="big">{len(orgs):,}</div>'
+            f"<div>{_plural(len(tracker_orgs), 'tracker')}; {len(minor_orgs):,} received a minor's identifier</div>"
+            + (
+                f"<ul>{''.join(f'<li>{_org_link(o, self._orgs)}</li>' for o in ranked_orgs[:NAMES_SHOWN])}</ul>"
+                if ranked_orgs
+                else ""
+            )
+            + (
+                f'<div><a href="#organisations">and {len(ranked_orgs) - NAMES_SHOWN:,} more</a></div>'
+                if len(ranked_orgs) > NAMES_SHOWN
+                else ""
+            )
             + ('<div class="muted">and the local network: device names broadcast to whoever shares it</div>' if local else "")
             + "</div>",
             '<div class="card"><div class="muted">Identifier types exposed</div>'
-            f'<div class="big">{len(types)}</div>'
-            + (f"<ul>{''.join(_type_item(t, len(s)) for t, s in sorted(types.items()))}</ul>" if types else "")
+            f'<div class="big">{len(types):,}</div>'
+            + (
+                "<ul>"
+                + "".join(
+                    f'<li>{esc(t)} <span class="muted">({_plural(len(s), "subject")})</span></li>'
+                    for t, s in sorted(types.items())
+                )
+                + "</ul>"
+                if types
+                else ""
+            )
             + "</div>",
         ]
-        worst = "".join(
-            f'<tr><td>{_sev(f.severity)}</td><td><a href="#{_anchor(f.id)}">{esc(f.title)}</a></td>'
-            f"<td>{esc(f.subject.id)} {_minor_tag(f.subject.minor)}</td><td>{esc(identifier_text(f))}</td>"
-            f"<td>{_destination_html(f)}</td></tr>"
-            for f in active[:WORST_SHOWN]
-        )
-        worst_table = (
-            "<h3>The worst findings</h3>\n<table><thead><tr><th>Severity</th><th>Finding</th><th>Subject</th>"
-            f"<th>Identifier</th><th>Destination</th></tr></thead><tbody>{worst}</tbody></table>"
-            if active
-            else "<p>No findings: nothing left the devices that the policy flags.</p>"
-        )
         return (
             '<section id="summary">\n<h2>Summary</h2>\n'
-            f'<div class="cards">{"".join(cards)}</div>\n{worst_table}\n'
+            f'<div class="cards">{"".join(cards)}</div>\n{self._worst(active)}\n'
             f"<h3>What to do first</h3>\n{self._actions(active, rules)}\n</section>"
         )
 
     @staticmethod
+    def _worst(active: list[Finding]) -> str:
+        """The worst findings above INFO (never padded with INFO rows), with a link to the rest."""
+        serious = [f for f in active if severity_rank(f.severity) > INFO_RANK]
+        if not active:
+            return "<h3>The worst findings</h3>\n<p>No findings: nothing left the devices that the policy flags.</p>"
+        if not serious:
+            return (
+                "<h3>The worst findings</h3>\n"
+                f'<p>No finding above INFO. <a href="#sev-info">{_plural(len(active), "informational finding")}</a>: '
+                "contacts with trackers and identifiers the policy does not flag.</p>"
+            )
+        rows = "".join(
+            f'<tr><td>{_sev(f.severity)}</td><td><a href="#{esc(_anchor(f.id))}">{esc(f.title)}</a></td>'
+            f"<td>{_subject_link(f.subject)} {_minor_tag(f.subject.minor)}</td><td>{esc(identifier_text(f))}</td>"
+            f'<td><span class="mono">{breakable(f.destination.host)}</span>'
+            + (f"<br>{esc(f.destination.org)}" if f.destination.org and f.destination.org != f.destination.host else "")
+            + f" {_destination_marks(f)}</td></tr>"
+            for f in serious[:WORST_SHOWN]
+        )
+        more = len(serious) - WORST_SHOWN
+        return (
+            "<h3>The worst findings</h3>\n"
+            + _wrap(
+                "<table><thead><tr><th>Severity</th><th>Finding</th><th>Subject</th><th>Identifier</th>"
+                f"<th>Destination</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
+            + (
+                f'<p><a href="#all-findings">{_plural(more, "more finding")} above INFO</a></p>'
+                if more > 0
+                else ""
+            )
+        )
+
+    @staticmethod
     def _actions(active: list[Finding], rules: dict[str, RuleInfo]) -> str:
-        """The remediation of the rules behind the worst findings, each rule once, worst first."""
+        """The remediation of the rules behind the worst findings, each rule once, worst first; the
+        findings summarised (subjects, organisations), never listed host by host."""
         by_rule: dict[str, list[Finding]] = {}
         for finding in active:
             by_rule.setdefault(finding.rule, []).append(finding)
@@ -351,44 +614,222 @@ class HtmlReport(ReportFormat):
             minors = sum(1 for f in findings if f.subject.minor is True)
             return (-severity_rank(rules[rule_id].severity), -minors, -len(findings), rule_id)
 
+        ordered = sorted(by_rule, key=priority)
+        above_info = [r for r in ordered if severity_rank(rules[r].severity) > INFO_RANK]
         items = []
-        for rule_id in sorted(by_rule, key=priority)[:ACTIONS_SHOWN]:
+        for rule_id in (above_info or ordered)[:ACTIONS_SHOWN]:
             rule = rules[rule_id]
             findings = by_rule[rule_id]
-            hosts = sorted({f.destination.host for f in findings})
             subjects = sorted({f.subject.id for f in findings})
+            minors = {f.subject.id for f in findings if f.subject.minor is True}
+            hosts = {f.destination.host for f in findings}
+            org_counts: dict[str, int] = {}
+            for f in findings:
+                org_counts[_org_name(f)] = org_counts.get(_org_name(f), 0) + 1
+            org_names = sorted(org_counts, key=lambda o: (-org_counts[o], o))
+            who = (
+                f"{_plural(len(subjects), 'subject')}"
+                + (f" ({len(minors):,} {'a minor' if len(minors) == 1 and len(subjects) == 1 else 'minors'})" if minors else "")
+                + f", {_plural(len(hosts), 'host')} of "
+                + _names(org_names, esc, "#organisations", 4)
+            )
             items.append(
                 f"<li>{_sev(rule.severity)} <strong>{esc(rule.remediation or rule.title)}</strong><br>"
-                f'<span class="muted">{esc(rule.id)} · {esc(rule.title)} · {len(findings)} finding'
-                f"{'s' if len(findings) != 1 else ''}; subjects: {esc(', '.join(subjects))}; "
-                f"destinations: {esc(', '.join(hosts))}</span></li>"
+                f'<span class="muted"><a href="#{esc(anchor_id("rule", rule.id))}">{esc(rule.id)}</a> · '
+                f"{esc(rule.title)} · "
+                f'<a href="#all-findings" data-filter="{esc(rule.id)}">{_plural(len(findings), "finding")}</a>: '
+                f"{who}</span></li>"
             )
-        return f'<ol class="actions">{"".join(items)}</ol>'
+        rest = len(above_info or ordered) - ACTIONS_SHOWN
+        more = f'<p class="muted">{_plural(rest, "more rule")} with findings: see <a href="#rules">Rules</a>.</p>' if rest > 0 else ""
+        return f'<ol class="actions">{"".join(items)}</ol>{more}'
+
+    # --------------------------------------------------------------------- findings
+
+    def _findings(self, result: ScanResult, active: list[Finding]) -> str:
+        parts = [
+            '<section id="all-findings">\n<h2>Findings</h2>',
+            '<p class="no-print toolbar"><label>Filter: <input id="filter" type="search" '
+            'placeholder="subject, host, organisation, identifier, rule…" autocomplete="off"></label> '
+            '<button id="open-all" type="button">open all</button> <button id="close-all" type="button">close all</button> '
+            '<span id="filter-count" class="muted"></span></p>',
+            '<p class="muted">Worst first; open one for its evidence: the capture and frame, Wireshark '
+            "display filters to paste, and the request around the identifier (redacted).</p>",
+            '<div id="findings">',
+        ]
+        if not active:
+            parts.append("<p>No findings.</p>")
+        by_severity: dict[str, list[Finding]] = {}
+        for finding in active:
+            by_severity.setdefault(finding.severity, []).append(finding)
+        for severity in SEVERITIES_WORST_FIRST:
+            findings = by_severity.get(severity, [])
+            if not findings:
+                continue
+            items = "\n".join(self._finding(f) for f in findings)
+            title = f"{severity.capitalize()} ({len(findings):,})"
+            if severity == "info":
+                # INFO never buries the rest: a closed group, with what it holds said on its summary.
+                parts.append(
+                    f'<details class="group" id="sev-info"><summary>{_sev(severity)} {title}: contacts with trackers '
+                    "and identifiers the policy does not flag</summary>\n"
+                    f"{items}\n</details>"
+                )
+            else:
+                parts.append(f'<h3 id="sev-{esc(severity)}">{_sev(severity)} {title}</h3>\n{items}')
+        parts.append("</div>\n</section>")
+        return "\n".join(parts)
 
     @staticmethod
-    def _finding_row(finding: Finding) -> str:
+    def _search_text(finding: Finding) -> str:
+        ref = finding.identifier
+        dest = finding.destination
+        words = [finding.rule, finding.title, finding.severity, finding.subject.id, minor_text(finding.subject.minor),
+                 dest.host, dest.org or "", dest.domain or "", dest.category or "", finding.channel.protocol,
+                 finding.channel.location, finding.id]
+        if ref is not None:
+            words += [ref.type, ref.key or "", ref.encoding]
+        words.append(_app_text(finding))
+        return " ".join(w for w in words if w).lower()
+
+    def _finding(self, finding: Finding) -> str:
+        dest = finding.destination
+        # Critical findings open; the rest one click away (the summary line says what each is).
+        open_attr = " open" if severity_rank(finding.severity) >= 4 else ""
+        summary = (
+            f"<summary>{_sev(finding.severity)}"
+            f"<span><strong>{esc(finding.title)}</strong><br>"
+            f'<span class="who">{esc(finding.subject.id)}'
+            + (f" · {esc(_app_text(finding))}" if _app_text(finding) else "")
+            + f' → <span class="mono">{breakable(dest.host)}</span>'
+            + (f" ({esc(dest.org)})" if dest.org and dest.org != dest.host else "")
+            + "</span></span>"
+            f'<span class="ident">{_identifier_html(finding)}</span>'
+            f'<span class="chan">{_channel_tags(finding)}</span>'
+            f'<span class="count">×{finding.count:,}</span></summary>'
+        )
         return (
-            f'<tr><td>{_sev(finding.severity)}</td><td><a href="#{_anchor(finding.id)}" class="mono">{esc(finding.id)}</a>'
-            f"<br>{esc(finding.rule)}</td><td>{esc(finding.title)}</td>"
-            f"<td>{esc(finding.subject.id)}<br>{_minor_tag(finding.subject.minor)}</td>"
-            f"<td>{_identifier_html(finding)}</td><td>{_destination_html(finding)}</td>"
-            f'<td>{_channel_html(finding)}</td><td class="num">{finding.count:,}</td>'
-            f'<td class="mono">{esc(short_time(finding.first_seen))}</td></tr>'
+            f'<details class="finding" id="{esc(_anchor(finding.id))}" data-search="{esc(self._search_text(finding))}"'
+            f"{open_attr}>{summary}<div class=\"body\">{self._detail(finding)}</div></details>"
         )
 
-    def _findings_table(self, active: list[Finding]) -> str:
-        rows = "".join(self._finding_row(f) for f in active)
-        return (
-            '<section id="all-findings">\n<h2>Findings</h2>\n'
-            '<p class="no-print"><label>Filter: <input id="filter" type="search" '
-            'placeholder="subject, host, identifier, rule…" autocomplete="off"></label></p>\n'
-            '<table id="findings"><thead><tr><th>Severity</th><th>Id / rule</th><th>Finding</th><th>Subject</th>'
-            '<th>Identifier</th><th>Destination</th><th>Channel</th><th class="num">Count</th><th>First seen (UTC)</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table>\n</section>"
-        )
+    def _detail(self, finding: Finding) -> str:
+        ref = finding.identifier
+        dest = finding.destination
+        facts: list[tuple[str, str]] = [
+            ("Finding id", f"<code>{esc(finding.id)}</code>"),
+            (
+                "Subject",
+                f"{_subject_link(finding.subject)} {_minor_tag(finding.subject.minor)} "
+                f'<span class="muted">(known from {esc(finding.subject.source)})</span>',
+            ),
+        ]
+        if _app_text(finding):
+            facts.append(("App", esc(_app_text(finding))))
+        if ref is not None:
+            facts += [
+                (
+                    "Identifier",
+                    f"{esc(ref.type)}, encoded {esc(ref.encoding)}"
+                    + (f", key <code>{breakable(ref.key)}</code>" if ref.key else "")
+                    + (
+                        f' <span class="muted">(also keys {esc(", ".join(k for k in ref.keys if k != ref.key))})</span>'
+                        if len(ref.keys) > 1
+                        else ""
+                    ),
+                ),
+                (
+                    "Value",
+                    f'<code class="hash">{esc(ref.value)}</code>'
+                    + (f' <span class="muted">({esc(ref.note)})</span>' if ref.note else ""),
+                ),
+                ("Value HMAC", f'<code class="nowrap">{esc(ref.value_hmac[:16])}…</code>'),
+            ]
+            if len(ref.values) > 1:
+                # Two identifiers to one host are one finding, never shown as one value.
+                facts.append((
+                    f"All {len(ref.values)} values",
+                    "<br>".join(
+                        f'<code class="hash">{esc(v.value)}</code> <span class="muted">under {esc(", ".join(v.keys) or "-")}</span>'
+                        for v in ref.values
+                    ),
+                ))
+        else:
+            facts.append(("Identifier", '<span class="muted">none: the device contacted the destination</span>'))
+        facts += [
+            (
+                "Destination",
+                f'<span class="mono">{breakable(dest.host)}</span>'
+                + (f" ({esc(dest.ip)}{':' + esc(dest.port) if dest.port is not None else ''})" if dest.ip else "")
+                + f" {_destination_marks(finding)}<br>"
+                + (f"{_org_link(dest.org, self._orgs)}, " if dest.org else "")
+                + f"domain {esc(dest.domain or '-')}, category {esc(category_title(dest.category or ''))}, "
+                f"{esc(dest.party)} party",
+            ),
+            ("Channel", _channel_tags(finding)),
+            (
+                "Seen",
+                f"{_plural(finding.count, 'time')}, "
+                f'<span class="nowrap">{esc(short_time(finding.first_seen))}</span> to '
+                f'<span class="nowrap">{esc(short_time(finding.last_seen))}</span>',
+            ),
+            (
+                "Rules",
+                "<br>".join(
+                    f'{_sev(m.severity)} <a href="#{esc(anchor_id("rule", m.rule))}">{esc(m.rule)}</a> {esc(m.title)}'
+                    for m in finding.rules
+                )
+                or f"{esc(finding.rule)}",
+            ),
+            ("What to do", esc(finding.remediation)),
+            ("Regulations", esc("; ".join(finding.regulations)) or "-"),
+        ]
+        if finding.allowlisted is not None:
+            facts.append(("Allow-listed", f"<strong>{esc(finding.allowlisted)}</strong>"))
+        if finding.rules_allowlisted:
+            facts.append(
+                ("Rules accepted", "<br>".join(f"{esc(rule)}: {esc(reason)}" for rule, reason in finding.rules_allowlisted))
+            )
+        return f'<dl class="facts">{"".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)}</dl>' + HtmlReport._evidence(finding)
 
     @staticmethod
-    def _graph(result: ScanResult) -> str:
+    def _evidence(finding: Finding) -> str:
+        # Two identifiers of one request are two evidence items of one frame: one row.
+        evidence = list({(e.capture, e.frame): e for e in finding.evidence}.values())
+        rows = "".join(
+            f'<tr><td class="mono">{breakable(e.capture.rsplit("/", 1)[-1])}</td><td class="num">{e.frame}</td>'
+            f'<td class="mono nowrap">{esc(iso_utc(e.ts))}</td>'
+            f'<td class="mono">{esc(e.flow.proto)} {breakable(e.flow.src)}:{e.flow.sport} → '
+            f"{breakable(e.flow.dst)}:{e.flow.dport}</td>"
+            f'<td><code class="nowrap">{esc(e.display_filter)}</code></td></tr>'
+            for e in evidence
+        )
+        more = finding.count - len(finding.evidence)
+        flows = list(dict.fromkeys(e.flow_filter for e in finding.evidence))
+        excerpts = list(dict.fromkeys(e.excerpt for e in finding.evidence if e.excerpt))
+        out = _wrap(
+            '<table class="evidence"><thead><tr><th>Capture</th><th class="num">Frame</th><th>Time (UTC)</th>'
+            f"<th>Flow</th><th>Wireshark filter</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        if more > 0:
+            out += f'<p class="muted">{_plural(more, "more occurrence")} not listed (evidence is bounded).</p>'
+        if flows:
+            out += (
+                f'<p><span class="muted">The flow{"s" if len(flows) != 1 else ""} in Wireshark:</span> '
+                + "<br>".join(f"<code>{esc(f)}</code>" for f in flows[:EXCERPTS_SHOWN])
+                + "</p>"
+            )
+        if excerpts:
+            out += (
+                '<p class="muted">The request around the identifier (redacted: the value as its preview, '
+                "other identifiers and identifier-like tokens masked):</p>"
+                + "".join(f'<pre class="excerpt">{esc(x)}</pre>' for x in excerpts[:EXCERPTS_SHOWN])
+            )
+        return out
+
+    # --------------------------------------------------------------------- graph
+
+    def _graph(self, result: ScanResult) -> str:
         legend = (
             '<div class="legend">'
             '<span><svg width="26" height="12"><rect width="26" height="12" rx="3" fill="#fce7f3" stroke="#be185d"/></svg> minor</span>'
@@ -401,11 +842,20 @@ class HtmlReport(ReportFormat):
             '<span><svg width="30" height="12"><line x1="0" y1="6" x2="30" y2="6" stroke="#7c3aed" stroke-width="2" stroke-dasharray="5 4"/></svg> injected by the network</span>'
             "</div>"
         )
+        toolbar = (
+            '<div class="toolbar no-print">'
+            '<button id="zoom-out" type="button" title="Zoom out">−</button>'
+            '<button id="zoom-fit" type="button" title="Fit the width">fit</button>'
+            '<button id="zoom-in" type="button" title="Zoom in">+</button>'
+            '<label>Highlight: <input id="graph-filter" type="search" placeholder="subject, identifier, organisation, host" '
+            'autocomplete="off"></label></div>'
+        )
         return (
             '<section id="graph">\n<h2>Data flows</h2>\n'
-            '<p class="muted">Who sent which identifier to which host, and which organisation is behind it. '
-            "Hover over a box or a line for details.</p>\n"
-            f'<div class="graph-wrap">\n{render_svg(result.graph)}\n</div>\n{legend}\n</section>'
+            '<p class="muted">Who sent which identifier to which organisation, and through which of its hosts; '
+            "organisations grouped by category, the worst first. A shortened label's full text is in the tables below: "
+            "click a subject or an organisation to go there.</p>\n"
+            f'{toolbar}\n<div class="graph-wrap">\n{render_svg(result.graph, linked_orgs=self._orgs)}\n</div>\n{legend}\n</section>'
         )
 
     @staticmethod
@@ -418,273 +868,242 @@ class HtmlReport(ReportFormat):
             f"<tr><td>{esc(g.subject.id)} {_minor_tag(g.subject.minor)}</td><td>{esc(g.app.name or '-')}</td>"
             f'<td class="mono">{esc(g.app.id or "-")}</td><td>{esc(g.app.version or "-")}</td>'
             f'<td class="num">{len(g.findings)}</td><td>{esc(", ".join(g.id_types)) or "-"}</td>'
-            f'<td class="mono">{esc(", ".join(g.hosts))}</td></tr>'
+            f"<td>{_hosts_cell(list(g.hosts))}</td></tr>"
             for g in groups
         )
         return (
             '<section id="apps">\n<h2>Apps</h2>\n<p class="muted">Where the traffic says which app sent it '
             "(User-Agent, X-Requested-With, bundle or package IDs in ad requests).</p>\n"
-            "<table><thead><tr><th>Subject</th><th>App</th><th>Package / bundle</th><th>Version</th>"
-            '<th class="num">Findings</th><th>Identifier types</th><th>Hosts</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>\n</section>"
+            + _wrap(
+                "<table><thead><tr><th>Subject</th><th>App</th><th>Package / bundle</th><th>Version</th>"
+                '<th class="num">Findings</th><th>Identifier types</th><th>Hosts</th></tr></thead>'
+                f"<tbody>{rows}</tbody></table>"
+            )
+            + "\n</section>"
         )
+
+    # --------------------------------------------------------------------- subjects, organisations
 
     def _subjects(self, result: ScanResult, active: list[Finding]) -> str:
         exposure = {item.subject: item for item in result.analyses.subjects}
-        groups = dict((subject.id, findings) for subject, findings in subject_groups(result, active))
+        groups: dict[str, list[Finding]] = {}
+        for finding in active:
+            groups.setdefault(finding.subject.id, []).append(finding)
         ordered: list[Subject] = sorted(
             result.subjects,
             key=lambda s: (minor_rank(s.minor), -severity_rank(worst_severity(groups.get(s.id, []))), s.id),
         )
-        parts = ['<section id="subjects">\n<h2>Subjects</h2>']
+        rows = []
         for subject in ordered:
             findings = groups.get(subject.id, [])
+            counts = severity_counts(findings)
+            tally = " · ".join(f"{n:,} {s}" for s, n in counts.items() if n) or '<span class="muted">none</span>'
             item = exposure.get(subject.id)
-            facts = [f"<dt>Source</dt><dd>{esc(subject.source)}</dd>"]
-            if subject.pool is not None:  # the child-profile pool that gave its age
-                age = f", age {subject.age}" if subject.age is not None else ""
-                facts.append(f"<dt>Pool</dt><dd>{esc(subject.pool)}{age}</dd>")
-            if item is not None:
-                facts.append(f"<dt>Organisations reached</dt><dd>{esc(', '.join(item.orgs)) or '-'}</dd>")
-                facts.append(f"<dt>Identifier types leaked</dt><dd>{esc(', '.join(item.id_types)) or '-'}</dd>")
-                facts.append(f'<dt>Hosts</dt><dd class="mono">{esc(", ".join(item.hosts)) or "-"}</dd>')
-            worst = worst_severity(findings)
-            heading = f"{esc(subject.id)} {_minor_tag(subject.minor)}" + (f" {_sev(worst)}" if worst else "")
-            rows = "".join(self._finding_row(f) for f in findings)
-            table = (
-                "<table><thead><tr><th>Severity</th><th>Id / rule</th><th>Finding</th><th>Subject</th><th>Identifier</th>"
-                '<th>Destination</th><th>Channel</th><th class="num">Count</th><th>First seen (UTC)</th></tr></thead>'
-                f"<tbody>{rows}</tbody></table>"
+            orgs = list(item.orgs) if item else sorted({_org_name(f) for f in findings})
+            types = list(item.id_types) if item else sorted({f.identifier.type for f in findings if f.identifier})
+            link = (
+                f' <a class="no-print" href="#all-findings" data-filter="{esc(subject.id.lower())}">show</a>'
                 if findings
-                else '<p class="muted">No findings.</p>'
+                else ""
             )
-            parts.append(
-                f'<h3 id="subject-{esc(_anchor(subject.id))}">{heading}</h3>\n'
-                f'<dl class="facts">{"".join(facts)}</dl>\n{table}'
+            worst = worst_severity(findings)
+            rows.append(
+                f'<tr id="{esc(anchor_id("subject", subject.id))}"><td>{_subject_name(subject.id)}<br>{_minor_tag(subject.minor)}</td>'
+                f"<td>{esc(subject.source)}{_pool_html(subject)}</td><td>{_sev(worst) if worst else _NONE}</td><td>{tally}{link}</td>"
+                f"<td>{esc(', '.join(types)) or _NONE}</td>"
+                f"<td>{_names(orgs, self._org, '#organisations') or _NONE}</td></tr>"
             )
-        parts.append("</section>")
-        return "\n".join(parts)
-
-    @staticmethod
-    def _organisations(result: ScanResult) -> str:
-        orgs = sorted(result.analyses.organisations, key=lambda o: (-len(o.minor_subjects), not o.tracker, o.org))
-        rows = "".join(
-            f"<tr><td><strong>{esc(o.org)}</strong>"
-            + ('<br><span class="tag tag-tracker">tracker</span>' if o.tracker else "")
-            + f"</td><td>{esc(o.category or '-')}</td>"
-            f'<td class="num">{len(o.minor_subjects)}</td><td>{esc(", ".join(o.minor_subjects)) or "-"}</td>'
-            f"<td>{esc(', '.join(o.subjects))}</td><td>{esc(', '.join(o.id_types)) or _NONE_CONTACT}</td>"
-            f'<td class="mono">{esc(", ".join(o.hosts))}</td></tr>'
-            for o in orgs
+        table = _wrap(
+            "<table><thead><tr><th>Subject</th><th>Known from</th><th>Worst</th><th>Findings</th>"
+            f"<th>Identifier types</th><th>Organisations reached</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
+        with_findings = sum(1 for s in result.subjects if groups.get(s.id))
+        return (
+            '<section id="subjects">\n<h2>Subjects</h2>\n'
+            f'<p class="muted">{_plural(len(result.subjects), "subject")}, {with_findings:,} with findings; '
+            "minors first, then unknown age, then adults.</p>\n"
+            f"{table}\n</section>"
+        )
+
+    def _organisations(self, result: ScanResult) -> str:
+        orgs = sorted(result.analyses.organisations, key=lambda o: (-len(o.minor_subjects), not o.tracker, o.org))
+        by_category: dict[str, list[Any]] = {}
+        for org in orgs:
+            by_category.setdefault(org.category or "", []).append(org)
+        categories = sorted(by_category, key=lambda c: (-max(len(o.minor_subjects) for o in by_category[c]), category_title(c)))
+        bodies = []
+        for category in categories:
+            rows = "".join(
+                f'<tr id="{esc(anchor_id("org", o.org))}"><td><strong>{esc(o.org)}</strong>'
+                + (' <span class="tag tag-tracker">tracker</span>' if o.tracker else "")
+                + f'</td><td class="num">{len(o.minor_subjects):,}</td>'
+                f"<td>{_names(list(o.subjects), _subject_link, '#subjects', 4)}</td>"
+                f"<td>{esc(', '.join(o.id_types)) or _NONE_CONTACT}</td>"
+                f"<td>{_hosts_cell(list(o.hosts))}</td></tr>"
+                for o in by_category[category]
+            )
+            bodies.append(
+                f'<tbody><tr><th class="group" colspan="5">{esc(category_title(category))} '
+                f'<span class="muted">({_plural(len(by_category[category]), "organisation")})</span></th></tr>{rows}</tbody>'
+            )
         table = (
-            '<table><thead><tr><th>Organisation</th><th>Category</th><th class="num">Minors</th><th>Minors\' subjects</th>'
-            "<th>All subjects</th><th>Identifier types</th><th>Hosts</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
+            _wrap(
+                '<table><thead><tr><th>Organisation</th><th class="num">Minors</th><th>Subjects</th>'
+                f"<th>Identifier types</th><th>Hosts</th></tr></thead>{''.join(bodies)}</table>"
+            )
             if orgs
             else '<p class="muted">No organisation analysis in this scan.</p>'
         )
         linkable = sorted(result.analyses.linkable, key=lambda i: (minor_rank(i.minor), i.subject, i.id_type))
         link_rows = "".join(
-            f"<tr><td>{esc(i.subject)} {_minor_tag(i.minor)}</td><td>{esc(i.id_type)}</td>"
-            f"<td><code>{esc(i.value_hmac[:16])}</code></td><td>{esc(', '.join(i.orgs))}</td>"
-            f'<td class="mono">{esc(", ".join(i.hosts))}</td></tr>'
+            f"<tr><td>{_subject_link(i.subject)} {_minor_tag(i.minor)}</td><td>{esc(i.id_type)}</td>"
+            f'<td><code class="nowrap">{esc(i.value_hmac[:16])}</code></td><td>{_names(list(i.orgs), self._org, "#organisations")}</td>'
+            f"<td>{_hosts_cell(list(i.hosts))}</td></tr>"
             for i in linkable
         )
         link_table = (
             "<h3>Identifiers that reach two or more organisations</h3>\n"
             '<p class="muted">The same identifier at several companies lets them join what each knows '
             "(cross-service profiling).</p>\n"
-            "<table><thead><tr><th>Subject</th><th>Identifier type</th><th>HMAC</th><th>Organisations</th>"
-            f"<th>Hosts</th></tr></thead><tbody>{link_rows}</tbody></table>"
+            + _wrap(
+                "<table><thead><tr><th>Subject</th><th>Identifier type</th><th>HMAC</th><th>Organisations</th>"
+                f"<th>Hosts</th></tr></thead><tbody>{link_rows}</tbody></table>"
+            )
             if linkable
             else ""
         )
         unknown_rows = "".join(
             f'<tr><td><strong>{esc(u.domain)}</strong></td><td>{esc(u.party)}</td><td class="num">{u.minor_subjects}</td>'
             f'<td class="num">{u.subjects}</td><td>{esc(", ".join(u.identifier_types))}</td>'
-            f'<td class="mono">{esc(", ".join(u.hosts))}</td></tr>'
+            f"<td>{_hosts_cell(list(u.hosts))}</td></tr>"
             for u in result.unknown_destinations
         )
         unknown_table = (
             "<h3>Unknown destinations that received identifiers</h3>\n"
             '<p class="muted">No tracker list names these: classify them (add them to a tracker list with '
             "--trackers, or to the inventory's first_party when they are the subject's own service).</p>\n"
-            '<table><thead><tr><th>Domain</th><th>Party</th><th class="num">Minors</th><th class="num">Subjects</th>'
-            f"<th>Identifier types</th><th>Hosts</th></tr></thead><tbody>{unknown_rows}</tbody></table>"
+            + _wrap(
+                '<table><thead><tr><th>Domain</th><th>Party</th><th class="num">Minors</th><th class="num">Subjects</th>'
+                f"<th>Identifier types</th><th>Hosts</th></tr></thead><tbody>{unknown_rows}</tbody></table>"
+            )
             if result.unknown_destinations
             else ""
         )
         unknown_part = f"{unknown_table}\n" if unknown_table else ""
         return f'<section id="organisations">\n<h2>Organisations</h2>\n{table}\n{link_table}\n{unknown_part}</section>'
 
-    def _details(self, result: ScanResult) -> str:
-        parts = ['<section id="details">\n<h2>Finding details and evidence</h2>']
-        for finding in ordered_findings(result.findings):
-            parts.append(self._detail(finding))
-        parts.append("</section>")
-        return "\n".join(parts)
+    # --------------------------------------------------------------------- the rest
 
-    @staticmethod
-    def _detail(finding: Finding) -> str:
-        ref = finding.identifier
-        dest = finding.destination
-        facts: list[tuple[str, str]] = [
-            ("Finding id", f"<code>{esc(finding.id)}</code>"),
-            (
-                "Subject",
-                f"{esc(finding.subject.id)} {_minor_tag(finding.subject.minor)} "
-                f'<span class="muted">({esc(finding.subject.source)})</span>',
-            ),
-        ]
-        if ref is not None:
-            facts += [
-                (
-                    "Identifier",
-                    f"{esc(ref.type)}, encoded {esc(ref.encoding)}"
-                    + (f", key <code>{esc(ref.key)}</code>" if ref.key else ""),
-                ),
-                (
-                    "Value",
-                    f"<code>{esc(ref.value)}</code>"
-                    + (f' <span class="muted">({esc(ref.note)})</span>' if ref.note else ""),
-                ),
-                ("Value HMAC", f"<code>{esc(ref.value_hmac)}</code>"),
-            ]
-            if len(ref.keys) > 1:
-                facts.append(("Keys", ", ".join(f"<code>{esc(k)}</code>" for k in ref.keys)))
-            if len(ref.values) > 1:
-                # Two identifiers to one host are one finding, never shown as one value.
-                facts.append((
-                    f"All {len(ref.values)} values",
-                    "<br>".join(
-                        f"<code>{esc(v.value)}</code> <span class=\"muted\">under {esc(', '.join(v.keys) or '-')}</span>"
-                        for v in ref.values
-                    ),
-                ))
-        else:
-            facts.append(("Identifier", '<span class="muted">none: the device contacted the destination</span>'))
-        facts += [
-            (
-                "Destination",
-                f'<span class="mono">{esc(dest.host)}</span>'
-                + (f" ({esc(dest.ip)}{':' + esc(dest.port) if dest.port is not None else ''})" if dest.ip else "")
-                + f"<br>domain {esc(dest.domain or '-')}, organisation {esc(dest.org or '-')}, "
-                f"category {esc(dest.category or '-')}, {'tracker' if dest.tracker else 'not a known tracker'}, "
-                f"{esc(dest.party)} party",
-            ),
-            ("Channel", _channel_html(finding)),
-            (
-                "Seen",
-                f"{finding.count:,} time{'s' if finding.count != 1 else ''}, "
-                f"{esc(iso_utc(finding.first_seen))} to {esc(iso_utc(finding.last_seen))}",
-            ),
-            (
-                "Rules",
-                "<br>".join(f"{_sev(m.severity)} {esc(m.rule)} {esc(m.title)}" for m in finding.rules)
-                or f"{esc(finding.rule)}",
-            ),
-            ("What to do", esc(finding.remediation)),
-            ("Regulations", esc("; ".join(finding.regulations)) or "-"),
-        ]
-        if finding.allowlisted is not None:
-            facts.append(("Allow-listed", f"<strong>{esc(finding.allowlisted)}</strong>"))
-        if finding.rules_allowlisted:
-            facts.append(
-                ("Rules accepted", "<br>".join(f"{esc(rule)}: {esc(reason)}" for rule, reason in finding.rules_allowlisted))
-            )
-        evidence_rows = "".join(
-            f'<tr><td class="mono">{esc(e.capture)}</td><td class="num">{e.frame}</td>'
-            f'<td class="mono">{esc(iso_utc(e.ts))}</td>'
-            f'<td class="mono">{esc(e.flow.proto)} {esc(e.flow.src)}:{e.flow.sport} → {esc(e.flow.dst)}:{e.flow.dport}</td></tr>'
-            for e in finding.evidence
-        )
-        more = finding.count - len(finding.evidence)
-        evidence = (
-            '<table class="evidence"><thead><tr><th>Capture</th><th class="num">Frame</th><th>Time (UTC)</th>'
-            f"<th>Flow</th></tr></thead><tbody>{evidence_rows}</tbody></table>"
-            + (
-                f'<p class="muted">{more} more occurrence{"s" if more != 1 else ""} not listed (evidence is bounded).</p>'
-                if more > 0
-                else ""
-            )
-            + '<p class="muted">Open the capture in Wireshark and go to the frame (Ctrl+G).</p>'
-        )
-        open_attr = " open" if severity_rank(finding.severity) >= 3 and finding.allowlisted is None else ""
-        return (
-            f'<details class="finding" id="{esc(_anchor(finding.id))}"{open_attr}>'
-            f"<summary>{_sev(finding.severity)} <strong>{esc(finding.title)}</strong> · {esc(finding.subject.id)} → "
-            f'{esc(dest.host)} <span class="muted mono">{esc(finding.id)}</span></summary>'
-            f'<dl class="facts">{"".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)}</dl>{evidence}</details>'
-        )
-
-    @staticmethod
-    def _allowlisted(result: ScanResult) -> str:
+    def _allowlisted(self, result: ScanResult) -> str:
         allowed = allowlisted_findings(result)
         if not allowed:
             return '<section id="allowlisted">\n<h2>Allow-listed findings</h2>\n<p class="muted">None.</p>\n</section>'
         rows = "".join(
-            f'<tr><td>{_sev(f.severity)}</td><td><a href="#{_anchor(f.id)}" class="mono">{esc(f.id)}</a><br>{esc(f.rule)}</td>'
-            f"<td>{esc(f.subject.id)} {_minor_tag(f.subject.minor)}</td><td>{esc(identifier_text(f))}</td>"
-            f"<td>{_destination_html(f)}</td><td><strong>{esc(f.allowlisted)}</strong></td></tr>"
+            f'<tr><td>{_sev(f.severity)}</td><td><a href="#{esc(_anchor(f.id))}" class="mono">{esc(f.id)}</a><br>{esc(f.rule)}</td>'
+            f"<td>{_subject_link(f.subject)} {_minor_tag(f.subject.minor)}</td><td>{esc(identifier_text(f))}</td>"
+            f'<td><span class="mono">{breakable(f.destination.host)}</span> {_destination_marks(f)}</td>'
+            f"<td><strong>{esc(f.allowlisted)}</strong></td></tr>"
             for f in allowed
         )
+        details = "\n".join(self._finding(f) for f in allowed)
         return (
             '<section id="allowlisted">\n<h2>Allow-listed findings</h2>\n'
             '<p class="muted">Accepted by the operator (first party, contracted processor, accepted risk): '
             "not counted above and never failing a run, but listed so the acceptance can be reviewed.</p>\n"
-            "<table><thead><tr><th>Severity</th><th>Id / rule</th><th>Subject</th><th>Identifier</th>"
-            f"<th>Destination</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table>\n</section>"
+            + _wrap(
+                "<table><thead><tr><th>Severity</th><th>Id / rule</th><th>Subject</th><th>Identifier</th>"
+                f"<th>Destination</th><th>Reason</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
+            + f"\n{details}\n</section>"
         )
 
     @staticmethod
     def _rules(result: ScanResult) -> str:
-        rows = "".join(
-            f'<tr id="rule-{esc(_anchor(r.id))}"><td>{_sev(r.severity)}</td><td class="mono">{esc(r.id)}</td>'
-            f"<td><strong>{esc(r.title)}</strong><br>{esc(r.rationale)}</td><td>{esc(r.remediation)}</td>"
-            f"<td>{esc('; '.join(r.regulations))}</td></tr>"
-            for r in rules_in_order(result)
+        counts: dict[str, int] = {}
+        for finding in result.findings:
+            if finding.allowlisted is None:
+                counts[finding.rule] = counts.get(finding.rule, 0) + 1
+        def row(r: RuleInfo) -> str:
+            return (
+                f'<tr id="{esc(anchor_id("rule", r.id))}"><td>{_sev(r.severity)}</td><td class="mono">{esc(r.id)}</td>'
+                f'<td class="num">{counts.get(r.id, 0):,}</td>'
+                f"<td><strong>{esc(r.title)}</strong><br>{esc(r.rationale)}</td><td>{esc(r.remediation)}</td>"
+                f"<td>{esc('; '.join(r.regulations))}</td></tr>"
+            )
+
+        head = (
+            '<table><thead><tr><th>Severity</th><th>Rule</th><th class="num">Findings</th><th>What and why</th>'
+            "<th>What to do</th><th>Regulations</th></tr></thead><tbody>"
         )
-        return (
-            '<section id="rules">\n<h2>Rules</h2>\n<table><thead><tr><th>Severity</th><th>Rule</th><th>What and why</th>'
-            f"<th>What to do</th><th>Regulations</th></tr></thead><tbody>{rows}</tbody></table>\n</section>"
-        )
+        ordered = rules_in_order(result)
+        used = [r for r in ordered if counts.get(r.id)]
+        unused = [r for r in ordered if not counts.get(r.id)]
+        # The rules behind findings first; the others, which found nothing, one click away.
+        out = '<section id="rules">\n<h2>Rules</h2>\n' + _wrap(head + "".join(row(r) for r in used) + "</tbody></table>")
+        if unused:
+            out += (
+                f'<details class="group"><summary>{_plural(len(unused), "other rule")} (no findings in this scan)</summary>'
+                + _wrap(head + "".join(row(r) for r in unused) + "</tbody></table>")
+                + "</details>"
+            )
+        return out + "\n</section>"
 
     def _scan(self, result: ScanResult) -> str:
-        capture_rows = "".join(
-            f'<tr><td class="mono">{esc(c.path)}</td><td>{esc(c.format or "-")}</td><td class="num">{c.packets:,}</td>'
-            f'<td class="num">{c.bytes:,}</td><td class="mono">{esc(iso_utc(c.first_ts))}<br>{esc(iso_utc(c.last_ts))}</td>'
-            f"<td><code>{esc(c.sha256 or '-')}</code></td>"
-            f"<td>{'<br>'.join(esc(w) for w in c.warnings) or _NONE}</td></tr>"
-            for c in result.captures
+        # One cell per capture for what identifies it (path, format, size, sha256), so the table
+        # keeps four columns and stays readable at 800 px.
+        def rows(captures: Iterable[Any]) -> str:
+            return "".join(
+                f'<tr><td><span class="mono">{breakable(c.path)}</span><br><span class="muted">{esc(c.format or "-")}, '
+                f'{c.bytes:,} bytes, sha256</span> <code class="hash">{esc(c.sha256 or "-")}</code></td>'
+                f'<td class="num">{c.packets:,}</td>'
+                f'<td class="mono nowrap">{esc(iso_utc(c.first_ts))}<br>{esc(iso_utc(c.last_ts))}</td>'
+                f"<td>{'<br>'.join(esc(w) for w in c.warnings) or _NONE}</td></tr>"
+                for c in captures
+            )
+
+        head = (
+            '<table><thead><tr><th>Capture</th><th class="num">Packets</th>'
+            "<th>First / last packet (UTC)</th><th>Warnings</th></tr></thead>"
         )
+        # Many captures (a directory of them): those with warnings in view, the others one click away.
+        if len(result.captures) > CAPTURES_LISTED:
+            flagged = [c for c in result.captures if c.warnings]
+            quiet = [c for c in result.captures if not c.warnings]
+            captures_html = (
+                (_wrap(f"{head}<tbody>{rows(flagged)}</tbody></table>") if flagged else "")
+                + f'<details class="group"><summary>{_plural(len(quiet), "capture")} without warnings</summary>'
+                + _wrap(f"{head}<tbody>{rows(quiet)}</tbody></table>")
+                + "</details>"
+            )
+        else:
+            captures_html = _wrap(f"{head}<tbody>{rows(result.captures)}</tbody></table>")
         stats = stats_record(result, stable=self.options.is_stable)
         stat_rows = "".join(
             f'<tr><td>{esc(k)}</td><td class="num">{esc(self._stat(v))}</td></tr>' for k, v in sorted(stats.items())
         )
         signature_rows = "".join(
-            f'<tr><td class="mono">{esc(s.path)}</td><td><code>{esc(s.sha256)}</code></td></tr>'
+            f'<tr><td class="mono">{breakable(s.path)}</td><td><code class="hash">{esc(s.sha256)}</code></td></tr>'
             for s in sorted(result.signatures, key=lambda s: s.path)
         )
-        warnings = "".join(f"<li>{esc(w)}</li>" for w in result.warnings)
-        subjects = "".join(
-            f"<tr><td>{esc(s.id)}</td><td>{_minor_tag(s.minor)}</td><td>{esc(s.source)}</td></tr>"
-            for s in subjects_in_order(result)
-        )
+        # The scan's warnings repeat each capture's ("path: warning"): those are in the captures table.
+        capture_lines = {f"{c.path}: {w}" for c in result.captures for w in c.warnings}
+        warnings = "".join(f"<li>{esc(w)}</li>" for w in result.warnings if w not in capture_lines)
         return (
-            '<section id="scan">\n<h2>The scan</h2>\n<h3>Captures</h3>\n'
-            '<table><thead><tr><th>Capture</th><th>Format</th><th class="num">Packets</th><th class="num">Bytes</th>'
-            "<th>First / last packet (UTC)</th><th>SHA-256</th><th>Warnings</th></tr></thead>"
-            f"<tbody>{capture_rows}</tbody></table>\n"
+            '<section id="scan">\n<h2>The scan</h2>\n'
+            f"<h3>Captures</h3>\n{captures_html}\n"
             + (f"<h3>Warnings</h3>\n<ul>{warnings}</ul>\n" if warnings else "")
-            + "<h3>Subjects</h3>\n<table><thead><tr><th>Subject</th><th>Age</th><th>Known from</th></tr></thead>"
-            f"<tbody>{subjects}</tbody></table>\n"
-            '<h3>Counters</h3>\n<table><thead><tr><th>Counter</th><th class="num">Value</th></tr></thead>'
-            f"<tbody>{stat_rows}</tbody></table>\n"
-            f'<h3>Signature files</h3>\n<p class="muted">Engine: {esc(result.engine)}; HMAC key id: '
+            + '<h3>Counters</h3>\n'
+            + _wrap(
+                '<table><thead><tr><th>Counter</th><th class="num">Value</th></tr></thead>'
+                f"<tbody>{stat_rows}</tbody></table>"
+            )
+            + f'\n<h3>Signature files</h3>\n<p class="muted">Engine: {esc(result.engine)}; HMAC key id: '
             f"<code>{esc(result.hmac_key_id or '-')}</code></p>\n"
-            "<table><thead><tr><th>File</th><th>SHA-256</th></tr></thead>"
-            f"<tbody>{signature_rows}</tbody></table>\n</section>"
+            + _wrap(
+                "<table><thead><tr><th>File</th><th>SHA-256</th></tr></thead>"
+                f"<tbody>{signature_rows}</tbody></table>"
+            )
+            + "\n</section>"
         )
 
     @staticmethod
@@ -702,3 +1121,11 @@ class HtmlReport(ReportFormat):
         if isinstance(value, Iterable) and not isinstance(value, str):
             return ", ".join(HtmlReport._stat(v) for v in value)
         return str(value)
+
+
+def _pool_html(subject: Subject) -> str:
+    """The child-profile pool that gave a subject its age (knowledge/networks.py), if any."""
+    if subject.pool is None:
+        return ""
+    age = f", age {subject.age}" if subject.age is not None else ""
+    return f'<br><span class="muted">pool {esc(subject.pool)}{age}</span>'

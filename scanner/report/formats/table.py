@@ -59,6 +59,9 @@ from scanner.report.formats.common import (
 )
 
 DEFAULT_WIDTH = 100
+CONTACTS_LISTED = 3  # INFO contacts of one subject listed row by row; more are summarised in one line
+CONTACT_ORGS_NAMED = 6
+NARROW = 96  # narrower than this, the per-subject tables leave out the first-seen time
 # Shorter names where the channel column (15 wide) would fold a location in the middle of a word.
 _LOCATION_LABELS = {"user_agent": "user-agent"}
 
@@ -81,6 +84,30 @@ def _number(value: Any) -> str:
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count:,} {word if count == 1 else (plural or word + 's')}"
+
+
+def _count(value: Any, word: str) -> str:
+    """``1 packet``, ``30,435 packets``; a counter that is not a number is shown as it is."""
+    return _plural(value, word) if isinstance(value, int) else f"{value} {word}s"
+
+
+def fit(text: str, width: int, *, keep_tail: bool = False) -> str:
+    """``text`` in ``width`` columns without breaking a token: whole when it fits, else cut with
+    ``…``.  ``keep_tail`` cuts from the left at a dot (a host's or a key path's meaningful end:
+    ``…safeframe.googlesyndication.com``, ``…ids.android_id``)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    if keep_tail:
+        tail = text[-(width - 1) :]
+        # Start after a separator (a host's label, a key's path segment or word) when that keeps
+        # half the room: "…advertising_id", not "…rtising_id".
+        cuts = [at for at in (tail.find(sep) for sep in "._-") if at >= 0 and len(tail) - at - 1 >= width // 2]
+        if cuts:
+            tail = tail[min(cuts) + 1 :]
+        return "…" + tail
+    return text[: width - 1] + "…"
 
 
 def _table(title: Text, *, show_header: bool = True, expand: bool = True) -> Table:
@@ -149,7 +176,19 @@ class TableReport(ReportFormat):
         if not active:
             parts.append(Text("No findings.", style="bold green"))
         for subject, findings in subject_groups(result, active):
-            parts.append(self._subject_table(subject, findings, width))
+            # Many INFO contacts (a browser reaching forty ad hosts) would bury the rows that matter:
+            # past CONTACTS_LISTED they are summarised in one line per subject, by organisation.
+            contacts = [f for f in findings if f.identifier is None and f.severity == "info"]
+            if len(contacts) > CONTACTS_LISTED:
+                findings = [f for f in findings if not (f.identifier is None and f.severity == "info")]
+            else:
+                contacts = []
+            if findings:
+                parts.append(self._subject_table(subject, findings, width))
+            else:
+                parts.append(self._subject_title(subject, contacts))
+            if contacts:
+                parts.append(self._contacts_line(contacts, more=bool(findings)))
             parts.append(Text(""))
         apps = self._apps(active)
         if apps is not None:
@@ -162,7 +201,7 @@ class TableReport(ReportFormat):
             parts.extend([unknown, Text("")])
         allowed = allowlisted_findings(result)
         if allowed:
-            parts.extend([self._allowlisted(allowed), Text("")])
+            parts.extend([self._allowlisted(allowed, width), Text("")])
         todo = self._remediation(result, active)
         if todo is not None:
             parts.extend([todo, Text("")])
@@ -180,15 +219,19 @@ class TableReport(ReportFormat):
 
         packets = sum(c.packets for c in result.captures)
         scanned = Text(
-            f"{_plural(len(result.captures), 'capture')}  ·  {_number(stats.get('packets', packets))} packets"
-            f"  ·  {_number(stats.get('flows', 0))} flows  ·  {_number(stats.get('decode_errors', 0))} decode errors"
+            f"{_plural(len(result.captures), 'capture')}  ·  {_count(stats.get('packets', packets), 'packet')}"
+            f"  ·  {_count(stats.get('flows', 0), 'flow')}  ·  {_count(stats.get('decode_errors', 0), 'decode error')}"
         )
         minors = sum(1 for s in result.subjects if s.minor is True)
         unknown = sum(1 for s in result.subjects if s.minor is None)
         subjects = Text(f"{_plural(len(result.subjects), 'subject')}: ")
-        subjects.append(f"{minors:,} {'minor' if minors == 1 else 'minors'}", style="bold magenta" if minors else "")
+        subjects.append(_plural(minors, "minor"), style="bold magenta" if minors else "")
         adults = len(result.subjects) - minors - unknown
-        subjects.append(f", {unknown:,} of unknown age, {adults:,} {'adult' if adults == 1 else 'adults'}")
+        subjects.append(f", {unknown:,} of unknown age, {_plural(adults, 'adult')}")
+        shown = len({f.subject.id for f in active})
+        if 0 < shown < len(result.subjects):
+            # The tables below are per subject with findings: say how many of the subjects that is.
+            subjects.append(f"  ·  {shown:,} with findings below", style="dim")
 
         findings = Text(f"{_plural(len(active), 'finding')}: ")
         counts = severity_counts(active)
@@ -201,7 +244,8 @@ class TableReport(ReportFormat):
             findings.append(f"   (+ {allowed} allow-listed, not counted)", style="dim")
         return Group(title, scanned, subjects, findings)
 
-    def _subject_table(self, subject: Subject, findings: list[Finding], width: int) -> Table:
+    @staticmethod
+    def _subject_title(subject: Subject, findings: list[Finding]) -> Text:
         title = Text(printable(subject.id), style="bold magenta" if subject.minor else "bold")
         pool = f"  ·  pool {printable(subject.pool)}" if subject.pool is not None else ""
         title.append(
@@ -212,71 +256,119 @@ class TableReport(ReportFormat):
         if worst:
             title.append("  ·  worst: ", style="dim")
             title.append(worst, style=SEVERITY_STYLE.get(worst, ""))
-        # rich shrinks or drops columns on its own when space is short, the destination first;
-        # widths are planned here instead so that the host keeps the most room at any width.
+        return title
+
+    @staticmethod
+    def _contacts_line(contacts: list[Finding], *, more: bool) -> Text:
+        """``+ 38 INFO contacts (PS901) with hosts of Google 12, Meta 4, …``: one line for many."""
+        by_org: dict[str, int] = {}
+        for finding in contacts:
+            org = finding.destination.org or finding.destination.domain or finding.destination.host
+            by_org[printable(org)] = by_org.get(printable(org), 0) + 1
+        ranked = sorted(by_org.items(), key=lambda item: (-item[1], item[0]))
+        rules = ", ".join(sorted({f.rule for f in contacts}))
+        line = Text("+ ", style="dim")
+        line.append(_plural(len(contacts), "more contact" if more else "contact"), style="bold")
+        line.append(f" without an identifier (INFO, {rules}), with hosts of ")
+        line.append(", ".join(f"{org} {count}" for org, count in ranked[:CONTACT_ORGS_NAMED]))
+        if len(ranked) > CONTACT_ORGS_NAMED:
+            line.append(f" and {_plural(len(ranked) - CONTACT_ORGS_NAMED, 'more organisation')}")
+        line.append(" (every one in the JSON and HTML reports)", style="dim")
+        return line
+
+    def _subject_table(self, subject: Subject, findings: list[Finding], width: int) -> Table:
+        title = self._subject_title(subject, findings)
+        # Widths are planned here, not left to rich: rich folds a cell mid-token when space is short
+        # (a host cut in two, "device.android_i" / "d").  Every cell below is fitted to its column
+        # instead (fit(): whole tokens, "…" where cut), and the columns never wrap.
         rule_width = max(4, *(len(f.rule) for f in findings))
         count_width = max(5, *(len(f"{f.count:,}") for f in findings))
-        fixed = 8 + rule_width + count_width + 10
-        spare = max(0, width - fixed - 2 * 6)  # two blanks between columns
-        identifier_width = min(16, max(8, spare * 27 // 100))
-        channel_width = min(15, max(8, spare // 4))
-        destination_width = max(10, spare - identifier_width - channel_width)
+        # Below NARROW columns the first-seen time goes (the HTML and JSON have it): the host and
+        # the key need the room more than a time does in an 80-column terminal.
+        with_time = width >= NARROW
+        fixed = 8 + rule_width + count_width + (10 if with_time else 0)
+        spare = max(0, width - fixed - 2 * (6 if with_time else 5))  # a divider and a padding blank between columns
+        channel_width = min(15, max(11, spare // 4))
+        # The identifier column takes what its longest cell needs, up to 2/5 of the room (24 at most);
+        # the destination gets the rest.
+        longest = max(self._identifier_needs(f) for f in findings)
+        identifier_width = max(12, min(longest, 24, (spare - channel_width) * 2 // 5))
+        destination_width = max(12, spare - identifier_width - channel_width)
         table = _table(title, expand=False)
         table.add_column("Severity", width=8, no_wrap=True)
-        table.add_column("Rule", width=rule_width, overflow="fold")
-        table.add_column("Identifier", width=identifier_width, overflow="fold")
-        table.add_column("Destination", width=destination_width, overflow="fold")
-        table.add_column("Channel", width=channel_width, overflow="fold")
-        table.add_column("Count", width=count_width, justify="right", overflow="fold")
-        table.add_column("First seen", width=10, overflow="fold")
+        table.add_column("Rule", width=rule_width, no_wrap=True)
+        table.add_column("Identifier", width=identifier_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("Destination", width=destination_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("Channel", width=channel_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("Count", width=count_width, justify="right", no_wrap=True)
+        if with_time:
+            table.add_column("First seen", width=10, no_wrap=True)
         for finding in findings:
             date, _, time = short_time(finding.first_seen).partition(" ")
-            table.add_row(
+            cells = [
                 _severity_text(finding.severity),
                 Text(finding.rule),
-                self._identifier_cell(finding),
-                self._destination_cell(finding),
-                self._channel_cell(finding),
+                self._identifier_cell(finding, identifier_width),
+                self._destination_cell(finding, destination_width),
+                self._channel_cell(finding, channel_width),
                 Text(f"{finding.count:,}"),
-                Text(f"{date}\n{time}"),
-            )
+            ]
+            if with_time:
+                cells.append(Text(f"{date}\n{time}"))
+            table.add_row(*cells)
         return table
 
     @staticmethod
-    def _identifier_cell(finding: Finding) -> Text:
-        text = Text(printable(identifier_text(finding)))
+    def _identifier_needs(finding: Finding) -> int:
+        """The identifier cell's width when nothing is cut."""
         ref = finding.identifier
         if ref is None:
-            text = Text("(contact only)", style="dim")
-        elif len(ref.values) > 1:
+            return len("(contact only)")
+        key = len(f"key {printable(ref.key)}") if ref.key else 0
+        return max(len(printable(identifier_text(finding))), key)
+
+    @staticmethod
+    def _identifier_cell(finding: Finding, width: int) -> Text:
+        ref = finding.identifier
+        if ref is None:
+            return Text("(contact only)" if width >= 14 else "(contact)", style="dim")
+        text = Text(fit(printable(identifier_text(finding)), width))
+        if ref.key:
+            key = printable(ref.key)
+            # No room for "key ": the key's last segment whole ("…advertising_id") matters more.
+            shown = "key " + key if len(key) + 4 <= width else fit(key, width, keep_tail=True)
+            text.append("\n" + shown, style="dim")
+        if len(ref.values) > 1:
             # Two identifiers to one host: one finding, but each value is shown with its keys.
             for value in ref.values:
                 keys = ", ".join(printable(k) for k in value.keys) or "-"
-                text.append(f"\n{printable(value.value)} ({keys})", style="dim")
+                text.append("\n" + fit(f"{printable(value.value)} ({keys})", width), style="dim")
         elif len(ref.keys) > 1:
-            text.append(f"\nkeys {', '.join(printable(k) for k in ref.keys)}", style="dim")
-        elif ref.key:
-            text.append(f"\nkey {printable(ref.key)}", style="dim")
+            text.append("\n" + fit("also " + ", ".join(printable(k) for k in ref.keys if k != ref.key), width), style="dim")
         return text
 
     @staticmethod
-    def _destination_cell(finding: Finding) -> Text:
+    def _destination_cell(finding: Finding, width: int) -> Text:
         dest = finding.destination
-        text = Text(printable(dest.host))
+        text = Text(fit(printable(dest.host), width, keep_tail=True))
         owner = printable(dest.org) if dest.org else ""
-        marks = ", ".join(destination_marks(finding))
+        marks = destination_marks(finding)
+        # The owner and its marks on one line: dropped from the end ("third party" first) until it fits.
+        while marks and len(owner) + len(", ".join(marks)) + (3 if owner else 0) > width:
+            marks = marks[:-1]
         if owner or marks:
-            text.append("\n" + owner)
+            text.append("\n" + fit(owner, width))
             if marks:
-                text.append(f" ({marks})" if owner else marks, style="bold" if dest.tracker else "dim")
+                joined = ", ".join(marks)
+                text.append(f" ({joined})" if owner else joined, style="bold" if dest.tracker else "dim")
         return text
 
     @staticmethod
-    def _channel_cell(finding: Finding) -> Text:
+    def _channel_cell(finding: Finding, width: int) -> Text:
         channel = finding.channel
         # An injected header is the operator's doing, not the app's: the table says so where it shows the header.
         location = "enrichment" if channel.operator_injected else _LOCATION_LABELS.get(channel.location, channel.location)
-        text = Text(f"{printable(channel.protocol)} {printable(location)}\n")
+        text = Text(fit(f"{printable(channel.protocol)} {printable(location)}", width) + "\n")
         if channel.encrypted:
             text.append("encrypted", style="green")
         else:
@@ -328,21 +420,23 @@ class TableReport(ReportFormat):
         return Group(*lines)
 
     @staticmethod
-    def _allowlisted(findings: list[Finding]) -> Table:
+    def _allowlisted(findings: list[Finding], width: int) -> Table:
+        # Subject, identifier and host in one column of fitted lines (never folded mid-token),
+        # the reason, which is prose, wrapping at words beside it.
+        rule_width = max(4, *(len(f.rule) for f in findings))
+        finding_width = max(16, (width - 8 - rule_width - 2 * 3) * 11 // 20)
         table = _table(Text(f"Allow-listed ({len(findings)}): accepted, not counted", style="bold"))
-        table.add_column("Severity", no_wrap=True, min_width=8)
-        table.add_column("Rule", no_wrap=True)
-        table.add_column("Subject", ratio=2, overflow="fold")
-        table.add_column("Identifier", ratio=2, overflow="fold")
-        table.add_column("Destination", ratio=4, overflow="fold")
-        table.add_column("Reason", ratio=4, overflow="fold")
+        table.add_column("Severity", width=8, no_wrap=True)
+        table.add_column("Rule", width=rule_width, no_wrap=True)
+        table.add_column("Finding", width=finding_width, no_wrap=True, overflow="ellipsis")
+        table.add_column("Reason", ratio=1, overflow="fold")
         for finding in findings:
+            who = fit(f"{printable(finding.subject.id)} · {printable(identifier_text(finding))}", finding_width)
+            host = fit(printable(finding.destination.host), finding_width, keep_tail=True)
             table.add_row(
                 _severity_text(finding.severity),
                 Text(finding.rule),
-                Text(printable(finding.subject.id)),
-                Text(printable(identifier_text(finding))),
-                Text(printable(finding.destination.host)),
+                Text(f"{who}\n{host}"),
                 Text(printable(finding.allowlisted or "")),
             )
         return table
@@ -372,12 +466,17 @@ class TableReport(ReportFormat):
 
     @staticmethod
     def _warnings(result: ScanResult) -> RenderableType | None:
-        lines: list[Text] = []
+        # The scan's warnings repeat each capture's ("path: warning"): each is listed once.
+        seen: dict[str, None] = {}
         for capture in result.captures:
             for warning in capture.warnings:
-                lines.append(Text(f"  {printable(capture.path)}: {printable(warning)}"))
+                seen.setdefault(f"{printable(capture.path)}: {printable(warning)}", None)
         for warning in result.warnings:
-            lines.append(Text(f"  {printable(warning)}"))
-        if not lines:
+            seen.setdefault(printable(warning), None)
+        if not seen:
             return None
-        return Group(Text(f"Warnings ({len(lines)})", style="bold yellow"), *lines)
+        grid = Table.grid(padding=(0, 0, 0, 2), pad_edge=True)  # indented; a long line wraps under itself
+        grid.add_column(overflow="fold")
+        for line in seen:
+            grid.add_row(Text(line))
+        return Group(Text(f"Warnings ({len(seen)})", style="bold yellow"), grid)
