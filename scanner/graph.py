@@ -28,16 +28,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from scanner.aggregate import Aggregator
-from scanner.model import (
-    LOCAL_NETWORK_CATEGORY,
-    SEVERITY_RANK,
-    AppRef,
-    Finding,
-    GraphAnalyses,
-    LinkableIdentifier,
-    OrgExposure,
-    SubjectExposure,
-)
+from scanner.model import LOCAL_NETWORK_CATEGORY, SEVERITY_RANK, AppRef, Finding
+from scanner.results import GraphAnalyses, LinkableIdentifier, OrgExposure, SubjectExposure
 
 
 def _minor_text(minor: bool | None) -> str:

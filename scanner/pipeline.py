@@ -56,8 +56,6 @@ from scanner.model import (
     Flag,
     HttpRequest,
     Observation,
-    ScanResult,
-    SignatureFile,
     Subject,
     channel_location,
 )
@@ -65,6 +63,7 @@ from scanner.policy.allowlist import AllowEntry, load_allowlist
 from scanner.policy.engine import PolicyEngine, code_rules, severities
 from scanner.policy.ruleset import load_policy_rules
 from scanner.privacy import Pseudonymizer, load_key, preview
+from scanner.results import ScanResult, SignatureFile
 from scanner.run import make_runner
 from scanner.settings import Settings
 

@@ -34,8 +34,9 @@ from typing import Any
 import pytest
 
 from scanner.ingest import expand_inputs
-from scanner.model import ScanResult, Subject
+from scanner.model import Subject
 from scanner.pipeline import ScanSettings, run_scan
+from scanner.results import ScanResult
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures"
 TYPE_MAP = {"wifi_mac": "mac", "location": "geo"}

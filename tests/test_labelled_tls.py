@@ -28,8 +28,9 @@ import pytest
 from scanner.decode.keylog import load_keylogs
 from scanner.engines import make_engine
 from scanner.ingest import expand_inputs
-from scanner.model import Event, HttpRequest, ScanResult
+from scanner.model import Event, HttpRequest
 from scanner.pipeline import ScanPipeline, ScanSettings, run_scan
+from scanner.results import ScanResult
 
 BAR = 0.97
 TYPE_MAP = {"wifi_mac": "mac", "location": "geo"}

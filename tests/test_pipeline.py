@@ -22,10 +22,10 @@ from scanner.model import (
     GtpcMessage,
     HttpRequest,
     MdnsMessage,
-    ScanResult,
     TlsClientHello,
 )
 from scanner.pipeline import LOCAL_NETWORK, ScanPipeline, ScanSettings
+from scanner.results import ScanResult
 
 T0 = 1_717_311_600.0
 KID_IP, ADULT_IP, STRANGER_IP = "192.168.178.23", "192.168.178.57", "192.168.178.99"

@@ -27,8 +27,9 @@ import pytest
 import yaml
 
 from scanner.ingest import expand_inputs
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding
 from scanner.pipeline import ScanSettings, run_scan
+from scanner.results import ScanResult
 
 LABELS = Path(__file__).resolve().parent / "labels" / "real_trackers.yaml"
 RECALL_BAR = 0.9

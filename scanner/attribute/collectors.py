@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 
 from scanner.datafiles import load_yaml
 from scanner.errors import SignatureError
-from scanner.model import Destination, SignatureFile
+from scanner.model import Destination
+from scanner.results import SignatureFile
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from scanner.datafiles import default_signatures_root
 from scanner.errors import SignatureError
-from scanner.model import SignatureFile
+from scanner.results import SignatureFile
 
 # The closed vocabulary of categories (README.md explains each one).
 CATEGORIES: tuple[str, ...] = (

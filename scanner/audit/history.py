@@ -69,7 +69,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import ConfigError
-from scanner.model import SEVERITY_RANK, Finding, ScanResult
+from scanner.model import SEVERITY_RANK, Finding
+from scanner.results import ScanResult
 
 # Test-only hook: seconds to sleep inside the run's transaction, just before COMMIT, after a
 # line on stderr that says so.  It lets a test SIGKILL an audit at the one moment that matters.

@@ -31,7 +31,8 @@ from scanner.audit.capture import CaptureRun, record
 from scanner.audit.config import SUMMARY_OUTPUT, AuditConfig
 from scanner.audit.history import History, RunComparison, StoredFinding, utc_now
 from scanner.errors import InputError
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding
+from scanner.results import ScanResult
 from scanner.settings import Settings
 
 

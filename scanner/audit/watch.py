@@ -59,7 +59,7 @@ from scanner.audit.baseline import Baseline
 from scanner.audit.history import History, RunComparison, ScannedFile, utc_now
 from scanner.errors import InputError
 from scanner.ingest.sources import looks_like_capture
-from scanner.model import ScanResult
+from scanner.results import ScanResult
 
 WriterCheck = Callable[[Iterable[str]], tuple[set[str], bool]]
 

@@ -23,7 +23,7 @@ from scanner.detect.keys import key_forms
 from scanner.errors import SignatureError
 from scanner.knowledge.identifiers import IDENTIFIER_TYPES
 from scanner.knowledge.validators import VALIDATORS, Validator
-from scanner.model import SignatureFile
+from scanner.results import SignatureFile
 
 # What an identifier is, for the policy: hardware and subscriber ids cannot be reset by the user.
 CLASSES = ("hardware", "subscriber", "device", "advertising", "contact", "location", "device_name", "cookie", "operator")

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 from scanner.decode.protocols.base import Anomalies
 from scanner.ingest import CaptureSource
 from scanner.ingest.archives import archive_events, sniff_archive
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 # Called with (capture path, bytes read so far of it) as a scan goes; for progress bars.
 ProgressCallback = Callable[[str, int], None]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from scanner.ingest.readers import FrameRecord, SecretsCallback, read_frames
 from scanner.ingest.sources import CaptureSource, OpenedCapture, expand_inputs, open_source
-from scanner.model import CaptureInfo
+from scanner.results import CaptureInfo
 
 __all__ = ["CaptureSource", "FrameRecord", "ReadingCapture", "SecretsCallback", "expand_inputs", "open_capture"]
 

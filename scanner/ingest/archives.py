@@ -32,7 +32,8 @@ from scanner.ingest.archive_format import HAR, MITMPROXY, SNIFF_BYTES, archive_f
 from scanner.ingest.har import read_har
 from scanner.ingest.mitmproxy_flows import read_flows
 from scanner.ingest.sources import CaptureSource, open_source
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 __all__ = ["HAR", "MITMPROXY", "archive_events", "archive_format", "sniff_archive"]
 

@@ -36,7 +36,8 @@ from scanner.decode.protocols.base import Anomalies
 from scanner.ingest.archive_format import HAR
 from scanner.ingest.recorded import RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 ENTRY = "log.entries.item"
 _SKIPPED = ("log.entries.item.response", "log.entries.item.timings", "log.entries.item.cache")

@@ -32,7 +32,8 @@ from scanner.decode.protocols.base import Anomalies
 from scanner.ingest.archive_format import MITMPROXY
 from scanner.ingest.recorded import RecordedMessage, request_event, websocket_events
 from scanner.ingest.sources import ByteStream
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 MAX_FLOW_BYTES = 64 * 1024 * 1024
 MAX_LENGTH_DIGITS = 12

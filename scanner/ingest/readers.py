@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 
 from scanner.errors import InputError
 from scanner.ingest.sources import ByteStream
-from scanner.model import CaptureInfo
+from scanner.results import CaptureInfo
 
 FrameRecord = tuple[float, int, bytes, int]  # (ts, linktype, data, wirelen)
 SecretsCallback = Callable[[int, bytes], None]  # (secrets type, secrets data) of a DSB

@@ -31,7 +31,8 @@ from typing import Any, ClassVar
 
 from scanner.datafiles import LineDict, LineList, line_of, load_yaml
 from scanner.errors import SignatureError
-from scanner.model import SEVERITIES, Flag, RuleInfo, SignatureFile
+from scanner.model import SEVERITIES, Flag
+from scanner.results import RuleInfo, SignatureFile
 
 APPLIES_TO = ("leak", "contact")
 # The facts a condition can test (PolicyEngine.leak_facts in policy/engine.py computes them).

@@ -56,8 +56,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding
 from scanner.report.formats.common import one_line
+from scanner.results import ScanResult
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 

@@ -15,8 +15,8 @@ from scanner.errors import ConfigError
 from scanner.ingest import expand_inputs
 from scanner.knowledge.inventory import load_inventory, load_networks, load_subscribers
 from scanner.knowledge.networks import NetworkPool, PoolMatcher, parse_networks
-from scanner.model import ScanResult
 from scanner.pipeline import ScanSettings, run_scan
+from scanner.results import ScanResult
 
 T0 = 1_780_000_000.0
 GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"

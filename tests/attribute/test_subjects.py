@@ -15,18 +15,10 @@ from scanner.attribute.subjects import SubjectResolver
 from scanner.engines.native import NativeEngine
 from scanner.ingest import expand_inputs
 from scanner.knowledge.inventory import Device, Inventory, Subscriber, TimedAddress
-from scanner.model import (
-    DhcpMessage,
-    DiameterMessage,
-    FlowTuple,
-    GtpcMessage,
-    HttpRequest,
-    RadiusMessage,
-    ScanResult,
-    Tunnel,
-)
+from scanner.model import DhcpMessage, DiameterMessage, FlowTuple, GtpcMessage, HttpRequest, RadiusMessage, Tunnel
 from scanner.pipeline import ScanPipeline, ScanSettings
 from scanner.privacy import Pseudonymizer
+from scanner.results import ScanResult
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 T0 = 1_717_311_600.0

@@ -32,7 +32,8 @@ from scanner.engines.native import NativeEngine
 from scanner.engines.tshark import INSTALL_HINT, TsharkEngine
 from scanner.errors import InputError
 from scanner.ingest import CaptureSource, expand_inputs
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("PRIVSCAN_SHARED", REPO.parent / "shared"))

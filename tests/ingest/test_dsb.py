@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scanner.ingest.readers import PCAPNG_DSB, read_frames
-from scanner.model import CaptureInfo
+from scanner.results import CaptureInfo
 
 TLS_KEY_LOG = 0x544C534B
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "captures" / "tls"

@@ -24,7 +24,7 @@ import zstandard
 from scanner.errors import InputError
 from scanner.ingest import CaptureSource, expand_inputs, open_capture
 from scanner.ingest.readers import MAX_INTERFACES
-from scanner.model import CaptureInfo
+from scanner.results import CaptureInfo
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "captures" / "demo.pcap"

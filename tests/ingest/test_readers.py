@@ -23,7 +23,7 @@ import zstandard
 from scanner.errors import InputError
 from scanner.ingest import CaptureSource, open_capture
 from scanner.ingest.readers import MAX_RECORD, read_frames
-from scanner.model import CaptureInfo
+from scanner.results import CaptureInfo
 
 # Frame payloads of different lengths (odd ones exercise the pcapng padding).
 FRAMES = [bytes([i]) * (40 + 7 * i) for i in range(6)]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from scanner.ingest import expand_inputs
-from scanner.model import ScanResult
 from scanner.pipeline import ScanSettings, run_scan
 from scanner.policy.engine import FINGERPRINT_VERSION, fingerprint
+from scanner.results import ScanResult
 
 CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 DEMO = CAPTURES / "demo.pcap"

@@ -30,22 +30,15 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from scanner.model import (
+from scanner.model import Channel, Destination, Evidence, Finding, FlowTuple, IdentifierRef, RuleMatch, Subject
+from scanner.results import (
     CaptureInfo,
-    Channel,
-    Destination,
-    Evidence,
-    Finding,
-    FlowTuple,
     GraphAnalyses,
-    IdentifierRef,
     LinkableIdentifier,
     OrgExposure,
     RuleInfo,
-    RuleMatch,
     ScanResult,
     SignatureFile,
-    Subject,
     SubjectExposure,
 )
 

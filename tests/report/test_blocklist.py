@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from scanner.errors import InputError
-from scanner.model import ScanResult
 from scanner.report.blocklist import (
     blocklist_from,
     dns_name,
@@ -23,6 +22,7 @@ from scanner.report.blocklist import (
     rpz_serial_of,
     why_empty,
 )
+from scanner.results import ScanResult
 
 
 def test_selection_and_levels(scan_result: ScanResult) -> None:

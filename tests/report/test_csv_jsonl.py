@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.csv import COLUMNS, defuse
+from scanner.results import ScanResult
 
 EXPECTED_COLUMNS = [
     "id",

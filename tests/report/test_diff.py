@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.diff import diff_reports, load_report, render_diff
 from scanner.report.formats import RenderOptions, get_format
+from scanner.results import ScanResult
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.blocklist import BLOCKLIST_FORMATS, render_blocklist
 from scanner.report.formats import FORMATS, RenderOptions, get_format
+from scanner.results import ScanResult
 
 GOLDEN_NAMES = {
     "table": "report.table.txt",

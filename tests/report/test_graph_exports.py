@@ -12,9 +12,9 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import get_format
 from scanner.report.formats.dot import quote
+from scanner.results import ScanResult
 
 
 def render(name: str, result: ScanResult) -> str:

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 
 import networkx as nx
 
-from scanner.model import ScanResult
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.graph_svg import build_layout, render_svg, shorten
+from scanner.results import ScanResult
 
 
 def graph(*, pools: bool) -> nx.MultiDiGraph:

@@ -22,9 +22,9 @@ from types import ModuleType
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.html import CSP, SCRIPT_TEXT, STYLE_TEXT
+from scanner.results import ScanResult
 
 URL_ATTRIBUTES = {
     "src",

@@ -34,10 +34,10 @@ from types import ModuleType
 import pytest
 
 from scanner.ingest import expand_inputs
-from scanner.model import ScanResult
 from scanner.pipeline import ScanSettings, run_scan
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.graph_svg import shorten
+from scanner.results import ScanResult
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 BOUNDARY = re.compile(r"[\s.\-_/:,;@()]")

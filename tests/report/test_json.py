@@ -12,16 +12,9 @@ import jsonschema
 import networkx as nx
 import pytest
 
-from scanner.model import (
-    EVENT_TYPES,
-    LOCATIONS,
-    SEVERITIES,
-    SUBJECT_SOURCES,
-    ScanResult,
-    channel_location,
-    contact_location,
-)
+from scanner.model import EVENT_TYPES, LOCATIONS, SEVERITIES, SUBJECT_SOURCES, channel_location, contact_location
 from scanner.report.formats import RenderOptions, get_format
+from scanner.results import ScanResult
 from scanner.settings import STABLE_ENV, Settings
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"

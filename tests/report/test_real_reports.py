@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 
 from scanner.ingest import expand_inputs
-from scanner.model import ScanResult
 from scanner.pipeline import ScanSettings, run_scan
 from scanner.report.formats import FORMATS, RenderOptions, get_format
+from scanner.results import ScanResult
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report-v1.schema.json"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")

@@ -16,9 +16,9 @@ from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.blocklist import BLOCKLIST_FORMATS, render_blocklist
 from scanner.report.formats import FORMATS, RenderOptions, get_format
+from scanner.results import ScanResult
 
 
 def forms(value: str) -> set[str]:

@@ -11,7 +11,6 @@ import pytest
 
 import scanner.report.formats as formats_package
 from scanner.errors import InputError
-from scanner.model import ScanResult
 from scanner.report.formats import (
     DEFAULT_FORMAT,
     FORMATS,
@@ -22,6 +21,7 @@ from scanner.report.formats import (
     get_format,
     write_report,
 )
+from scanner.results import ScanResult
 from scanner.settings import STABLE_ENV, Settings
 
 EXPECTED = {"table", "json", "jsonl", "csv", "sarif", "html", "graphml", "gexf", "dot"}

@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.sarif import LEVELS, SECURITY_SEVERITY, capture_uri
+from scanner.results import ScanResult
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 

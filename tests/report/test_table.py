@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import RenderOptions, get_format
+from scanner.results import ScanResult
 
 ANSI = re.compile(r"\x1b\[")
 

@@ -14,9 +14,10 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
-from scanner.model import Channel, Destination, ScanResult
+from scanner.model import Channel, Destination
 from scanner.report.formats import RenderOptions, get_format
 from scanner.report.formats.table import fit
+from scanner.results import ScanResult
 
 
 def _fixture_module() -> object:

@@ -10,9 +10,9 @@ import dataclasses
 
 import pytest
 
-from scanner.model import ScanResult
 from scanner.report.formats import FORMATS, RenderOptions, get_format
 from scanner.report.formats.common import iso_utc, short_time, utc_datetime
+from scanner.results import ScanResult
 
 YEAR_112003 = 3472328296227.68  # what that capture's packet says
 BEFORE_YEAR_1 = -1e13

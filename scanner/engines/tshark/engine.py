@@ -63,7 +63,8 @@ from scanner.errors import InputError
 from scanner.ingest import CaptureSource
 from scanner.ingest.readers import read_frames
 from scanner.ingest.sources import ByteStream, OpenedCapture, open_source
-from scanner.model import CaptureInfo, Event
+from scanner.model import Event
+from scanner.results import CaptureInfo
 
 INSTALL_HINT = (
     "tshark is not installed (needed by --engine tshark): apt-get install tshark (Debian/Ubuntu), "

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar
 
 from scanner.errors import InputError
-from scanner.model import ScanResult
 from scanner.report.output import open_output
+from scanner.results import ScanResult
 
 # name -> format class; filled by ReportFormat.__init_subclass__
 FORMATS: dict[str, type[ReportFormat]] = {}

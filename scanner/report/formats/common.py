@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scanner.model import SEVERITIES, SEVERITY_RANK, AppRef, Finding, RuleInfo, ScanResult, Subject
+from scanner.model import SEVERITIES, SEVERITY_RANK, AppRef, Finding, Subject
+from scanner.results import RuleInfo, ScanResult
 
 # Worst first, for headers and summaries.
 SEVERITIES_WORST_FIRST: tuple[str, ...] = tuple(reversed(SEVERITIES))

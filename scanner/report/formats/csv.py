@@ -33,9 +33,10 @@ from __future__ import annotations
 import csv
 import io
 
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import iso_utc, minor_value, ordered_findings
+from scanner.results import ScanResult
 
 COLUMNS = (
     "id",

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.model import ScanResult
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import NODE_KINDS, canonical_graph, one_line, printable
+from scanner.results import ScanResult
 
 NODE_STYLE = {
     "subject-minor": {"shape": "box", "fillcolor": "#fce7f3", "color": "#be185d"},

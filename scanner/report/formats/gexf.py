@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.model import ScanResult
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import canonical_graph, utc_datetime
+from scanner.results import ScanResult
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 

@@ -47,7 +47,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from scanner.model import LOCAL_NETWORK_CATEGORY, Finding, RuleInfo, ScanResult, Subject
+from scanner.model import LOCAL_NETWORK_CATEGORY, Finding, Subject
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     SEVERITIES_WORST_FIRST,
@@ -68,6 +68,7 @@ from scanner.report.formats.common import (
     worst_severity,
 )
 from scanner.report.formats.graph_svg import anchor_id, category_title, render_svg
+from scanner.results import RuleInfo, ScanResult
 
 WORST_SHOWN = 5
 ACTIONS_SHOWN = 3

@@ -30,9 +30,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.model import ScanResult
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import canonical_graph, ordered_findings, stats_record
+from scanner.results import ScanResult
 
 SCHEMA_ID = "privscan/report/v1"
 

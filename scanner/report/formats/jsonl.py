@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import capture_hashes, iso_utc, ordered_findings
+from scanner.results import ScanResult
 
 FINDING_SCHEMA_ID = "privscan/finding/v1"
 

@@ -39,7 +39,7 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from scanner.model import Finding, RuleInfo, ScanResult
+from scanner.model import Finding
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     capture_hashes,
@@ -49,6 +49,7 @@ from scanner.report.formats.common import (
     ordered_findings,
     rules_in_order,
 )
+from scanner.results import RuleInfo, ScanResult
 
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 # tool.driver.informationUri is left out until the project publishes a home page: a guessed

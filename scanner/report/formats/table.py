@@ -38,7 +38,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from scanner.model import Finding, ScanResult, Subject
+from scanner.model import Finding, Subject
 from scanner.report.formats.base import ReportFormat
 from scanner.report.formats.common import (
     active_findings,
@@ -57,6 +57,7 @@ from scanner.report.formats.common import (
     subject_groups,
     worst_severity,
 )
+from scanner.results import ScanResult
 
 DEFAULT_WIDTH = 100
 CONTACTS_LISTED = 3  # INFO contacts of one subject listed row by row; more are summarised in one line
