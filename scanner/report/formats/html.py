@@ -725,6 +725,9 @@ class HtmlReport(ReportFormat):
                 f'<span class="muted">(known from {esc(finding.subject.source)})</span>',
             ),
         ]
+        subject = finding.subject
+        if subject.pool is not None:  # the child-profile pool that gave the subject its age
+            facts.append(("Pool", esc(subject.pool) + (f", age {subject.age}" if subject.age is not None else "")))
         if _app_text(finding):
             facts.append(("App", esc(_app_text(finding))))
         if ref is not None:
