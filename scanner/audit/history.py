@@ -313,6 +313,9 @@ class RunRow:
 # --------------------------------------------------------------------------- the store
 
 
+OPEN_RETRY_SECONDS = 30.0  # how long a new database may stay locked by another opener
+
+
 class History:
     """One history database.  Open it, record runs, query it; ``close`` (or ``with``) when done."""
 
@@ -332,17 +335,33 @@ class History:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA busy_timeout = 30000")
-            mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise ConfigError(self.path, None, f"cannot put the history database in WAL mode (got {mode})")
-            self.db.execute("PRAGMA synchronous = FULL")
-            migrate(self.db, self.path, migrate_to)
+            self._prepare(migrate_to)
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise ConfigError(self.path, None, f"not a privscan history database: {exc}") from None
         except BaseException:
             self.db.close()
             raise
+
+    def _prepare(self, migrate_to: int | None) -> None:
+        """WAL mode and the schema.  Two processes opening a new database at once (two watchers,
+        concurrent audits) can meet SQLite's immediate "database is locked", which its busy
+        handler does not wait out for a journal-mode change or a lock upgrade: try again."""
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        while True:
+            try:
+                mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise ConfigError(self.path, None, f"cannot put the history database in WAL mode (got {mode})")
+                self.db.execute("PRAGMA synchronous = FULL")
+                migrate(self.db, self.path, migrate_to)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.db.close()

@@ -361,26 +361,49 @@ def run_in_process(path: Path, scan: bool, seconds: float) -> Outcome:
         signal.signal(signal.SIGALRM, previous)
 
 
+# Linux counts a process's resident memory from before its exec in its peak (ru_maxrss): a command
+# started straight from a test process of 300 MiB "peaks" at 300 MiB.  So a small launcher starts
+# it (its own memory, not the caller's, is what the command inherits) and reports its real peak.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.close(int(sys.argv[1]))\n"
+    "    os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "os.write(int(sys.argv[1]), str(usage.ru_maxrss).encode())\n"
+    "sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)\n"
+)
+
+
 def run_in_subprocess(path: Path, seconds: float, rss_mib: float) -> Outcome:
     """The command line in its own process: exit status and peak memory."""
-    argv = [sys.executable, "-m", "scanner", "scan", "-q", "--fail-on", "none", "--format", "json", "-o", os.devnull, str(path)]
+    argv = ["-m", "scanner", "scan", "-q", "--fail-on", "none", "--format", "json", "-o", os.devnull, str(path)]
     started = time.monotonic()
     env = {"PRIVSCAN_HMAC_KEY": "privscan-fuzz-campaign-key", **os.environ, **STRICT}
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO, env=env)
+    peak_read, peak_write = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCHER, str(peak_write), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO, env=env, pass_fds=(peak_write,), start_new_session=True,
+    )
+    os.close(peak_write)
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        pid, status, _usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
         if time.monotonic() - started > seconds:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             os.wait4(process.pid, 0)
+            os.close(peak_read)
             return Outcome("hang", f"command line ran past {seconds:g} s")
         time.sleep(0.01)
+    with os.fdopen(peak_read, "rb") as reported:
+        peak_kib = int(reported.read() or b"0")
     assert process.stderr is not None
     err = process.stderr.read().decode(errors="replace")
     process.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    peak = usage.ru_maxrss / 1024
+    peak = peak_kib / 1024
     if code not in (0, 1, 2) or "Traceback" in err:
         return Outcome("exit_status", f"exit {code}: {err.strip().splitlines()[-1:] if err.strip() else ''}")
     if peak > rss_mib:
