@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from scanner.audit.history import MIGRATIONS, SCHEMA_VERSION, TEST_PAUSE_MARKER, History, migrate
+from scanner.audit.history import TEST_PAUSE_MARKER, History
+from scanner.audit.history_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from scanner.errors import ConfigError
 from scanner.settings import TEST_PAUSE_ENV
 
