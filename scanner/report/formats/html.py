@@ -41,10 +41,7 @@ are always redacted (they are made so at detection time).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from scanner.model import LOCAL_NETWORK_CATEGORY, Finding, Subject
@@ -58,7 +55,6 @@ from scanner.report.formats.common import (
     iso_utc,
     minor_rank,
     minor_text,
-    printable,
     rules_by_id,
     rules_in_order,
     severity_counts,
@@ -68,334 +64,37 @@ from scanner.report.formats.common import (
     worst_severity,
 )
 from scanner.report.formats.graph_svg import anchor_id, category_title, render_svg
+from scanner.report.formats.html_page import CSP, SCRIPT_TEXT, STYLE_TEXT
+from scanner.report.formats.html_parts import (
+    _NONE,
+    _NONE_CONTACT,
+    NAMES_SHOWN,
+    _anchor,
+    _app_text,
+    _channel_tags,
+    _destination_marks,
+    _hosts_cell,
+    _identifier_html,
+    _minor_tag,
+    _names,
+    _org_link,
+    _org_name,
+    _plural,
+    _pool_html,
+    _sev,
+    _subject_link,
+    _subject_name,
+    _wrap,
+    breakable,
+    esc,
+    evidence_html,
+)
 from scanner.results import RuleInfo, ScanResult
 
 WORST_SHOWN = 5
 ACTIONS_SHOWN = 3
-NAMES_SHOWN = 6  # subjects or organisations named in a card or a line before "and N more"
-HOSTS_SHOWN = 5  # hosts listed in a table cell before the rest folds away
-EXCERPTS_SHOWN = 3  # distinct request excerpts shown per finding
 INFO_RANK = 0  # severity_rank("info")
 CAPTURES_LISTED = 12  # more captures than this: those without warnings fold away
-
-CSS = """
-:root { --fg: #111827; --muted: #6b7280; --line: #e5e7eb; --bg: #ffffff; --panel: #f9fafb;
-  --critical: #991b1b; --high: #dc2626; --medium: #b45309; --low: #1d4ed8; --info: #4b5563; --minor: #be185d; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
-  color: var(--fg); background: var(--bg); }
-header, main, footer, nav { max-width: 1280px; margin: 0 auto; padding: 0 24px; }
-header { padding-top: 24px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 16px; margin: 22px 0 8px; }
-a { color: #1d4ed8; }
-nav { margin-top: 10px; font-size: 13px; }
-nav a { margin-right: 14px; }
-.muted, .meta { color: var(--muted); }
-.notice { background: #fef3c7; border: 1px solid #fcd34d; padding: 8px 12px; border-radius: 6px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px; margin: 12px 0; }
-.card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
-.card .big { font-size: 28px; font-weight: 700; }
-.card ul { margin: 6px 0 0; padding-left: 18px; }
-.table-wrap { overflow-x: auto; margin: 8px 0 16px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); }
-th { background: var(--panel); font-weight: 600; }
-tbody th.group { background: #eef2ff; font-size: 13px; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.nowrap { white-space: nowrap; }
-code.hash { word-break: break-all; }  /* a digest has no words: it may break anywhere */
-.sev { display: inline-block; min-width: 64px; text-align: center; padding: 1px 6px; border-radius: 4px;
-  color: #fff; font-size: 12px; font-weight: 700; text-transform: uppercase; }
-.sev-critical { background: var(--critical); } .sev-high { background: var(--high); }
-.sev-medium { background: var(--medium); } .sev-low { background: var(--low); } .sev-info { background: var(--info); }
-a.badge { text-decoration: none; color: inherit; margin-right: 10px; white-space: nowrap; }
-.tag { display: inline-block; padding: 0 6px; border-radius: 4px; font-size: 12px; border: 1px solid var(--line);
-  margin-right: 4px; white-space: nowrap; }
-.tag-minor { color: #fff; background: var(--minor); border-color: var(--minor); }
-.tag-tracker { color: #9a3412; border-color: #fdba74; background: #fff7ed; }
-.tag-clear { color: #991b1b; border-color: #fca5a5; background: #fef2f2; }
-.tag-enc { color: #166534; border-color: #86efac; background: #f0fdf4; }
-ol.actions li { margin-bottom: 10px; }
-.finding { border: 1px solid var(--line); border-radius: 8px; margin: 6px 0; background: #fff; }
-.finding > summary { cursor: pointer; padding: 6px 10px; display: grid; gap: 2px 12px; align-items: start;
-  grid-template-columns: 78px minmax(0, 3fr) minmax(0, 2fr) minmax(0, 1.3fr) 56px; }
-.finding > summary::-webkit-details-marker { display: none; }
-.finding[open] > summary { border-bottom: 1px solid var(--line); background: var(--panel); border-radius: 8px 8px 0 0; }
-.finding .body { padding: 8px 12px; }
-.finding .who { color: var(--muted); }
-.finding .count { text-align: right; font-variant-numeric: tabular-nums; }
-details.group { border: 1px dashed #d1d5db; border-radius: 8px; padding: 6px 10px; margin: 10px 0; }
-details.group > summary { cursor: pointer; font-weight: 600; }
-dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 14px; margin: 8px 0; }
-dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; min-width: 0; }
-pre.excerpt { white-space: pre-wrap; overflow-wrap: anywhere; background: #f8fafc; border: 1px solid var(--line);
-  border-radius: 6px; padding: 6px 8px; margin: 4px 0; font-size: 12px; }
-.toolbar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 6px 0; }
-.toolbar button, #all-findings button { font: inherit; padding: 2px 10px; border: 1px solid #d1d5db; border-radius: 6px; background: #fff; cursor: pointer; }
-.graph-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; padding: 8px; background: #fff; }
-svg.dataflow { width: 100%; height: auto; font: 11px system-ui, sans-serif; }
-svg.dataflow.zoomed { width: auto; max-width: none; }
-svg.dataflow text.column { font-weight: 700; font-size: 13px; fill: #374151; }
-svg.dataflow text.group { font-weight: 700; fill: #4338ca; }
-svg.dataflow text.org-name { font-weight: 600; }
-svg.dataflow text.host-name, svg.dataflow text.more { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 10.5px; }
-svg.dataflow text.more, svg.dataflow text.left-out, svg.dataflow text.empty { fill: var(--muted); }
-svg.dataflow .node rect { stroke-width: 1.2; }
-svg.dataflow .org-tracker > rect { stroke-width: 2; }
-svg.dataflow .dim { opacity: 0.15; }
-svg.dataflow .hit > rect { stroke-width: 3; }
-.legend { display: flex; flex-wrap: wrap; gap: 14px; margin: 6px 0 0; color: var(--muted); font-size: 12.5px; }
-.legend svg { vertical-align: middle; }
-input[type=search] { width: 320px; max-width: 100%; padding: 5px 8px; border: 1px solid #d1d5db; border-radius: 6px; }
-footer { margin-top: 40px; padding-bottom: 32px; color: var(--muted); font-size: 12.5px; }
-@media (max-width: 900px) {
-  header, main, footer, nav { padding: 0 12px; }
-  .finding > summary { grid-template-columns: 78px minmax(0, 1fr) 48px; }
-  .finding > summary .ident, .finding > summary .chan { grid-column: 2 / 3; }
-}
-@media print {
-  .no-print { display: none !important; }
-  body { font-size: 11px; }
-  header, main, footer { max-width: none; padding: 0; }
-  .finding > summary, tr, .card, dl.facts, pre.excerpt { break-inside: avoid; }  /* a finding may span pages */
-  h2, h3 { break-after: avoid; }
-  .graph-wrap { overflow: visible; max-height: none; border: 0; padding: 0; }
-  svg.dataflow, svg.dataflow.zoomed { width: 100%; height: auto; }
-  .table-wrap { overflow: visible; }
-  a { color: inherit; text-decoration: none; }
-  pre.excerpt { font-size: 9.5px; }
-  code, .mono { font-size: 10px; }
-}
-""".strip()
-
-# The page's one script: the findings filter, subject/rule links that filter, and the graph's
-# zoom and highlight.  Allowed by its hash in the CSP; the page reads fine without it.
-SCRIPT = """
-(function () {
-  var input = document.getElementById("filter");
-  var info = document.getElementById("sev-info");
-  function filter(query) {
-    query = query.toLowerCase();
-    var items = document.querySelectorAll("#findings .finding");
-    var shown = 0;
-    for (var i = 0; i < items.length; i++) {
-      var hit = query === "" || items[i].getAttribute("data-search").indexOf(query) >= 0;
-      items[i].hidden = !hit;
-      if (hit) { shown++; }
-    }
-    if (info && query !== "") { info.open = true; }
-    var count = document.getElementById("filter-count");
-    if (count) { count.textContent = query === "" ? "" : shown + " shown"; }
-  }
-  if (input) {
-    input.addEventListener("input", function () { filter(input.value); });
-    var links = document.querySelectorAll("a[data-filter]");
-    for (var j = 0; j < links.length; j++) {
-      links[j].addEventListener("click", function (event) {
-        input.value = event.currentTarget.getAttribute("data-filter");
-        filter(input.value);
-      });
-    }
-  }
-  function openAll(open, withInfo) {
-    var items = document.querySelectorAll("#findings .finding");
-    for (var i = 0; i < items.length; i++) {
-      if (withInfo || !info || !info.contains(items[i])) { items[i].open = open; }
-    }
-  }
-  var openButton = document.getElementById("open-all");
-  if (openButton) { openButton.addEventListener("click", function () { openAll(true, true); }); }
-  var closeButton = document.getElementById("close-all");
-  if (closeButton) { closeButton.addEventListener("click", function () { openAll(false, true); }); }
-  // On paper every finding above INFO shows its evidence; INFO stays one closed line.
-  window.addEventListener("beforeprint", function () { openAll(true, false); });
-  var svg = document.getElementById("dataflow-graph");
-  if (!svg) { return; }
-  var natural = parseFloat(svg.getAttribute("width"));
-  var ratio = parseFloat(svg.getAttribute("height")) / natural;
-  var zoom = 0;
-  function setZoom(next) {
-    zoom = next;
-    if (zoom === 0) { svg.classList.remove("zoomed"); return; }
-    svg.classList.add("zoomed");
-    svg.setAttribute("width", String(natural * zoom));
-    svg.setAttribute("height", String(natural * zoom * ratio));
-  }
-  function current() { return zoom === 0 ? svg.getBoundingClientRect().width / natural : zoom; }
-  var buttons = { "zoom-in": function () { setZoom(current() * 1.25); },
-                  "zoom-out": function () { setZoom(Math.max(0.2, current() / 1.25)); },
-                  "zoom-fit": function () { setZoom(0); } };
-  Object.keys(buttons).forEach(function (id) {
-    var button = document.getElementById(id);
-    if (button) { button.addEventListener("click", buttons[id]); }
-  });
-  var highlight = document.getElementById("graph-filter");
-  if (highlight) {
-    highlight.addEventListener("input", function () {
-      var query = highlight.value.toLowerCase();
-      var nodes = svg.querySelectorAll("g.node");
-      var hits = {};
-      for (var i = 0; i < nodes.length; i++) {
-        var hit = query !== "" && nodes[i].getAttribute("data-search").indexOf(query) >= 0;
-        nodes[i].classList.toggle("dim", query !== "" && !hit);
-        nodes[i].classList.toggle("hit", hit);
-        if (hit) { hits[nodes[i].getAttribute("data-id")] = true; }
-      }
-      var paths = svg.querySelectorAll("g.edges path");
-      for (var k = 0; k < paths.length; k++) {
-        var ends = paths[k].getAttribute("data-ends").split(" ");
-        paths[k].classList.toggle("dim", query !== "" && !hits[ends[0]] && !hits[ends[1]]);
-      }
-    });
-  }
-})();
-""".strip()
-
-
-def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
-
-
-# The exact text of the <style> and <script> elements: their CSP hashes cover every character.
-STYLE_TEXT = "\n" + CSS + "\n"
-SCRIPT_TEXT = "\n" + SCRIPT + "\n"
-CSP = (
-    f"default-src 'none'; style-src {_csp_hash(STYLE_TEXT)}; script-src {_csp_hash(SCRIPT_TEXT)}; "
-    "img-src data:; base-uri 'none'; form-action 'none'"
-)
-
-
-def esc(value: object) -> str:
-    """Escape anything for HTML text or a quoted attribute (control characters shown as \\xNN)."""
-    return html.escape(printable("" if value is None else value), quote=True)
-
-
-def breakable(value: object) -> str:
-    """Escaped, with a line-break opportunity after each ``.``, ``-``, ``/`` and ``_``: a host name
-    or a path wraps between its labels on a narrow screen, never in the middle of one."""
-    out = esc(value)
-    for char in "./_":
-        out = out.replace(char, char + "<wbr>")
-    return out.replace("-", "-<wbr>")
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
-
-
-def _sev(severity: str) -> str:
-    return f'<span class="sev sev-{esc(severity)}">{esc(severity)}</span>'
-
-
-def _minor_tag(minor: bool | None) -> str:
-    if minor is True:
-        return '<span class="tag tag-minor">minor</span>'
-    return f'<span class="tag">{esc(minor_text(minor))}</span>'
-
-
-def _anchor(finding_id: str) -> str:
-    return anchor_id("finding", finding_id)
-
-
-def _org_name(finding: Finding) -> str:
-    dest = finding.destination
-    return dest.org or dest.domain or dest.host
-
-
-def _subject_name(name: str) -> str:
-    """A subject id kept on one line when short (an address: "kid-169.254.225.216" must not lose
-    its last octet to the next line), breakable at its separators when long (an IPv6 address)."""
-    return f'<span class="nowrap">{esc(name)}</span>' if len(name) <= 24 else breakable(name)
-
-
-def _subject_link(subject: Subject | str) -> str:
-    name = subject if isinstance(subject, str) else subject.id
-    return f'<a href="#{esc(anchor_id("subject", name))}">{_subject_name(name)}</a>'
-
-
-def _org_link(name: str, known: frozenset[str] | None = None) -> str:
-    """A link to the organisation's row, when the Organisations table has one (else its name)."""
-    if known is not None and name not in known:
-        return esc(name)
-    return f'<a href="#{esc(anchor_id("org", name))}">{esc(name)}</a>'
-
-
-def _names(names: Sequence[str], link: Any, more_href: str, shown: int = NAMES_SHOWN) -> str:
-    """``a, b, c and 7 more``: the first names linked, the rest counted with a link to the full list."""
-    head = ", ".join(link(n) for n in names[:shown])
-    if len(names) > shown:
-        head += f' and <a href="{esc(more_href)}">{len(names) - shown:,} more</a>'
-    return head
-
-
-def _app_text(finding: Finding) -> str:
-    """The app behind a finding, when the scan knows it (DESIGN's ``app``: name and bundle or
-    package id; a Finding without the field, or with None, has no app)."""
-    app = getattr(finding, "app", None)
-    if app is None:
-        return ""
-    if isinstance(app, dict):
-        name, ident = app.get("name"), app.get("id")
-    else:
-        name, ident = getattr(app, "name", None), getattr(app, "id", None)
-    if name and ident and name != ident:
-        return f"{name} ({ident})"
-    return str(name or ident or "")
-
-
-def _channel_tags(finding: Finding) -> str:
-    channel = finding.channel
-    tag = (
-        '<span class="tag tag-enc">encrypted</span>'
-        if channel.encrypted
-        else '<span class="tag tag-clear">clear text</span>'
-    )
-    injected = ' <span class="tag">injected by the operator</span>' if channel.operator_injected else ""
-    return f"{esc(channel.protocol)} {esc(channel.location)} {tag}{injected}"
-
-
-def _destination_marks(finding: Finding) -> str:
-    dest = finding.destination
-    tags = []
-    if dest.tracker:
-        tags.append('<span class="tag tag-tracker">tracker</span>')
-    if dest.party == "third":
-        tags.append('<span class="tag">third party</span>')
-    return "".join(tags)
-
-
-def _identifier_html(finding: Finding) -> str:
-    ref = finding.identifier
-    if ref is None:
-        return '<span class="muted">no identifier (contact)</span>'
-    out = esc(identifier_text(finding))
-    if ref.key:
-        out += f' <span class="muted">key</span> <code>{breakable(ref.key)}</code>'
-    return out
-
-
-_NONE = '<span class="muted">none</span>'
-_NONE_CONTACT = '<span class="muted">none (contact only)</span>'
-
-
-def _wrap(table: str) -> str:
-    """A table in a box of its own that scrolls sideways on a narrow screen (the page never does)."""
-    return f'<div class="table-wrap">{table}</div>'
-
-
-def _hosts_cell(hosts: Sequence[str]) -> str:
-    """Up to HOSTS_SHOWN hosts, the rest behind a "N more hosts" disclosure (closed on paper too:
-    the count says what is behind it, and the JSON report lists them all)."""
-    shown = "<br>".join(f'<span class="mono">{breakable(h)}</span>' for h in hosts[:HOSTS_SHOWN])
-    if len(hosts) > HOSTS_SHOWN:
-        rest = "<br>".join(f'<span class="mono">{breakable(h)}</span>' for h in hosts[HOSTS_SHOWN:])
-        shown += f"<details><summary>{_plural(len(hosts) - HOSTS_SHOWN, 'more host')}</summary>{rest}</details>"
-    return shown or _NONE
-
 
 class HtmlReport(ReportFormat):
     name = "html"
@@ -794,42 +493,7 @@ class HtmlReport(ReportFormat):
             facts.append(
                 ("Rules accepted", "<br>".join(f"{esc(rule)}: {esc(reason)}" for rule, reason in finding.rules_allowlisted))
             )
-        return f'<dl class="facts">{"".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)}</dl>' + HtmlReport._evidence(finding)
-
-    @staticmethod
-    def _evidence(finding: Finding) -> str:
-        # Two identifiers of one request are two evidence items of one frame: one row.
-        evidence = list({(e.capture, e.frame): e for e in finding.evidence}.values())
-        rows = "".join(
-            f'<tr><td class="mono">{breakable(e.capture.rsplit("/", 1)[-1])}</td><td class="num">{e.frame}</td>'
-            f'<td class="mono nowrap">{esc(iso_utc(e.ts))}</td>'
-            f'<td class="mono">{esc(e.flow.proto)} {breakable(e.flow.src)}:{e.flow.sport} → '
-            f"{breakable(e.flow.dst)}:{e.flow.dport}</td>"
-            f'<td><code class="nowrap">{esc(e.display_filter)}</code></td></tr>'
-            for e in evidence
-        )
-        more = finding.count - len(finding.evidence)
-        flows = list(dict.fromkeys(e.flow_filter for e in finding.evidence))
-        excerpts = list(dict.fromkeys(e.excerpt for e in finding.evidence if e.excerpt))
-        out = _wrap(
-            '<table class="evidence"><thead><tr><th>Capture</th><th class="num">Frame</th><th>Time (UTC)</th>'
-            f"<th>Flow</th><th>Wireshark filter</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
-        if more > 0:
-            out += f'<p class="muted">{_plural(more, "more occurrence")} not listed (evidence is bounded).</p>'
-        if flows:
-            out += (
-                f'<p><span class="muted">The flow{"s" if len(flows) != 1 else ""} in Wireshark:</span> '
-                + "<br>".join(f"<code>{esc(f)}</code>" for f in flows[:EXCERPTS_SHOWN])
-                + "</p>"
-            )
-        if excerpts:
-            out += (
-                '<p class="muted">The request around the identifier (redacted: the value as its preview, '
-                "other identifiers and identifier-like tokens masked):</p>"
-                + "".join(f'<pre class="excerpt">{esc(x)}</pre>' for x in excerpts[:EXCERPTS_SHOWN])
-            )
-        return out
+        return f'<dl class="facts">{"".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)}</dl>' + evidence_html(finding)
 
     # --------------------------------------------------------------------- graph
 
@@ -1125,11 +789,3 @@ class HtmlReport(ReportFormat):
         if isinstance(value, Iterable) and not isinstance(value, str):
             return ", ".join(HtmlReport._stat(v) for v in value)
         return str(value)
-
-
-def _pool_html(subject: Subject) -> str:
-    """The child-profile pool that gave a subject its age (knowledge/networks.py), if any."""
-    if subject.pool is None:
-        return ""
-    age = f", age {subject.age}" if subject.age is not None else ""
-    return f'<br><span class="muted">pool {esc(subject.pool)}{age}</span>'
